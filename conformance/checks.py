@@ -1,0 +1,58 @@
+"""From bytes to verdicts: framing, then schema and ordering per protocol, then semantics.
+
+This module knows nothing of targets: it is handed the bytes a client received, the protocol
+they claim to be, and optionally the capture they must preserve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from conformance import semantics as _semantics  # noqa: F401  (registers semantic.*)
+from conformance.invariants import Invariant, Verdict, evaluate, select
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, framing as _framing, openai_chat  # noqa: F401
+from conformance.sse import parse
+from conformance.stream import Context, decode
+
+__all__ = ["build_context", "check", "PROTOCOLS"]
+
+PROTOCOLS = {OPENAI_CHAT: openai_chat, ANTHROPIC_MESSAGES: anthropic_messages}
+
+
+def build_context(
+    raw: bytes,
+    protocol: str,
+    *,
+    chunks: Iterable[bytes] | None = None,
+    request: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
+    negative: dict[str, Any] | None = None,
+    usage_requested: bool = True,
+) -> Context:
+    """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    module = PROTOCOLS[protocol]
+    events, observations = parse(list(chunks) if chunks is not None else raw)
+    payloads = decode(events)
+    protocol_view = module.view(payloads)
+    return Context(
+        protocol=protocol,
+        raw=raw,
+        events=events,
+        observations=observations,
+        payloads=payloads,
+        view=protocol_view,
+        message=module.assemble(protocol_view),
+        request=request or {},
+        expect=expect,
+        negative=negative,
+        usage_requested=usage_requested,
+    )
+
+
+def check(ctx: Context, invariants: Iterable[Invariant] | None = None) -> list[Verdict]:
+    """The verdict of every invariant that applies to the context's protocol, in id order."""
+    chosen = select(ctx.protocol) if invariants is None else list(invariants)
+    return [evaluate(inv, ctx) for inv in chosen]

@@ -1,0 +1,53 @@
+"""Linting captures beyond their schema: does `expect` match the raw stream, and is the stream real?
+
+Two rules keep the corpus honest and the invariants free of false positives:
+- a capture's `expect` must be what its own raw stream assembles to;
+- the raw stream of a capture that is not negative must pass every `provider`-level invariant of
+  its protocol, and every invariant when it comes from the protocol's own vendor (OpenAI for
+  openai-chat, Anthropic for anthropic-messages).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from conformance.checks import build_context, check
+from conformance.corpus import Capture
+from conformance.invariants import select
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+
+__all__ = ["Finding", "lint_capture", "VENDORS"]
+
+VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic"}
+# A negative capture's stream is broken on purpose: only what arrived before the fault is compared.
+_NEGATIVE_COMPARED = ("semantic.text", "semantic.reasoning", "semantic.tool-calls", "semantic.tool-call-ids", "semantic.signatures")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    capture: str
+    path: str
+    invariant: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.invariant}: {self.message}"
+
+
+def lint_capture(capture: Capture) -> list[Finding]:
+    ctx = build_context(capture.body, capture.protocol, request=capture.request, expect=capture.expect, negative=capture.negative)
+    chosen = select(capture.protocol)
+    if capture.negative is not None:
+        chosen = [inv for inv in chosen if inv.id in _NEGATIVE_COMPARED]
+    else:
+        vendor = capture.provider == VENDORS.get(capture.protocol)
+        chosen = [inv for inv in chosen if inv.id.startswith("semantic.") or inv.level == "provider" or vendor]
+    findings = []
+    for verdict in check(ctx, chosen):
+        if verdict.outcome != "fail":
+            continue
+        where = "expect disagrees with the raw stream" if verdict.invariant.startswith("semantic.") else "the raw stream breaks an invariant real streams meet"
+        first = verdict.violations[0]
+        event = f" (event {first.event})" if first.event is not None else ""
+        findings.append(Finding(capture.id, str(capture.path), verdict.invariant, f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}"))
+    return findings

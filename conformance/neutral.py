@@ -1,0 +1,74 @@
+"""The neutral message: what a stream says, whatever wire protocol carried it.
+
+Each protocol's assembler turns a stream into one of these, so that a capture's `expect` and a
+target's output can be compared across protocols. Finish reasons are mapped to the neutral names of
+corpus/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["ToolCall", "Message", "parse_arguments", "neutral_finish"]
+
+# A turn that called client tools is a tool turn even when the provider said "stop":
+# OpenAI answers a forced tool_choice with finish_reason "stop" (WIRE-FACTS §2.3).
+_TOOL_TURN_EQUIVALENTS = frozenset({"stop", "tool_calls"})
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: Any
+    """Parsed JSON arguments, or the raw string when it does not parse."""
+    arguments_valid: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.id, "name": self.name, "arguments": self.arguments}
+
+
+@dataclass(slots=True)
+class Message:
+    text: str = ""
+    reasoning: str = ""
+    refusal: str = ""
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    signatures: list[str] = field(default_factory=list)
+    finish: str | None = None
+    usage: dict[str, int] | None = None
+    error: dict[str, Any] | None = None
+    """The error the stream reported in its own protocol, if any."""
+    done: bool = False
+    """Whether the stream ended with its protocol's clean terminator ([DONE] or message_stop)."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "reasoning": self.reasoning,
+            "refusal": self.refusal,
+            "tool_calls": [call.to_json() for call in self.tool_calls],
+            "signatures": list(self.signatures),
+            "finish": self.finish,
+            "usage": self.usage,
+            "error": self.error,
+            "done": self.done,
+        }
+
+
+def parse_arguments(raw: str) -> tuple[Any, bool]:
+    """Concatenated tool arguments as JSON; an empty string means no arguments, i.e. {}."""
+    if raw.strip() == "":
+        return {}, True
+    try:
+        return json.loads(raw), True
+    except ValueError:
+        return raw, False
+
+
+def neutral_finish(finish: str | None, has_tool_calls: bool) -> str | None:
+    if has_tool_calls and finish in _TOOL_TURN_EQUIVALENTS:
+        return "tool_calls"
+    return finish

@@ -1,0 +1,388 @@
+"""OpenAI Chat Completions streams (`chat.completion.chunk`): view, assembler and invariants.
+
+Evidence references (§n, #n) point into WIRE-FACTS.md; O1-O10 are its §10 invariant list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance import schemas
+from conformance.invariants import Violation, invariant
+from conformance.neutral import Message, ToolCall, neutral_finish, parse_arguments
+from conformance.protocols import OPENAI_CHAT
+from conformance.stream import Context, Payload
+
+__all__ = ["View", "view", "assemble", "REASONING_FIELDS", "CHUNK_SCHEMA", "ERROR_SCHEMA"]
+
+CHUNK_SCHEMA = "openai-chat/chat.completion.chunk"
+ERROR_SCHEMA = "openai-chat/error"
+
+# Reasoning dialects, in the order a delta is read when it carries more than one (§3).
+REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
+_ALL_REASONING_FIELDS = (*REASONING_FIELDS, "reasoning_details")
+
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    event: int
+    data: dict[str, Any]
+
+    @property
+    def choices(self) -> list[dict[str, Any]]:
+        choices = self.data.get("choices")
+        return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+
+
+@dataclass(slots=True)
+class View:
+    chunks: list[Chunk] = field(default_factory=list)
+    """JSON objects that are not error frames."""
+    errors: list[Chunk] = field(default_factory=list)
+    """Objects with a truthy `error` key: openai-python raises APIError on them (§7.2)."""
+    done: list[int] = field(default_factory=list)
+    non_json: list[Payload] = field(default_factory=list)
+    count: int = 0
+
+
+def view(payloads: list[Payload]) -> View:
+    result = View(count=len(payloads))
+    for payload in payloads:
+        if payload.is_done:
+            result.done.append(payload.index)
+        elif payload.json_error or not isinstance(payload.json, dict):
+            result.non_json.append(payload)
+        elif payload.json.get("error"):
+            result.errors.append(Chunk(payload.index, payload.json))
+        else:
+            result.chunks.append(Chunk(payload.index, payload.json))
+    return result
+
+
+def _deltas(v: View, choice_index: int | None = None) -> Iterator[tuple[Chunk, dict[str, Any], dict[str, Any]]]:
+    """(chunk, choice, delta) for every choice, or only the given choice index."""
+    for chunk in v.chunks:
+        for choice in chunk.choices:
+            if choice_index is not None and choice.get("index", 0) != choice_index:
+                continue
+            delta = choice.get("delta")
+            yield chunk, choice, delta if isinstance(delta, dict) else {}
+
+
+def _reasoning(delta: dict[str, Any]) -> str:
+    for name in REASONING_FIELDS:
+        value = delta.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def assemble(v: View) -> Message:
+    """The neutral message of choice 0, read as a lenient client would."""
+    message = Message()
+    calls: dict[int, dict[str, str]] = {}
+    finish: str | None = None
+    for chunk, choice, delta in _deltas(v, 0):
+        if isinstance(delta.get("content"), str):
+            message.text += delta["content"]
+        if isinstance(delta.get("refusal"), str):
+            message.refusal += delta["refusal"]
+        message.reasoning += _reasoning(delta)
+        for call in delta.get("tool_calls") or []:
+            if not isinstance(call, dict):
+                continue
+            slot = calls.setdefault(call.get("index", 0) if isinstance(call.get("index"), int) else 0, {"id": "", "name": "", "arguments": ""})
+            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            if isinstance(call.get("id"), str) and call["id"] and not slot["id"]:
+                slot["id"] = call["id"]
+            if isinstance(function.get("name"), str) and function["name"] and not slot["name"]:
+                slot["name"] = function["name"]
+            if isinstance(function.get("arguments"), str):
+                slot["arguments"] += function["arguments"]
+        if choice.get("finish_reason"):
+            finish = _FINISH.get(choice["finish_reason"], choice["finish_reason"])
+    for index in sorted(calls):
+        arguments, valid = parse_arguments(calls[index]["arguments"])
+        message.tool_calls.append(ToolCall(calls[index]["id"], calls[index]["name"], arguments, valid))
+    message.finish = neutral_finish(finish, bool(message.tool_calls))
+    for chunk in v.chunks:
+        usage = chunk.data.get("usage")
+        if isinstance(usage, dict):
+            message.usage = {"input_tokens": usage.get("prompt_tokens"), "output_tokens": usage.get("completion_tokens")}
+    if v.errors:
+        error = v.errors[-1].data["error"]
+        message.error = error if isinstance(error, dict) else {"message": str(error)}
+    message.done = bool(v.done)
+    return message
+
+
+def _ends_in_error(ctx: Context) -> bool:
+    return bool(ctx.view.errors)
+
+
+def _include_usage(ctx: Context) -> bool:
+    options = ctx.request.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+# ---------------------------------------------------------------------------------- framing (O1)
+
+
+@invariant("openai.sse.data-only", protocol=OPENAI_CHAT, evidence="§2.1 (data-only server-sent events); §7.1 deviations 1-2: an id line makes openai-python dispatch empty events")
+def data_only(ctx: Context) -> Iterator[Violation]:
+    """Every event is an unnamed `data:` event with no `event:` or `id:` field."""
+    for index, event in enumerate(ctx.events):
+        if event.type != "message" or event.last_event_id:
+            yield Violation("event carries an SSE field other than data", "type 'message', no id", f"type {event.type!r}, id {event.last_event_id!r}", index)
+            return
+
+
+@invariant("openai.data.json", protocol=OPENAI_CHAT, evidence="§2.1 ([DONE] is the only non-JSON data); §7.2 (openai-python raises on non-JSON data)")
+def data_is_json(ctx: Context) -> Iterator[Violation]:
+    """Every `data:` payload is a JSON object, except the final `[DONE]`."""
+    for payload in ctx.view.non_json:
+        actual = payload.json_error or f"a JSON {type(payload.json).__name__}"
+        yield Violation("data is not a JSON object", "a JSON object or [DONE]", f"{actual}: {payload.event.data[:120]!r}", payload.index)
+
+
+@invariant("openai.done.last", protocol=OPENAI_CHAT, evidence="§2.1; §7.2 (openai-python stops reading at [DONE], so anything after it is lost)")
+def done_is_last(ctx: Context) -> Iterator[Violation]:
+    """`[DONE]` appears at most once, as the last event."""
+    v: View = ctx.view
+    for index in v.done:
+        if index != v.count - 1:
+            yield Violation("[DONE] is not the last event", "[DONE] last and once", f"[DONE] at event {index} of {v.count}", index)
+
+
+@invariant("openai.stream.terminated", protocol=OPENAI_CHAT, evidence="§2.1 (streams are terminated by data: [DONE]); §8 (an error frame ends the stream without [DONE]); #28 (EOF with no terminator is silent truncation)")
+def stream_terminated(ctx: Context) -> Iterator[Violation]:
+    """The stream ends with `[DONE]` or with an error frame, never by just stopping."""
+    v: View = ctx.view
+    if not v.done and not v.errors:
+        yield Violation("the stream ends without [DONE] and without an error frame", "[DONE] or an error frame", "EOF", v.count - 1 if v.count else None)
+
+
+@invariant("openai.error.last", protocol=OPENAI_CHAT, evidence="§8 (OpenAI: error frame, then EOF, no [DONE]; OpenRouter: the stream is terminated after the error event); O9")
+def error_is_last(ctx: Context) -> Iterator[Violation]:
+    """Nothing follows an error frame: no chunk and no `[DONE]`."""
+    v: View = ctx.view
+    if v.errors and v.errors[0].event != v.count - 1:
+        yield Violation("events follow the error frame", "the error frame last", f"error at event {v.errors[0].event} of {v.count}", v.errors[0].event + 1)
+
+
+@invariant("openai.error.schema", protocol=OPENAI_CHAT, evidence="§8 (error frame shapes of OpenAI and OpenRouter); openai-python reads error.message (§7.2)")
+def error_schema(ctx: Context) -> Iterator[Violation]:
+    """An error frame is `{"error": {"message": …}}` per the error schema."""
+    for chunk in ctx.view.errors:
+        for problem in schemas.problems(ERROR_SCHEMA, chunk.data)[:1]:
+            yield Violation(f"error frame breaks the schema: {problem.message}", "schemas/openai-chat/error.schema.json", chunk.data, chunk.event, problem.path)
+
+
+# ---------------------------------------------------------------------------- chunk shape (O2)
+
+
+@invariant("openai.chunk.schema", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)")
+def chunk_schema(ctx: Context) -> Iterator[Violation]:
+    """Every chunk validates against the lenient `chat.completion.chunk` schema."""
+    for chunk in ctx.view.chunks:
+        for problem in schemas.problems(CHUNK_SCHEMA, chunk.data)[:1]:
+            yield Violation(f"chunk breaks the schema: {problem.message}", "schemas/openai-chat/chat.completion.chunk.schema.json", _at(chunk.data, problem.path), chunk.event, problem.path)
+
+
+@invariant("openai.chunk.identity-stable", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)")
+def identity_stable(ctx: Context) -> Iterator[Violation]:
+    """`id`, `created` and `model` are the same on every chunk."""
+    first: dict[str, Any] | None = None
+    for chunk in ctx.view.chunks:
+        identity = {key: chunk.data.get(key) for key in ("id", "created", "model")}
+        if first is None:
+            first = identity
+        elif identity != first:
+            yield Violation("chunk identity changed mid-stream", first, identity, chunk.event)
+            return
+
+
+@invariant("openai.choice.one-per-chunk", protocol=OPENAI_CHAT, evidence="§2.3 (n=3: every chunk carries exactly one choice); O10")
+def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
+    """Each chunk carries at most one choice."""
+    for chunk in ctx.view.chunks:
+        if len(chunk.choices) > 1:
+            yield Violation("chunk carries several choices", "at most 1", len(chunk.choices), chunk.event, "choices")
+
+
+# ----------------------------------------------------------------------------- deltas (O3, O4)
+
+
+@invariant("openai.role.first-delta-only", protocol=OPENAI_CHAT, level="proxy", evidence="§2.3 (the first chunk of a choice is the only one with role); §7.3 (the openai-python accumulator concatenates a repeated role into 'assistantassistant'); OpenRouter, Together, Copilot, Perplexity repeat it (§4)")
+def role_first_only(ctx: Context) -> Iterator[Violation]:
+    """`role` appears only in the first delta of each choice."""
+    seen: set[int] = set()
+    for chunk, choice, delta in _deltas(ctx.view):
+        index = choice.get("index", 0)
+        if "role" in delta and delta["role"] is not None and index in seen:
+            yield Violation("role repeated after the choice's first delta", "no role", delta["role"], chunk.event, f"choices[{index}].delta.role")
+            return
+        seen.add(index)
+
+
+def _tool_deltas(ctx: Context) -> Iterator[tuple[Chunk, int, dict[str, Any]]]:
+    for chunk, choice, delta in _deltas(ctx.view):
+        for call in delta.get("tool_calls") or []:
+            if isinstance(call, dict):
+                yield chunk, choice.get("index", 0), call
+
+
+def _has_tool_calls(ctx: Context) -> bool:
+    return any(True for _ in _tool_deltas(ctx))
+
+
+@invariant("openai.tool.header-once", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates a repeated id or name); Qwen and z.ai repeat empty ones (§4)")
+def tool_header_once(ctx: Context) -> Iterator[Violation]:
+    """A tool call's `id`, `type` and `function.name` appear only in that call's first delta."""
+    seen: set[tuple[int, Any]] = set()
+    for chunk, choice, call in _tool_deltas(ctx):
+        key = (choice, call.get("index"))
+        if key in seen:
+            function = call.get("function") if isinstance(call.get("function"), dict) else {}
+            repeated = [name for name in ("id", "type") if name in call] + (["function.name"] if "name" in function else [])
+            if repeated:
+                yield Violation("tool call header repeated in a later delta", "only index and function.arguments", repeated, chunk.event, "choices.delta.tool_calls")
+                return
+        seen.add(key)
+
+
+@invariant("openai.tool.first-delta-named", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3 (the first delta for each tool index carries index, id, type and function.name); §7.3")
+def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
+    """The first delta of every tool call carries an integer `index`, a non-empty `id` and a non-empty `function.name`."""
+    seen: set[tuple[int, Any]] = set()
+    for chunk, choice, call in _tool_deltas(ctx):
+        key = (choice, call.get("index"))
+        if key in seen:
+            continue
+        seen.add(key)
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        if not isinstance(call.get("index"), int) or not call.get("id") or not function.get("name"):
+            yield Violation("tool call's first delta lacks index, id or name", "index, id, function.name", call, chunk.event, "choices.delta.tool_calls")
+
+
+@invariant("openai.tool.index-dense", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)")
+def tool_index_dense(ctx: Context) -> Iterator[Violation]:
+    """Tool-call indices of each choice start at 0 and each new call takes the next index."""
+    next_index: dict[int, int] = {}
+    seen: set[tuple[int, Any]] = set()
+    for chunk, choice, call in _tool_deltas(ctx):
+        index = call.get("index")
+        if (choice, index) in seen:
+            continue
+        seen.add((choice, index))
+        expected = next_index.get(choice, 0)
+        if index != expected:
+            yield Violation("new tool call does not take the next index", expected, index, chunk.event, "choices.delta.tool_calls.index")
+            return
+        next_index[choice] = expected + 1
+
+
+@invariant("openai.tool.index-per-id", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3 (each call has its own index); O4; #16-#18 (every call at index 0 merges calls into invalid JSON and names like search_circularsearch_circular)")
+def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
+    """Each tool-call index belongs to one call: a delta never brings a second `id` to an index already in use."""
+    owner: dict[tuple[int, Any], str] = {}
+    for chunk, choice, call in _tool_deltas(ctx):
+        call_id = call.get("id")
+        if not isinstance(call_id, str) or not call_id:
+            continue
+        key = (choice, call.get("index"))
+        if owner.setdefault(key, call_id) != call_id:
+            yield Violation("a second tool call reuses an index", f"index {key[1]} only for {owner[key]}", call_id, chunk.event, "choices.delta.tool_calls.id")
+            return
+
+
+@invariant("openai.tool.arguments-json", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)")
+def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
+    """Each tool call's concatenated `function.arguments` parse as a JSON object (an empty string meaning no arguments)."""
+    for call in ctx.message.tool_calls:
+        if not call.arguments_valid or not isinstance(call.arguments, dict):
+            yield Violation(f"arguments of tool call {call.id or call.name!r} are not a JSON object", "a JSON object", call.arguments)
+
+
+# ------------------------------------------------------------------------------ finish (O5, O6)
+
+
+@invariant("openai.finish.once", protocol=OPENAI_CHAT, level="proxy", evidence="§2.3 (OpenAI sends one finish chunk per choice); O5; #19 (a second tool_calls finish wipes the tool calls), #20 ('stopstop', doubled messages); OpenRouter, Cloudflare and Together send it twice (§4)")
+def finish_once(ctx: Context) -> Iterator[Violation]:
+    """Each choice has at most one non-null `finish_reason`, and no delta for that choice follows it."""
+    finished: dict[int, int] = {}
+    for chunk, choice, delta in _deltas(ctx.view):
+        index = choice.get("index", 0)
+        if index in finished:
+            yield Violation("choice continues after its finish chunk", "nothing after the finish chunk", {"finish_reason": choice.get("finish_reason"), "delta": delta}, chunk.event, f"choices[{index}]")
+            return
+        if choice.get("finish_reason") is not None:
+            finished[index] = chunk.event
+
+
+@invariant("openai.finish.tool-calls-has-calls", protocol=OPENAI_CHAT, evidence="§2.3 (tool_calls finishes a turn that called tools; the reverse does not hold under a forced tool_choice); O6")
+def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
+    """A `finish_reason` of `tool_calls` comes only after at least one tool call in that choice."""
+    called: set[int] = set()
+    for chunk, choice, delta in _deltas(ctx.view):
+        index = choice.get("index", 0)
+        if delta.get("tool_calls"):
+            called.add(index)
+        if choice.get("finish_reason") == "tool_calls" and index not in called:
+            yield Violation("finish_reason tool_calls without any tool call", "at least one tool call", "none", chunk.event, f"choices[{index}].finish_reason")
+
+
+# ---------------------------------------------------------------------------------- usage (O7)
+
+
+@invariant("openai.usage.placement", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2 stream_options.include_usage (one extra chunk before [DONE] whose choices is always an empty array; usage null on every other chunk); O7; #22-#24; DeepSeek, Groq, Mistral and OpenRouter put usage on the finish chunk (§4)")
+def usage_placement(ctx: Context) -> Iterator[Violation]:
+    """With `include_usage`, exactly one chunk has `choices: []`, it carries the usage and follows every finish chunk; other chunks have no usage; without it, no chunk is choice-less."""
+    v: View = ctx.view
+    empty = [c for c in v.chunks if c.data.get("choices") == []]
+    stray = [c for c in v.chunks if c.data.get("choices") != [] and c.data.get("usage") is not None]
+    if not _include_usage(ctx):
+        for chunk in empty:
+            yield Violation("choice-less chunk sent although the client did not ask for usage", "every chunk has a choice", chunk.data, chunk.event, "choices")
+        return
+    if stray:
+        yield Violation("usage on a chunk that has choices", "usage only on the choices:[] chunk", stray[0].data.get("usage"), stray[0].event, "usage")
+    if _ends_in_error(ctx):
+        return  # an interrupted stream may lack the usage chunk (§2.2)
+    if len(empty) != 1 or not isinstance(empty[0].data.get("usage"), dict):
+        yield Violation("include_usage needs exactly one choices:[] chunk carrying usage", 1, len(empty), empty[1].event if len(empty) > 1 else None)
+        return
+    last_finish = max((c.event for c, choice, _ in _deltas(v) if choice.get("finish_reason") is not None), default=-1)
+    if empty[0].event < last_finish:
+        yield Violation("usage chunk comes before a finish chunk", f"after event {last_finish}", empty[0].event, empty[0].event)
+
+
+# ------------------------------------------------------------------------------ reasoning (O8)
+
+
+@invariant("openai.reasoning.one-field", protocol=OPENAI_CHAT, level="proxy", evidence="§3 (OpenRouter sends reasoning and reasoning_details with the same text; concatenating both gave 'WeWe need need'); O8; #3")
+def reasoning_one_field(ctx: Context) -> Iterator[Violation]:
+    """Reasoning travels in one field for the whole stream, never in two fields at once."""
+    used: dict[str, int] = {}
+    for chunk, _choice, delta in _deltas(ctx.view):
+        for name in _ALL_REASONING_FIELDS:
+            if delta.get(name):
+                used.setdefault(name, chunk.event)
+        if len(used) > 1:
+            yield Violation("reasoning is carried in more than one field", "one of " + ", ".join(_ALL_REASONING_FIELDS), sorted(used), chunk.event)
+            return
+
+
+def _at(data: Any, path: str) -> Any:
+    """The value at a dotted path such as `choices[0].delta`, or the whole object if it is gone."""
+    node = data
+    for part in path.replace("[", ".").replace("]", "").split(".") if path else []:
+        try:
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        except (KeyError, IndexError, ValueError, TypeError):
+            return data
+    return node

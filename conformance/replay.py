@@ -1,0 +1,419 @@
+"""The upstream replay server: capture bytes over real HTTP/1.1 on 127.0.0.1, cut by a schedule.
+
+A target under test is handed `Slot.url` as its upstream base URL and appends its protocol's path
+(`/v1/chat/completions`, `/v1/messages`, ...). The server picks the capture from the request
+(`/r/<token>/...`, or an `x-conformance-token` header on any path), records exactly what the
+target sent, and answers with the capture's bytes, one HTTP chunk per schedule piece. Real sockets
+matter: a proxy's HTTP client, its buffering and its cancellation are part of what is tested, and
+none of that runs against an in-process fake.
+
+It binds loopback only: it serves whatever bytes it is given to whoever connects, which is only
+acceptable when nobody else can connect.
+
+Only the standard library is used (`asyncio.start_server` and a small HTTP/1.1 reader), so the
+server adds no dependency and every byte on the wire is the one we chose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import re
+import secrets
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+from .schedules import split
+
+__all__ = ["TOKEN_HEADER", "RecordedRequest", "Slot", "ReplayServer"]
+
+TOKEN_HEADER = "x-conformance-token"
+"""A request carrying this header is served that slot whatever its path."""
+
+_log = logging.getLogger(__name__)
+
+_HEAD_LIMIT = 1 << 20  # StreamReader's default 64 KiB is too small for long header blocks
+_READ_SIZE = 1 << 16
+_PATH_TOKEN = re.compile(r"/r/([^/?#]+)(?:[/?#]|$)")
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]+")
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+# Framing is ours to decide, whatever headers the capture recorded. content-encoding goes too:
+# a capture holds decoded bytes, and announcing gzip over them would break every client.
+_DROPPED_HEADERS = frozenset(
+    {
+        "connection",
+        "content-encoding",
+        "content-length",
+        "keep-alive",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as the target sent it upstream; `path` is the request target as sent."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    """Lower-cased names; repeated headers are joined with ", "."""
+    body: bytes
+
+    def json(self) -> Any:
+        """The body parsed as JSON: what checks on the upstream request compare."""
+        return json.loads(self.body)
+
+
+@dataclass(slots=True)
+class Slot:
+    """One registered capture: where a target must send its request, and what it sent."""
+
+    token: str
+    url: str
+    """`base_url + "/r/" + token`: the upstream base URL handed to a target."""
+    requests: list[RecordedRequest] = field(default_factory=list)
+    """Every request served from this slot, in order (retries included)."""
+    disconnects: int = 0
+    """Responses the client abandoned before their end: evidence that cancellation propagates."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    pieces: tuple[bytes, ...]
+    body: bytes
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    delay: float
+    reset_at_end: bool
+
+
+class _BadRequest(Exception):
+    """The client sent something that is not an HTTP/1.x request we can read."""
+
+
+class ReplayServer:
+    """Serve registered captures to whatever connects on a loopback ephemeral port.
+
+    >>> async def demo() -> None:
+    ...     async with ReplayServer() as server:
+    ...         slot = server.register(b"data: hi\\n\\n", schedule="event")
+    ...         ...  # point a target at slot.url, then inspect slot.requests
+    """
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            raise ValueError(f"ReplayServer host must be a loopback IP address such as 127.0.0.1, got {host!r}") from None
+        if not address.is_loopback:
+            raise ValueError(
+                f"ReplayServer refuses to listen on {host!r}: it serves to anyone who connects, "
+                "so it binds loopback only; use 127.0.0.1 or ::1"
+            )
+        self._host = host
+        self._server: asyncio.Server | None = None
+        self._base_url: str | None = None
+        self._closed = False
+        self._entries: dict[str, tuple[Slot, _Reply]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        """Bind an ephemeral port; binding happens here rather than at construction (no work on import)."""
+        if self._server is not None or self._closed:
+            raise RuntimeError("ReplayServer.start() may be called once, before close()")
+        self._server = await asyncio.start_server(self._on_connect, self._host, 0, limit=_HEAD_LIMIT)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        self._base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+    async def close(self) -> None:
+        """Stop listening and abort every open connection; safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._server is not None:
+            self._server.close()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._server is not None:
+            await self._server.wait_closed()
+        # Aborted transports close their sockets in a callback; let it run before the loop may end.
+        await asyncio.sleep(0)
+
+    async def __aenter__(self) -> ReplayServer:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:<port>`, known once started."""
+        if self._base_url is None:
+            raise RuntimeError("ReplayServer.base_url is known only after start()")
+        return self._base_url
+
+    def register(
+        self,
+        body: bytes,
+        *,
+        schedule: str = "recorded",
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        delay: float = 0.0,
+        reset_at_end: bool = False,
+    ) -> Slot:
+        """Make `body` available at a fresh slot. The schedule is applied now, so a bad name fails
+        here rather than inside a connection.
+
+        A 2xx status streams the pieces as chunks, `delay` seconds apart; with `reset_at_end` the
+        connection closes after the last piece without the terminating chunk (a cut-off upstream).
+        Any other status sends the whole body with content-length; schedule, delay and
+        `reset_at_end` then do not apply.
+        """
+        if not 200 <= status <= 599:
+            raise ValueError(f"status must be a final status code 200-599, got {status}")
+        if delay < 0:
+            raise ValueError(f"delay must be >= 0 seconds, got {delay}")
+        body = bytes(body)
+        pieces = tuple(split(body, schedule))
+        reply = _Reply(pieces, body, status, _response_headers(status, headers), delay, reset_at_end)
+        token = secrets.token_hex(8)
+        slot = Slot(token, f"{self.base_url}/r/{token}")
+        self._entries[token] = (slot, reply)
+        return slot
+
+    def unregister(self, token: str) -> None:
+        """Forget a slot (later requests get 404); unknown tokens are ignored, so cleanup is idempotent."""
+        self._entries.pop(token, None)
+
+    def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A plain callback rather than a coroutine: the task is created and tracked right here, so
+        # close() can cancel every connection, including one accepted a moment before.
+        if self._closed:
+            writer.transport.abort()
+            return
+        task = asyncio.get_running_loop().create_task(self._connection(reader, writer), name="replay-connection")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                # Each piece must leave as its own segment, not wait to be coalesced with the next.
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        try:
+            await self._exchange(reader, writer)
+        except asyncio.CancelledError:
+            writer.transport.abort()  # close() is waiting: don't flush to a client that may not read
+            raise
+        except (OSError, asyncio.IncompleteReadError):
+            writer.transport.abort()  # the client left while sending its request or a short reply
+            return
+        except Exception:
+            _log.exception("replay server: unexpected error while serving a connection")
+            writer.transport.abort()
+            return
+        try:
+            writer.close()  # flushes what is buffered, then FIN
+            await writer.wait_closed()
+        except OSError:
+            pass
+        finally:
+            writer.transport.abort()  # no-op once closed; a real close if cancelled while flushing
+
+    async def _exchange(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request, version = await _read_request(reader, writer)
+        except _BadRequest as exc:
+            await _write_whole(writer, 400, _error_body(str(exc), "bad_request"))
+            return
+        token = self._token_for(request)
+        entry = self._entries.get(token) if token is not None else None
+        if entry is None:
+            if token is None:
+                message = (
+                    f"no capture registered for this request: path {request.path!r} has no /r/<token>/ "
+                    f"prefix and there is no {TOKEN_HEADER} header"
+                )
+            else:
+                message = f"no capture registered for token {token!r}"
+            await _write_whole(writer, 404, _error_body(message, "not_found"))
+            return
+        slot, reply = entry
+        slot.requests.append(request)
+        if not 200 <= reply.status < 300:
+            await _write_whole(writer, reply.status, reply.body, reply.headers)
+            return
+        if not await _stream(reply, version, reader, writer):
+            slot.disconnects += 1
+
+    def _token_for(self, request: RecordedRequest) -> str | None:
+        """The path token if registered, else the header token; else whichever was given, for the 404."""
+        path = request.path if request.path.startswith("/") else urlsplit(request.path).path
+        match = _PATH_TOKEN.match(path)
+        candidates = [match.group(1)] if match else []
+        header = request.headers.get(TOKEN_HEADER, "").strip()
+        if header:
+            candidates.append(header)
+        for candidate in candidates:
+            if candidate in self._entries:
+                return candidate
+        return candidates[0] if candidates else None
+
+
+async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:
+    """Write the pieces, one chunk each; False if the client went away before the end.
+
+    A client that closes its socket is seen at once by a reader watching for EOF (as Go's net/http
+    does), not only at the next failed write, so `delay` does not hide a disconnect.
+    """
+    chunked = version == "HTTP/1.1"  # an HTTP/1.0 client cannot read chunks: the body is close-delimited
+    framing = [("transfer-encoding", "chunked")] if chunked else []
+    writer.write(_head(reply.status, [*reply.headers, *framing, ("connection", "close")]))
+    await writer.drain()
+    gone = asyncio.get_running_loop().create_task(_until_eof(reader), name="replay-eof-watch")
+    try:
+        for index, piece in enumerate(reply.pieces):
+            if index and reply.delay > 0:
+                await asyncio.wait({gone}, timeout=reply.delay)
+            if gone.done() or writer.is_closing():
+                return False
+            writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)
+            await writer.drain()
+        if gone.done() or writer.is_closing():
+            return False
+        if chunked and not reply.reset_at_end:
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        return True
+    except OSError:  # ConnectionResetError, BrokenPipeError: the client is gone
+        return False
+    finally:
+        gone.cancel()
+        await asyncio.wait({gone})  # unlike awaiting it, this does not swallow our own cancellation
+
+
+async def _until_eof(reader: asyncio.StreamReader) -> None:
+    """Return when the client closes its side; anything it sends meanwhile is ignored (we close)."""
+    with contextlib.suppress(OSError):
+        while await reader.read(_READ_SIZE):
+            pass
+
+
+async def _read_request(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> tuple[RecordedRequest, str]:
+    """Read one request, its body included (Content-Length or chunked), and its HTTP version."""
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.LimitOverrunError:
+        raise _BadRequest(f"request head larger than {_HEAD_LIMIT} bytes") from None
+    lines = head.lstrip(b"\r\n")[:-4].split(b"\r\n")  # RFC 9112 §2.2: ignore CRLFs before the request
+    parts = lines[0].decode("latin-1").split(" ")
+    if len(parts) != 3 or parts[2] not in ("HTTP/1.0", "HTTP/1.1") or not parts[0]:
+        raise _BadRequest(f"malformed request line {lines[0][:100]!r}")
+    method, target, version = parts
+    headers: dict[str, str] = {}
+    for raw in lines[1:]:
+        name, colon, value = raw.decode("latin-1").partition(":")
+        if not colon or not _HEADER_NAME.fullmatch(name):
+            raise _BadRequest(f"malformed header line {raw[:100]!r}")
+        name, value = name.lower(), value.strip(" \t")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    if headers.get("expect", "").lower() == "100-continue":
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        await writer.drain()
+    if "transfer-encoding" in headers:
+        if headers["transfer-encoding"].lower().rsplit(",", 1)[-1].strip() != "chunked":
+            raise _BadRequest(f"unsupported transfer-encoding {headers['transfer-encoding']!r}")
+        body = await _read_chunked(reader)
+    elif "content-length" in headers:
+        length = headers["content-length"]
+        if not length.isascii() or not length.isdigit():
+            raise _BadRequest(f"malformed content-length {length!r}")
+        body = await reader.readexactly(int(length))
+    else:
+        body = b""
+    return RecordedRequest(method, target, headers, body), version
+
+
+async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
+    parts: list[bytes] = []
+    while True:
+        line = await reader.readuntil(b"\r\n")
+        size = line[:-2].split(b";", 1)[0].strip(b" \t")
+        if not _CHUNK_SIZE.fullmatch(size):
+            raise _BadRequest(f"malformed chunk size line {line[:100]!r}")
+        if (length := int(size, 16)) == 0:
+            break
+        parts.append(await reader.readexactly(length))
+        if await reader.readexactly(2) != b"\r\n":
+            raise _BadRequest("chunk data not followed by CRLF")
+    while await reader.readuntil(b"\r\n") != b"\r\n":
+        pass  # trailer fields: not recorded
+    return b"".join(parts)
+
+
+async def _write_whole(
+    writer: asyncio.StreamWriter, status: int, body: bytes, headers: tuple[tuple[str, str], ...] | None = None
+) -> None:
+    """A complete response with content-length: errors, and non-2xx captures."""
+    if headers is None:
+        headers = (("content-type", "application/json"),)
+    framing = [("content-length", str(len(body))), ("connection", "close")]
+    writer.write(_head(status, [*headers, *framing]) + body)
+    await writer.drain()
+
+
+def _head(status: int, headers: list[tuple[str, str]]) -> bytes:
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Unknown"
+    lines = [f"HTTP/1.1 {status} {reason}", *(f"{name}: {value}" for name, value in headers)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def _response_headers(status: int, given: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """Defaults, then the capture's headers by lower-cased name, minus the framing we control."""
+    if 200 <= status < 300:
+        merged = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+    else:
+        merged = {"content-type": "application/json"}
+    for name, value in (given or {}).items():
+        lowered = name.lower()
+        if not _HEADER_NAME.fullmatch(name) or "\r" in value or "\n" in value:
+            raise ValueError(f"header {name!r}: {value!r} cannot be sent (bad name, or CR/LF in the value)")
+        if lowered not in _DROPPED_HEADERS:
+            merged[lowered] = value
+    try:
+        for value in merged.values():
+            value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ValueError(f"header value {value!r} is not latin-1 and cannot be sent") from None
+    return tuple(merged.items())
+
+
+def _error_body(message: str, kind: str) -> bytes:
+    return json.dumps({"error": {"message": message, "type": kind}}).encode("utf-8")

@@ -1,0 +1,83 @@
+"""The JSON Schemas in `schemas/`, by short name, with messages that say where and what.
+
+A name is a path below `schemas/` without `.schema.json`: `capture`,
+`openai-chat/chat.completion.chunk`, `anthropic-messages/message_start`. Validation asks
+`is_valid` first and explains only on failure, because the explanation is the slow part.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+from referencing import Registry, Resource
+
+from conformance._resources import data_path
+
+__all__ = ["SchemaProblem", "names", "problems", "validator"]
+
+_SUFFIX = ".schema.json"
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaProblem:
+    path: str
+    """Where in the instance, as a dotted path with [index] for arrays (`choices[0].delta`)."""
+    message: str
+    schema_path: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"path": self.path, "message": self.message, "schema_path": self.schema_path}
+
+
+@cache
+def _documents() -> dict[str, dict[str, Any]]:
+    root = data_path("schemas")
+    return {
+        path.relative_to(root).as_posix()[: -len(_SUFFIX)]: json.loads(path.read_text(encoding="utf-8"))
+        for path in sorted(root.rglob(f"*{_SUFFIX}"))
+    }
+
+
+@cache
+def _registry() -> Registry:
+    resources = [(doc["$id"], Resource.from_contents(doc)) for doc in _documents().values()]
+    return Registry().with_resources(resources)
+
+
+def names() -> tuple[str, ...]:
+    return tuple(_documents())
+
+
+@cache
+def validator(name: str) -> Draft202012Validator:
+    try:
+        document = _documents()[name]
+    except KeyError:
+        raise KeyError(f"no schema named {name!r} in {data_path('schemas')}; known: {', '.join(names())}") from None
+    return Draft202012Validator(document, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _dotted(parts: Any) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _problem(error: ValidationError) -> SchemaProblem:
+    return SchemaProblem(_dotted(error.absolute_path), error.message, "/".join(map(str, error.absolute_schema_path)))
+
+
+def problems(name: str, instance: Any) -> list[SchemaProblem]:
+    """Every way `instance` breaks schema `name`, the most specific first; [] when valid."""
+    checker = validator(name)
+    if checker.is_valid(instance):
+        return []
+    errors = sorted(checker.iter_errors(instance), key=lambda e: (-len(e.absolute_path), e.message))
+    return [_problem(error) for error in errors]

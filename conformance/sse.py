@@ -1,0 +1,221 @@
+"""An incremental WHATWG event-stream parser over bytes, and a writer.
+
+The parser follows HTML §9.2.5-9.2.6 ("Parsing an event stream", "Interpreting an event stream")
+exactly, and reports how the stream was framed next to the events it yields: line-ending kinds, a
+BOM, comments, `data:` without a space, malformed UTF-8, fields it ignored, and an unterminated
+final event. Its result never depends on how the bytes are split into reads: lines are cut on raw
+bytes (CR and LF never occur inside a UTF-8 sequence) and decoded whole, a CR at the end of a read
+remembers to swallow a following LF, and a BOM split across reads is held back until it is decided.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Event", "Observation", "SSEParser", "parse", "format_event"]
+
+_BOM = b"\xef\xbb\xbf"
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_EXAMPLE_LIMIT = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A dispatched event. `start` is the stream offset of its first line (comments included) and
+    `end` the offset of the blank line that dispatched it."""
+
+    type: str
+    data: str
+    last_event_id: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """How a stream was framed: one row per kind, with its first offset and how often it occurred."""
+
+    kind: str
+    offset: int
+    count: int
+    example: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"kind": self.kind, "offset": self.offset, "count": self.count, "example": self.example}
+
+
+# Kinds of observation, with what each means; the parser only ever records these.
+OBSERVATION_KINDS: dict[str, str] = {
+    "bom": "the stream began with a UTF-8 BOM, which was stripped",
+    "line-ending-lf": "a line ended with LF",
+    "line-ending-crlf": "a line ended with CRLF",
+    "line-ending-cr": "a line ended with a lone CR",
+    "comment": "a comment line (starting with ':') was ignored",
+    "data-no-space": "a data field had no space after the colon",
+    "field-without-colon": "a line had no colon, so it is a field name with an empty value",
+    "unknown-field": "a field other than event, data, id and retry was ignored",
+    "id-with-nul": "an id field containing U+0000 was ignored",
+    "retry-invalid": "a retry field that is not all ASCII digits was ignored",
+    "invalid-utf8": "bytes that are not UTF-8 were decoded as U+FFFD",
+    "empty-dispatch": "an event had a type but no data, so nothing was dispatched",
+    "unterminated-event": "the stream ended inside an event, which was therefore discarded",
+}
+
+
+class SSEParser:
+    """Feed bytes in any chunking; collect events as they complete.
+
+    >>> p = SSEParser()
+    >>> p.feed(b"data: a\\r") + p.feed(b"\\n\\r\\n")
+    [Event(type='message', data='a', last_event_id='', start=0, end=9)]
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._buffer_offset = 0  # stream offset of self._buffer[0]
+        self._pending_cr: int | None = None  # offset of a CR that ended the last read
+        self._bom_decided = False
+        self._data: list[str] = []
+        self._type = ""
+        self._last_event_id = ""
+        self._event_start: int | None = None
+        self._observed: dict[str, Observation] = {}
+        self.retry: int | None = None
+        self.closed = False
+
+    @property
+    def observations(self) -> tuple[Observation, ...]:
+        return tuple(sorted(self._observed.values(), key=lambda o: (o.offset, o.kind)))
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        if self.closed:
+            raise ValueError("SSEParser.feed() called after close()")
+        buffer = self._buffer + chunk if self._buffer else bytes(chunk)
+        if not self._bom_decided:
+            if len(buffer) < 3 and _BOM.startswith(buffer):
+                self._buffer = buffer
+                return []
+            self._bom_decided = True
+            if buffer.startswith(_BOM):
+                self._observe("bom", self._buffer_offset, "")
+                buffer = buffer[3:]
+                self._buffer_offset += 3
+        if self._pending_cr is not None and buffer:
+            # A CR ended the last read: only now is it known whether it was half of a CRLF.
+            if buffer[0] == 0x0A:
+                self._observe("line-ending-crlf", self._pending_cr, "")
+                buffer = buffer[1:]
+                self._buffer_offset += 1
+            else:
+                self._observe("line-ending-cr", self._pending_cr, "")
+            self._pending_cr = None
+        events: list[Event] = []
+        position = 0
+        for match in _LINE_END.finditer(buffer):
+            line_end = match.start()
+            terminator = match.group()
+            if terminator == b"\r" and match.end() == len(buffer):
+                self._pending_cr = self._buffer_offset + line_end
+            else:
+                self._observe(_TERMINATOR_KIND[terminator], self._buffer_offset + line_end, "")
+            self._line(buffer[position:line_end], self._buffer_offset + position, events)
+            position = match.end()
+        self._buffer = buffer[position:]
+        self._buffer_offset += position
+        return events
+
+    def close(self) -> list[Event]:
+        """End of stream: per WHATWG, an event without its final blank line is discarded."""
+        if self.closed:
+            return []
+        self.closed = True
+        if self._pending_cr is not None:
+            self._observe("line-ending-cr", self._pending_cr, "")
+            self._pending_cr = None
+        if not self._bom_decided and self._buffer:
+            self._bom_decided = True
+        if self._buffer or self._data or self._type:
+            start = self._event_start if self._event_start is not None else self._buffer_offset
+            pending = self._buffer.decode("utf-8", "replace") or "\n".join(self._data)
+            self._observe("unterminated-event", start, pending)
+        self._buffer = b""
+        return []
+
+    def _observe(self, kind: str, offset: int, example: str) -> None:
+        seen = self._observed.get(kind)
+        if seen is None:
+            self._observed[kind] = Observation(kind, offset, 1, example[:_EXAMPLE_LIMIT])
+        else:
+            self._observed[kind] = Observation(kind, seen.offset, seen.count + 1, seen.example)
+
+    def _line(self, raw: bytes, offset: int, events: list[Event]) -> None:
+        if not raw:
+            self._dispatch(offset, events)
+            return
+        if self._event_start is None:
+            self._event_start = offset
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            line = raw.decode("utf-8", "replace")
+            self._observe("invalid-utf8", offset, line)
+        if line[0] == ":":
+            self._observe("comment", offset, line)
+            return
+        name, colon, value = line.partition(":")
+        if not colon:
+            self._observe("field-without-colon", offset, line)
+        elif value[:1] == " ":
+            value = value[1:]
+        elif name == "data" and value:
+            self._observe("data-no-space", offset, line)
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._type = value
+        elif name == "id":
+            if "\x00" in value:
+                self._observe("id-with-nul", offset, line)
+            else:
+                self._last_event_id = value
+        elif name == "retry":
+            if value.isascii() and value.isdigit():
+                self.retry = int(value)
+            else:
+                self._observe("retry-invalid", offset, line)
+        else:
+            self._observe("unknown-field", offset, line)
+
+    def _dispatch(self, end: int, events: list[Event]) -> None:
+        start = self._event_start if self._event_start is not None else end
+        self._event_start = None
+        if not self._data:
+            if self._type:
+                self._observe("empty-dispatch", start, f"event: {self._type}")
+            self._type = ""
+            return
+        events.append(Event(self._type or "message", "\n".join(self._data), self._last_event_id, start, end))
+        self._data = []
+        self._type = ""
+
+
+_TERMINATOR_KIND = {b"\n": "line-ending-lf", b"\r\n": "line-ending-crlf", b"\r": "line-ending-cr"}
+
+
+def parse(chunks: Iterable[bytes] | bytes) -> tuple[list[Event], tuple[Observation, ...]]:
+    """Parse a whole stream, given as bytes or as the reads it arrived in."""
+    parser = SSEParser()
+    events: list[Event] = []
+    for chunk in [chunks] if isinstance(chunks, bytes) else chunks:
+        events.extend(parser.feed(chunk))
+    events.extend(parser.close())
+    return events, parser.observations
+
+
+def format_event(data: str, event: str | None = None) -> bytes:
+    """One event in the canonical framing: optional `event:` line, `data: ` lines, blank line."""
+    head = f"event: {event}\n" if event else ""
+    body = "".join(f"data: {line}\n" for line in data.split("\n"))
+    return (head + body + "\n").encode("utf-8")

@@ -1,0 +1,60 @@
+"""A stream as the checks see it: bytes, SSE events, decoded payloads, and what it assembles to."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from conformance.neutral import Message
+from conformance.sse import Event, Observation
+
+__all__ = ["DONE", "Payload", "Context", "decode"]
+
+DONE = "[DONE]"
+
+
+@dataclass(frozen=True, slots=True)
+class Payload:
+    index: int
+    event: Event
+    json: Any = None
+    json_error: str = ""
+    is_done: bool = False
+
+
+def decode(events: list[Event]) -> list[Payload]:
+    payloads = []
+    for index, event in enumerate(events):
+        if event.data.strip() == DONE:
+            payloads.append(Payload(index, event, is_done=True))
+            continue
+        try:
+            payloads.append(Payload(index, event, json.loads(event.data)))
+        except ValueError as error:
+            payloads.append(Payload(index, event, json_error=f"{error}"))
+    return payloads
+
+
+@dataclass(slots=True)
+class Context:
+    """Everything an invariant may look at. Which target made the stream is deliberately absent."""
+
+    protocol: str
+    raw: bytes
+    events: list[Event]
+    observations: tuple[Observation, ...]
+    payloads: list[Payload]
+    view: Any
+    message: Message
+    request: dict[str, Any] = field(default_factory=dict)
+    """The request the client sent, in this stream's protocol."""
+    expect: dict[str, Any] | None = None
+    """What the stream must preserve (a capture's `expect`); None when checking a stream alone."""
+    negative: dict[str, Any] | None = None
+    """The capture's `negative` block when the upstream stream was itself broken."""
+    usage_requested: bool = True
+
+    @property
+    def failed_upstream(self) -> bool:
+        return self.negative is not None

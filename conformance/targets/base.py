@@ -1,0 +1,52 @@
+"""The target protocol, version 1: what the harness asks of any implementation under test.
+
+A target is an object with three attributes and one method:
+
+    name: str                     # shown in reports, e.g. "reference"
+    version: str                  # the implementation's own version
+    routes: frozenset[Route]      # the (upstream protocol, client protocol) pairs it serves
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]
+
+`stream` receives the client's request body (already in the client protocol of the route) and the
+base URL of an upstream that speaks the route's upstream protocol. It sends its upstream request
+to `exchange.upstream_url` plus its protocol's usual path (`/v1/chat/completions`,
+`/v1/messages`), and yields the bytes of the HTTP response body it would stream to its client, in
+the reads it would write them. It knows nothing of the checks that will run on those bytes.
+
+A target that needs set-up across a whole run may also define `async def aclose(self)`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ["PROTOCOL_VERSION", "Route", "Exchange", "Target", "route_id"]
+
+PROTOCOL_VERSION = 1
+
+Route = tuple[str, str]
+"""(upstream protocol, client protocol), e.g. ("openai-chat", "anthropic-messages")."""
+
+
+def route_id(route: Route) -> str:
+    return f"{route[0]}->{route[1]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Exchange:
+    route: Route
+    request: dict[str, Any]
+    upstream_url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    """Extra headers the target should forward upstream; the replay server may use them."""
+
+
+@runtime_checkable
+class Target(Protocol):
+    name: str
+    version: str
+    routes: frozenset[Route]
+
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]: ...
