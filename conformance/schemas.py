@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 from referencing import Registry, Resource
 
 from conformance._resources import data_path
@@ -79,5 +79,9 @@ def problems(name: str, instance: Any) -> list[SchemaProblem]:
     checker = validator(name)
     if checker.is_valid(instance):
         return []
-    errors = sorted(checker.iter_errors(instance), key=lambda e: (-len(e.absolute_path), e.message))
-    return [_problem(error) for error in errors]
+    errors = list(checker.iter_errors(instance))
+    # best_match descends into oneOf/anyOf branches, so the first problem names the real cause
+    # ("'basis' is a required property") rather than "is not valid under any of the given schemas".
+    first = best_match(errors)
+    rest = sorted((e for e in errors if e is not first), key=lambda e: (-len(e.absolute_path), e.message))
+    return [_problem(error) for error in [first, *rest] if error is not None]

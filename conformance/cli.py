@@ -1,0 +1,133 @@
+"""The `conformance` command: lint the corpus, list targets and invariants, serve a capture, render a report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from conformance import report, schedules
+from conformance.corpus import CaptureError, default_corpus, load_corpus
+from conformance.invariants import registry
+from conformance.lint import lint_capture
+from conformance.replay import ReplayServer
+from conformance.targets import available, route_id
+
+__all__ = ["main"]
+
+
+def _validate(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.corpus) if args.corpus else default_corpus()
+    try:
+        corpus = load_corpus(root)
+    except CaptureError as error:
+        print(f"error: {error}", file=out)
+        return 2
+    problems = [str(error) for error in corpus.errors]
+    for capture in corpus.captures:
+        problems.extend(str(finding) for finding in lint_capture(capture))
+    for problem in problems:
+        print(f"error: {problem}", file=out)
+    checked = len(corpus.captures) + len(corpus.errors)
+    if problems:
+        print(f"{len(problems)} problem(s) in {checked} capture(s) under {corpus.root}", file=out)
+        return 1
+    print(f"ok: {checked} capture(s) under {corpus.root} are valid", file=out)
+    return 0
+
+
+def _targets(args: argparse.Namespace, out: TextIO) -> int:
+    for info in available():
+        print(f"{info.spec}  [{info.kind}]", file=out)
+        print(f"    {info.description}", file=out)
+        for route in info.routes:
+            print(f"    route {route_id(route)}", file=out)
+    return 0
+
+
+def _invariants(args: argparse.Namespace, out: TextIO) -> int:
+    rows = [inv.to_json() for inv in registry().values()]
+    if args.json:
+        print(json.dumps(rows, indent=1), file=out)
+        return 0
+    for row in rows:
+        print(f"{row['id']}  [{row['severity']}, {row['level']}, {row['protocol'] or 'any protocol'}]", file=out)
+        print(f"    {row['requirement']}", file=out)
+        print(f"    evidence: {row['evidence']}", file=out)
+    return 0
+
+
+async def _serve(body: bytes, status: int, headers: dict[str, str], schedule: str, delay: float, out: TextIO) -> None:
+    async with ReplayServer() as server:
+        slot = server.register(body, schedule=schedule, status=status, headers=headers, delay=delay)
+        print(f"serving on {slot.url} (any path below it; Ctrl-C to stop)", file=out, flush=True)
+        await asyncio.Event().wait()
+
+
+def _replay(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.corpus) if args.corpus else default_corpus()
+    corpus = load_corpus(root)
+    matches = [c for c in corpus.captures if c.id == args.capture or str(c.path.with_suffix("")) == str(Path(args.capture).with_suffix(""))]
+    if not matches:
+        print(f"error: no capture {args.capture!r} under {corpus.root}; ids look like {corpus.captures[0].id if corpus.captures else 'openai-chat/openai/text-lf'}", file=out)
+        return 2
+    capture = matches[0]
+    try:
+        schedule = schedules.check_schedule(args.schedule)
+        asyncio.run(_serve(capture.body, capture.status, capture.headers, schedule, args.delay, out))
+    except ValueError as error:
+        print(f"error: {error}", file=out)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _report(args: argparse.Namespace, out: TextIO) -> int:
+    path = Path(args.report)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        print(f"error: cannot read report {path}: {error}", file=out)
+        return 2
+    if data.get("format") != report.FORMAT:
+        print(f"error: {path} is not a {report.FORMAT} report (format: {data.get('format')!r})", file=out)
+        return 2
+    print(report.markdown(data), file=out, end="")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="conformance", description="Conformance suite for LLM streaming proxies.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="lint a corpus: schema, features, expect vs raw stream, false positives")
+    validate.add_argument("corpus", nargs="?", help="folder of captures (default: the shipped corpus)")
+    validate.set_defaults(run=_validate)
+    targets = commands.add_parser("targets", help="list every available target and its routes")
+    targets.set_defaults(run=_targets)
+    invariants = commands.add_parser("invariants", help="list every invariant with its requirement, severity and evidence")
+    invariants.add_argument("--json", action="store_true", help="print JSON")
+    invariants.set_defaults(run=_invariants)
+    replay = commands.add_parser("replay", help="serve one capture on 127.0.0.1 for manual testing")
+    replay.add_argument("capture", help="capture id (e.g. openai-chat/openai/text-lf) or path")
+    replay.add_argument("--corpus", help="folder of captures (default: the shipped corpus)")
+    replay.add_argument("--schedule", default="event", help=f"chunk schedule (default: event; known: {', '.join(schedules.SCHEDULES)})")
+    replay.add_argument("--delay", type=float, default=0.0, help="seconds between writes")
+    replay.set_defaults(run=_replay)
+    render = commands.add_parser("report", help="render a JSON report as Markdown")
+    render.add_argument("report", help="path to report.json")
+    render.set_defaults(run=_report)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return int(args.run(args, out or sys.stdout))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

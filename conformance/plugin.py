@@ -1,0 +1,279 @@
+"""The pytest plugin: `pytest --target=<impl>` replays the corpus through a target.
+
+Hook phases, in the order pytest calls them:
+- `pytest_addoption`: the `conformance` option group.
+- `pytest_configure`: with `--target`, registers a `ConformanceSession` (stashed under
+  `SESSION_KEY`); without it the plugin does nothing.
+- `pytest_collection_modifyitems`: adds one item per capture × route × schedule, before
+  `-k`/`-m` deselection runs, plus an errored item per capture that does not load or lint.
+- item `setup`: runs the case (target errors and time-outs surface as pytest errors);
+  `runtest`: fails on every failing invariant and on a changed snapshot.
+- `pytest_runtest_logreport` / `pytest_sessionfinish`: gather each item's record (from xdist
+  workers too) and write the JSON report and Markdown summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conformance import report, schedules, snapshots
+from conformance.corpus import CaptureError, default_corpus, load_corpus
+from conformance.lint import lint_capture
+from conformance.runner import Case, CaseResult, Runner, routes_for
+from conformance.targets import Target, TargetError, load, route_id
+
+__all__ = ["ConformanceSession", "SESSION_KEY"]
+
+SESSION_KEY = pytest.StashKey["ConformanceSession"]()
+_RECORD = "conformance-record"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("conformance", "LLM streaming conformance")
+    group.addoption("--target", dest="conformance_target", default=None, metavar="SPEC", help="replay the corpus through this target: reference, mutant:<name>, an entry-point name, or module:attr (list them with `conformance targets`)")
+    group.addoption("--corpus", dest="conformance_corpus", default=None, metavar="DIR", help="folder of captures to replay (default: the corpus shipped with the suite)")
+    group.addoption("--schedule", dest="conformance_schedules", action="append", default=None, metavar="NAME", help=f"chunk schedule for the replay upstream, repeatable (default: {', '.join(schedules.DEFAULT_SCHEDULES)}; known: {', '.join(schedules.SCHEDULES)}, random-<seed>)")
+    group.addoption("--report-dir", dest="conformance_report_dir", default=None, metavar="DIR", help="where reports and snapshots go: DIR/<target>/ (default: reports/ under the rootdir)")
+    group.addoption("--conformance-timeout", dest="conformance_timeout", type=float, default=30.0, metavar="SECONDS", help="time bound for one case; a target that takes longer is reported as errored (default: 30)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    spec = config.getoption("conformance_target")
+    if not spec:
+        return
+    config.addinivalue_line("markers", "conformance: an item replayed through --target")
+    session = ConformanceSession(config, spec)
+    config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(session, "conformance-session")
+
+
+class ConformanceSession:
+    """The run's state: target, runner and collected records. Lives only when --target is given."""
+
+    def __init__(self, config: pytest.Config, spec: str) -> None:
+        self.config = config
+        self.spec = spec
+        try:
+            self.schedules = [schedules.check_schedule(name) for name in config.getoption("conformance_schedules") or schedules.DEFAULT_SCHEDULES]
+        except ValueError as error:
+            raise pytest.UsageError(f"--schedule: {error}") from error
+        corpus = config.getoption("conformance_corpus")
+        self.corpus_root = Path(corpus).resolve() if corpus else default_corpus()
+        report_dir = config.getoption("conformance_report_dir")
+        self.report_dir = (Path(report_dir) if report_dir else Path(config.rootpath) / "reports") / report.slug(spec)
+        self.timeout: float = config.getoption("conformance_timeout")
+        self.target: Target | None = None
+        self.runner: Runner | None = None
+        self.records: list[dict[str, Any]] = []
+        self.started = time.perf_counter()
+        self.is_worker = hasattr(config, "workerinput")
+
+    # -- collection -----------------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+        try:
+            self.target = load(self.spec)
+        except TargetError as error:
+            raise pytest.UsageError(f"--target={self.spec}: {error} [{error.code}]") from error
+        try:
+            corpus = load_corpus(self.corpus_root)
+        except CaptureError as error:
+            raise pytest.UsageError(f"--corpus: {error}") from error
+        collector = CorpusCollector.from_parent(session, name="conformance", nodeid="conformance", path=self.corpus_root)
+        new: list[pytest.Item] = [BrokenCaptureItem.from_parent(collector, name=_error_name(error), problem=str(error)) for error in corpus.errors]
+        for capture in corpus.captures:
+            findings = lint_capture(capture)
+            if findings:
+                problem = "\n".join(str(finding) for finding in findings) + f"\nFix the capture, then check it with: conformance validate {self.corpus_root}"
+                new.append(BrokenCaptureItem.from_parent(collector, name=capture.id, problem=problem))
+                continue
+            served, lacking = routes_for(capture, self.target)
+            for route in served + lacking:
+                for schedule in self.schedules:
+                    case = Case(capture, route, schedule)
+                    new.append(CaseItem.from_parent(collector, name=case.id, case=case, served=route in served))
+        items[:0] = new
+
+    # -- running --------------------------------------------------------------------------------
+
+    def run(self, case: Case) -> CaseResult:
+        if self.runner is None:
+            self.runner = Runner(timeout=self.timeout)
+        assert self.target is not None
+        return self.runner.run(case, self.target)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        for name, value in report.user_properties:
+            if name == _RECORD and (report.when == "call" or report.outcome != "passed"):
+                if not any(row["id"] == value["id"] for row in self.records):
+                    self.records.append(value)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.runner is not None:
+            self.runner.close(self.target)
+            self.runner = None
+        if self.is_worker or not self.records:
+            return
+        header = {
+            "target": self.spec,
+            "target_version": getattr(self.target, "version", "unknown"),
+            "suite_version": _suite_version(),
+            "corpus": self.corpus_root.name if self.corpus_root == default_corpus() else str(self.corpus_root),
+            "corpus_revision": report.corpus_revision(self.corpus_root),
+            "schedules": self.schedules,
+            "routes": sorted(route_id(r) for r in getattr(self.target, "routes", ())),
+        }
+        built = report.build(header, self.records, time.perf_counter() - self.started)
+        self.written = report.write(self.report_dir, built)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        written = getattr(self, "written", None)
+        if written:
+            terminalreporter.write_line(f"conformance report: {written[0]} (summary: {written[1]})")
+
+
+def _suite_version() -> str:
+    try:
+        return version("llm-stream-conformance")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _error_name(error: CaptureError) -> str:
+    return f"broken:{error.path.name}"
+
+
+class CorpusCollector(pytest.Collector):
+    def collect(self) -> list[pytest.Item]:
+        return []
+
+
+class BrokenCaptureItem(pytest.Item):
+    """A capture that cannot be replayed: errored, with the file and field at fault."""
+
+    def __init__(self, *, problem: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def setup(self) -> None:
+        raise CaptureProblem(self.problem)
+
+    def runtest(self) -> None:  # never reached: setup raises
+        raise CaptureProblem(self.problem)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaptureProblem):
+            return f"broken capture:\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"capture {self.name}"
+
+
+class CaptureProblem(Exception):
+    code = "bad-capture"
+
+
+class TargetErrored(Exception):
+    code = "target-errored"
+
+
+class InvariantsFailed(AssertionError):
+    pass
+
+
+class CaseItem(pytest.Item):
+    """One capture replayed through the target on one route and one schedule."""
+
+    def __init__(self, *, case: Case, served: bool, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.served = served
+        self.result: CaseResult | None = None
+        self.add_marker("conformance")
+        self.obj = _conformance_case  # syrupy locates snapshots through item.obj
+
+    @property
+    def session_state(self) -> ConformanceSession:
+        return self.config.stash[SESSION_KEY]
+
+    def setup(self) -> None:
+        state = self.session_state
+        if not self.served:
+            self.result = CaseResult(self.case, "skipped", error=f"target {state.spec} does not serve route {route_id(self.case.route)}")
+            self._record()
+            pytest.skip(self.result.error)
+        self.result = state.run(self.case)
+        self._record()
+        if self.result.outcome == "errored":
+            raise TargetErrored(self.result.error)
+
+    def runtest(self) -> None:
+        assert self.result is not None
+        failures = self.result.failures
+        problems = [_explain(self.session_state.spec, self.case, verdict, self.result) for verdict in failures]
+        changed = snapshots.compare(self, self.result)
+        if changed:
+            problems.append(changed)
+        if problems:
+            raise InvariantsFailed("\n\n".join(problems))
+
+    def _record(self) -> None:
+        assert self.result is not None
+        self.user_properties.append((_RECORD, report.record(self.result)))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, (InvariantsFailed, TargetErrored)):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.case.capture.path, None, self.name
+
+
+def _conformance_case() -> None:
+    """Stands in for a test function where syrupy expects one."""
+
+
+def _explain(spec: str, case: Case, verdict: Any, result: CaseResult) -> str:
+    """Where (capture, route, schedule, event), what (requirement, expected vs actual), what next."""
+    from conformance.invariants import registry
+
+    inv = registry()[verdict.invariant]
+    lines = [
+        f"{verdict.invariant} [{inv.severity}]: {inv.requirement}",
+        f"  capture:  {case.capture.path.with_suffix('.sse')}",
+        f"  route:    {route_id(case.route)}    schedule: {case.schedule}",
+        f"  evidence: {inv.evidence}",
+    ]
+    events = _events(result.output)
+    for violation in verdict.violations[:3]:
+        lines.append(f"  - {violation.message}")
+        lines.append(f"    expected: {_short(violation.expected)}")
+        lines.append(f"    actual:   {_short(violation.actual)}")
+        if violation.event is not None and violation.event < len(events):
+            at = f" at {violation.path}" if violation.path else ""
+            lines.append(f"    event {violation.event}{at}: {_short(events[violation.event], 300)}")
+    if len(verdict.violations) > 3:
+        lines.append(f"  … and {len(verdict.violations) - 3} more")
+    lines.append(f"  reproduce: pytest --target={spec} -k '{case.capture.id} and {case.schedule}'; serve the upstream by hand: conformance replay {case.capture.id} --schedule {case.schedule}")
+    return "\n".join(lines)
+
+
+def _events(output: bytes) -> list[str]:
+    from conformance.sse import parse
+
+    events, _ = parse(output)
+    return [(f"event: {e.type} " if e.type != "message" else "") + f"data: {e.data}" for e in events]
+
+
+def _short(value: Any, limit: int = 200) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"

@@ -1,0 +1,161 @@
+"""Running one case: a capture replayed upstream, a target in between, the checks on what came out.
+
+The replay server and the targets share one event loop on a background thread for the whole
+run, so a target may keep connections or processes across cases, and a case that hangs is
+cancelled after its time bound while the rest of the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import traceback
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from conformance.checks import build_context, check
+from conformance.client_request import client_request
+from conformance.corpus import Capture
+from conformance.invariants import Verdict
+from conformance.neutral import Message
+from conformance.protocols import ANTHROPIC_MESSAGES
+from conformance.replay import ReplayServer
+from conformance.targets.base import Exchange, Route, Target, route_id
+
+__all__ = ["Case", "CaseResult", "Runner", "routes_for"]
+
+T = TypeVar("T")
+
+# How a negative capture's fault is replayed: a cut-off drops the connection mid-body.
+_RESET_AT_END = {"cut-off"}
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    capture: Capture
+    route: Route
+    schedule: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.capture.id}[{route_id(self.route)}][{self.schedule}]"
+
+
+@dataclass(slots=True)
+class CaseResult:
+    case: Case
+    outcome: str
+    """passed, failed, errored or skipped."""
+    verdicts: list[Verdict] = field(default_factory=list)
+    output: bytes = b""
+    chunks: int = 0
+    message: Message | None = None
+    error: str = ""
+    """Why the case errored or was skipped."""
+    seconds: float = 0.0
+    upstream_requests: int = 0
+
+    @property
+    def failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.outcome == "fail"]
+
+    @property
+    def warnings(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.outcome == "warning"]
+
+
+def routes_for(capture: Capture, target: Target) -> tuple[list[Route], list[Route]]:
+    """(routes the target serves for this capture's protocol, those it lacks), over every client protocol."""
+    from conformance.checks import PROTOCOLS
+
+    wanted = [(capture.protocol, client) for client in PROTOCOLS]
+    return [r for r in wanted if r in target.routes], [r for r in wanted if r not in target.routes]
+
+
+def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:
+    if client_protocol == ANTHROPIC_MESSAGES:
+        return True  # Anthropic streams always report usage (§5.2)
+    options = request.get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
+
+
+class Runner:
+    """Owns the background loop and the replay server for one run."""
+
+    def __init__(self, timeout: float = 30.0) -> None:
+        self.timeout = timeout
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="conformance-loop", daemon=True)
+        self._thread.start()
+        self.replay = ReplayServer()
+        self.call(self.replay.start(), timeout=10)
+
+    def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()
+            raise
+
+    def close(self, target: Target | None = None) -> None:
+        closer = getattr(target, "aclose", None)
+        try:
+            if closer is not None:
+                self.call(closer(), timeout=self.timeout)
+            self.call(self.replay.close(), timeout=10)
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+    async def _collect(self, target: Target, exchange: Exchange) -> list[bytes]:
+        chunks: list[bytes] = []
+        stream = target.stream(exchange)
+        try:
+            async for chunk in stream:
+                chunks.append(bytes(chunk))
+        finally:
+            closer = getattr(stream, "aclose", None)
+            if closer is not None:
+                await closer()
+        return chunks
+
+    def run(self, case: Case, target: Target) -> CaseResult:
+        capture = case.capture
+        negative = capture.negative
+        slot = self.replay.register(
+            capture.body,
+            schedule=case.schedule,
+            status=capture.status,
+            headers=capture.headers,
+            reset_at_end=bool(negative and negative["kind"] in _RESET_AT_END),
+        )
+        request = client_request(capture.request, case.route[0], case.route[1])
+        exchange = Exchange(case.route, request, slot.url)
+        started = time.perf_counter()
+        try:
+            chunks = self.call(self._collect(target, exchange), timeout=self.timeout)
+        except TimeoutError:
+            return CaseResult(case, "errored", error=f"target {target.name} did not finish within {self.timeout:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+        except Exception as error:  # a crashing target is a verdict on the target, not on the run
+            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+            return CaseResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
+        finally:
+            self.replay.unregister(slot.token)
+        seconds = time.perf_counter() - started
+        output = b"".join(chunks)
+        ctx = build_context(
+            output,
+            case.route[1],
+            chunks=chunks,
+            request=request,
+            expect=capture.expect,
+            negative=negative,
+            usage_requested=_usage_requested(request, case.route[1]),
+        )
+        verdicts = check(ctx)
+        outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
+        return CaseResult(case, outcome, verdicts, output, len(chunks), ctx.message, seconds=seconds, upstream_requests=len(slot.requests))

@@ -1,0 +1,98 @@
+"""Snapshots of each target's normalized output, kept with syrupy under `<report-dir>/<target>/snapshots/`.
+
+The normalized output is the list of events as parsed JSON, with the fields that change on every
+run masked. One snapshot serves a capture × route under every schedule: a faithful target's output
+does not depend on how its upstream was chunked, so a schedule-dependent output is a change too.
+
+Snapshots are compared only where they were recorded (the folder exists) or when pytest runs with
+`--snapshot-update`, so a first run in a new repository does not fail for lack of them.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+from syrupy.assertion import SnapshotAssertion
+from syrupy.extensions.json import JSONSnapshotExtension
+from syrupy.location import PyTestLocation
+
+from conformance.runner import CaseResult
+from conformance.sse import parse
+from conformance.targets import route_id
+
+__all__ = ["normalized", "compare", "VOLATILE"]
+
+VOLATILE = "<volatile>"
+# Keys whose values differ on every run of the same target: generated ids, clocks, padding.
+_MASKED_TOP = frozenset({"id", "created", "system_fingerprint", "obfuscation", "request_id"})
+_MASKED_MESSAGE = frozenset({"id"})
+
+
+def _mask(data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    masked = {key: (VOLATILE if key in _MASKED_TOP else value) for key, value in data.items()}
+    message = masked.get("message")
+    if isinstance(message, dict):
+        masked["message"] = {key: (VOLATILE if key in _MASKED_MESSAGE else value) for key, value in message.items()}
+    return masked
+
+
+def normalized(output: bytes) -> list[dict[str, Any]]:
+    events, _ = parse(output)
+    rows = []
+    for event in events:
+        try:
+            data: Any = _mask(json.loads(event.data))
+        except ValueError:
+            data = event.data
+        rows.append({"event": event.type, "data": data})
+    return rows
+
+
+@cache
+def _extension(directory: str) -> type[JSONSnapshotExtension]:
+    class ReportSnapshots(JSONSnapshotExtension):
+        @classmethod
+        def dirname(cls, *, test_location: PyTestLocation) -> str:
+            return directory
+
+        @classmethod
+        def get_snapshot_name(cls, *, test_location: PyTestLocation, index: Any = 0) -> str:
+            case = test_location.item.case  # type: ignore[attr-defined]
+            name = f"{case.capture.id}.{route_id(case.route)}"
+            return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+    return ReportSnapshots
+
+
+def compare(item: pytest.Item, result: CaseResult) -> str:
+    """'' when the output matches its snapshot (or none is kept); otherwise what changed."""
+    config = item.config
+    session = getattr(config, "_syrupy", None)
+    directory: Path = config.stash[_state_key()].report_dir / "snapshots"
+    update = bool(getattr(config.option, "update_snapshots", False))
+    if session is None or result.outcome in ("errored", "skipped") or not (directory.is_dir() or update):
+        return ""
+    assertion = SnapshotAssertion(
+        update_snapshots=update,
+        update_new_snapshots_only=False,
+        extension_class=_extension(str(directory)),
+        test_location=PyTestLocation(item),
+        session=session,
+    )
+    if assertion == normalized(result.output):
+        return ""
+    diff = "\n".join(assertion.get_assert_diff())
+    spec = config.stash[_state_key()].spec
+    return f"snapshot: the normalized output differs from {directory}\n{diff}\n  accept the new output with: pytest --target={spec} --snapshot-update"
+
+
+def _state_key() -> Any:
+    from conformance.plugin import SESSION_KEY
+
+    return SESSION_KEY
