@@ -163,26 +163,14 @@ class BrokenCaptureItem(pytest.Item):
         self.problem = problem
 
     def setup(self) -> None:
-        raise CaptureProblem(self.problem)
+        # Failing in setup makes pytest report an error (the capture), not a failure (the target).
+        pytest.fail(f"broken capture [bad-capture]:\n{self.problem}", pytrace=False)
 
-    def runtest(self) -> None:  # never reached: setup raises
-        raise CaptureProblem(self.problem)
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, CaptureProblem):
-            return f"broken capture:\n{excinfo.value}"
-        return super().repr_failure(excinfo)
+    def runtest(self) -> None:  # never reached: setup fails
+        pytest.fail(self.problem, pytrace=False)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, f"capture {self.name}"
-
-
-class CaptureProblem(Exception):
-    code = "bad-capture"
-
-
-class TargetErrored(Exception):
-    code = "target-errored"
 
 
 class InvariantsFailed(AssertionError):
@@ -213,7 +201,7 @@ class CaseItem(pytest.Item):
         self.result = state.run(self.case)
         self._record()
         if self.result.outcome == "errored":
-            raise TargetErrored(self.result.error)
+            pytest.fail(f"target errored [target-errored]: {self.result.error}", pytrace=False)
 
     def runtest(self) -> None:
         assert self.result is not None
@@ -230,7 +218,7 @@ class CaseItem(pytest.Item):
         self.user_properties.append((_RECORD, report.record(self.result)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, (InvariantsFailed, TargetErrored)):
+        if isinstance(excinfo.value, InvariantsFailed):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from conformance.invariants import registry
 from conformance.runner import CaseResult
+from conformance.targets.base import route_id
 
 __all__ = ["FORMAT", "TIMING_FIELDS", "record", "build", "write", "markdown", "corpus_revision", "slug"]
 
@@ -37,7 +38,7 @@ def record(result: CaseResult) -> dict[str, Any]:
     row: dict[str, Any] = {
         "id": case.id,
         "capture": case.capture.id,
-        "route": f"{case.route[0]}->{case.route[1]}",
+        "route": route_id(case.route),
         "schedule": case.schedule,
         "outcome": result.outcome,
         "seconds": round(result.seconds, 4),

@@ -31,7 +31,7 @@ Route = tuple[str, str]
 
 
 def route_id(route: Route) -> str:
-    return f"{route[0]}->{route[1]}"
+    return f"{route[0]}-to-{route[1]}"
 
 
 @dataclass(frozen=True, slots=True)

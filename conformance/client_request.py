@@ -1,0 +1,36 @@
+"""The request a client of a route would send, derived from a capture's recorded upstream request.
+
+The harness hands this to a target as `Exchange.request`; a faithful target then sends upstream a
+request equivalent to the recorded one. Translation uses the same small request mapping as the
+built-in targets (`conformance.targets._requests`), which is about requests only and knows nothing
+of streams or checks.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.targets._requests import anthropic_to_openai_request, openai_to_anthropic_request
+
+__all__ = ["client_request"]
+
+# Anthropic requires max_tokens; a recorded OpenAI request may have none.
+_DEFAULT_MAX_TOKENS = 1024
+
+
+def client_request(upstream_request: dict[str, Any], upstream_protocol: str, client_protocol: str) -> dict[str, Any]:
+    """The client's request for route (`upstream_protocol`, `client_protocol`), streaming."""
+    if upstream_protocol == client_protocol:
+        request = copy.deepcopy(upstream_request)
+        request["stream"] = True
+        return request
+    if (upstream_protocol, client_protocol) == (OPENAI_CHAT, ANTHROPIC_MESSAGES):
+        return openai_to_anthropic_request(upstream_request, default_max_tokens=_DEFAULT_MAX_TOKENS)
+    if (upstream_protocol, client_protocol) == (ANTHROPIC_MESSAGES, OPENAI_CHAT):
+        request = anthropic_to_openai_request(upstream_request)
+        # Usage must survive the translation for the usage checks to have something to compare.
+        request["stream_options"] = {"include_usage": True}
+        return request
+    raise ValueError(f"no client request for route {upstream_protocol!r} -> {client_protocol!r}; known protocols: {OPENAI_CHAT}, {ANTHROPIC_MESSAGES}")

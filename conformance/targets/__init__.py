@@ -1,0 +1,97 @@
+"""Targets: the implementations under test, found by one name.
+
+`--target` takes one of:
+- `reference`: our faithful implementation of every route;
+- `mutant:<name>`: the reference with one real-world bug seeded (see `conformance targets`);
+- a name registered by another package under the entry-point group `conformance.targets`;
+- `module:attr`: an object, class or zero-argument factory importable from `module`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target, route_id
+
+__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "available", "load", "route_id"]
+
+ENTRY_POINT_GROUP = "conformance.targets"
+
+
+class TargetError(Exception):
+    """A `--target` that cannot be loaded. `code` is stable; the message ends with what to do."""
+
+    def __init__(self, code: str, message: str) -> None:
+        self.code = code
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetInfo:
+    spec: str
+    kind: str
+    description: str
+    routes: tuple[Route, ...]
+
+
+def _instantiate(obj: Any, spec: str) -> Target:
+    target = obj() if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "stream")) else obj
+    missing = [name for name in ("name", "version", "routes", "stream") if not hasattr(target, name)]
+    if missing:
+        raise TargetError("not-a-target", f"{spec!r} gives {target!r}, which lacks {', '.join(missing)}; see conformance/targets/base.py for the target protocol (version {PROTOCOL_VERSION})")
+    return target
+
+
+def _mutants() -> dict[str, Any]:
+    from conformance.targets.mutants import MUTANTS
+
+    return MUTANTS
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def load(spec: str) -> Target:
+    if spec == "reference":
+        from conformance.targets.reference import Reference
+
+        return Reference()
+    if spec.startswith("mutant:"):
+        name = spec.removeprefix("mutant:")
+        mutants = _mutants()
+        if name not in mutants:
+            raise TargetError("unknown-mutant", f"no mutant named {name!r}; known: {', '.join(sorted(mutants))}")
+        return _instantiate(mutants[name].factory, spec)
+    registered = _entry_points()
+    if spec in registered:
+        return _instantiate(registered[spec].load(), spec)
+    if ":" in spec:
+        module_name, _, attr = spec.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as error:
+            raise TargetError("cannot-import", f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment?") from error
+        return _instantiate(obj, spec)
+    raise TargetError("unknown-target", f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr")
+
+
+def available() -> list[TargetInfo]:
+    """Every target this installation can load, with its routes."""
+    from conformance.targets.reference import Reference
+
+    infos = [TargetInfo("reference", "built-in", "our faithful implementation of every route", tuple(sorted(Reference.routes)))]
+    for name, mutant in sorted(_mutants().items()):
+        infos.append(TargetInfo(f"mutant:{name}", "mutant", f"{mutant.bug} (caught by {mutant.caught_by})", tuple(sorted(mutant.factory().routes))))
+    for name, ep in sorted(_entry_points().items()):
+        try:
+            routes = tuple(sorted(_instantiate(ep.load(), name).routes))
+            infos.append(TargetInfo(name, "entry point", ep.value, routes))
+        except Exception as error:  # one broken plugin must not hide the others
+            infos.append(TargetInfo(name, "entry point", f"cannot load: {error}", ()))
+    return infos

@@ -1,0 +1,113 @@
+"""Reading OpenAI-format upstream chunks as providers really send them (WIRE-FACTS §3, §4).
+
+Shared by the two routes whose upstream speaks OpenAI chat: the normalizer and the adapter.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["REASONING_FIELDS", "ToolCallTracker", "chunk_error", "split_content", "take_reasoning"]
+
+# Every reasoning dialect, in order of preference (WIRE-FACTS §3): DeepSeek, vLLM<=0.10, xAI and
+# Qwen say `reasoning_content`; OpenRouter, vLLM>=0.11, Groq and Ollama say `reasoning`; some other
+# servers say `thinking`. vLLM 0.11 may send both of the first two with the same text, so the
+# first non-empty one wins and the rest are dropped, never concatenated.
+REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
+
+
+def take_reasoning(delta: dict[str, Any]) -> str:
+    """Remove every reasoning field from `delta` and return its reasoning text ("" if none).
+
+    Mistral's array `content` is flattened to its text here too, its thinking parts returned.
+    OpenRouter sends the same text in `reasoning` and `reasoning_details[].text`; concatenating
+    both produced "WeWe need need" (WIRE-FACTS §3), so the details are only a fallback for a
+    delta with no plain reasoning field.
+    """
+    values = [delta.pop(field, None) for field in REASONING_FIELDS]
+    details = delta.pop("reasoning_details", None)
+    if isinstance(delta.get("content"), list):
+        delta["content"], inline = split_content(delta["content"])
+        values.insert(0, inline)
+    for value in values:
+        if isinstance(value, str) and value:
+            return value
+    if isinstance(details, list):
+        return "".join(
+            item["text"]
+            for item in details
+            if isinstance(item, dict) and item.get("type") == "reasoning.text" and isinstance(item.get("text"), str)
+        )
+    return ""
+
+
+def split_content(content: Any) -> tuple[Any, str]:
+    """Split Mistral's array `content` into (text, reasoning); other values pass unchanged.
+
+    Magistral streams `[{"type":"thinking","thinking":[{"type":"text","text":…}]}]` or
+    `[{"type":"text","text":…}]` in `delta.content` (WIRE-FACTS §3).
+    """
+    if not isinstance(content, list):
+        return content, ""
+    text: list[str] = []
+    reasoning: list[str] = []
+    for part in content:
+        if not isinstance(part, dict):
+            continue
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            text.append(part["text"])
+        elif part.get("type") == "thinking":
+            inner = part.get("thinking")
+            if isinstance(inner, str):
+                reasoning.append(inner)
+            elif isinstance(inner, list):
+                reasoning.extend(p["text"] for p in inner if isinstance(p, dict) and isinstance(p.get("text"), str))
+    return "".join(text), "".join(reasoning)
+
+
+def chunk_error(chunk: dict[str, Any]) -> dict[str, Any] | None:
+    """The upstream error a chunk carries, if any: OpenAI's bare `{"error":…}` frame, or
+    OpenRouter's chunk with a top-level `error` and `finish_reason:"error"` (WIRE-FACTS §8)."""
+    error = chunk.get("error")
+    if isinstance(error, dict):
+        return error
+    if isinstance(error, str) and error:
+        return {"message": error}
+    for choice in chunk.get("choices") or ():
+        if isinstance(choice, dict) and choice.get("finish_reason") == "error":
+            return {"message": "upstream finished the choice with finish_reason \"error\"", "type": "upstream_error"}
+    return None
+
+
+class ToolCallTracker:
+    """Which tool call each upstream tool-call delta belongs to, numbered 0, 1, … in order of first
+    appearance.
+
+    A call is known by its upstream `index`; a delta at a known index carrying a *different*
+    non-empty id starts a new call (Ollama sends every parallel call at index 0, WIRE-FACTS §9
+    #16), and a delta with neither index nor id continues the latest call (Mistral sends no index,
+    §3). For a provider that numbers its calls 0, 1, … the numbers equal its indices.
+    """
+
+    def __init__(self) -> None:
+        self._by_index: dict[Any, int] = {}
+        self._ids: list[str | None] = []
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def locate(self, call: dict[str, Any]) -> tuple[int, bool]:
+        """(call number, whether this delta starts the call)."""
+        index = call.get("index")
+        call_id = call.get("id") or None  # Qwen repeats `"id":""` on continuations (§4)
+        known = self._by_index.get(index)
+        if index is None and call_id is None and self._ids:
+            known = len(self._ids) - 1
+        if known is not None and (call_id is None or self._ids[known] in (None, call_id)):
+            if self._ids[known] is None:
+                self._ids[known] = call_id
+            return known, False
+        number = len(self._ids)
+        self._ids.append(call_id)
+        self._by_index[index] = number
+        return number, True

@@ -1,0 +1,82 @@
+"""Output framing shared by the built-in targets: OpenAI `data:` chunks, Anthropic named events,
+and the error payload each protocol uses mid-stream (WIRE-FACTS §8).
+
+Everything is written in the canonical framing (LF line ends, one space after the colon) with
+compact JSON; checks compare parsed JSON, never bytes (WIRE-FACTS §10 S4).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from conformance.sse import format_event
+
+__all__ = [
+    "ANTHROPIC_ERROR_TYPES",
+    "DONE",
+    "anthropic_error",
+    "anthropic_error_type",
+    "anthropic_event",
+    "dumps",
+    "openai_chunk",
+    "openai_error",
+]
+
+DONE = b"data: [DONE]\n\n"
+
+# The `error.type` enum of anthropic-sdk-python (WIRE-FACTS §5.2).
+ANTHROPIC_ERROR_TYPES = frozenset(
+    {
+        "invalid_request_error",
+        "authentication_error",
+        "billing_error",
+        "permission_error",
+        "not_found_error",
+        "rate_limit_error",
+        "timeout_error",
+        "api_error",
+        "overloaded_error",
+    }
+)
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def openai_chunk(chunk: dict[str, Any]) -> bytes:
+    """One unnamed `data:` event, as OpenAI streams chat chunks (WIRE-FACTS §2.1)."""
+    return format_event(dumps(chunk))
+
+
+def openai_error(message: str, type_: str | None, code: Any = None) -> bytes:
+    """The in-stream OpenAI error frame (WIRE-FACTS §8); the caller closes without [DONE]."""
+    return format_event(dumps({"error": {"message": message, "type": type_, "code": code}}))
+
+
+def anthropic_event(payload: dict[str, Any]) -> bytes:
+    """A named event whose `event:` equals the JSON `type` (WIRE-FACTS §5.3 rule 7)."""
+    return format_event(dumps(payload), event=str(payload["type"]))
+
+
+def anthropic_error(type_: str, message: str) -> bytes:
+    """`event: error`, after which the stream ends: no message_delta, no message_stop (§8)."""
+    return anthropic_event({"type": "error", "error": {"type": type_, "message": message}})
+
+
+def anthropic_error_type(status: int | None = None, hint: Any = None) -> str:
+    """The Anthropic error type that best says what the upstream reported.
+
+    `hint` is whatever the upstream called its error (an OpenAI `type` or `code`, an Anthropic
+    `type`); only rate limiting and overload are worth telling apart for a client, which retries
+    them, so everything else is `api_error`.
+    """
+    text = str(hint or "").lower()
+    if text in ANTHROPIC_ERROR_TYPES:
+        return text
+    if status == 429 or "rate_limit" in text or text == "429":
+        return "rate_limit_error"
+    if status in (503, 529) or "overloaded" in text or text in ("503", "529"):
+        return "overloaded_error"
+    return "api_error"

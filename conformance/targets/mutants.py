@@ -1,0 +1,300 @@
+"""Mutant targets: the reference with one real-world bug seeded in (WIRE-FACTS §9).
+
+Each mutant proves that one invariant bites: run against the corpus, it must fail `caught_by`.
+A mutant is the reference with one seam replaced, either the stream class of some routes (a
+subclass overriding one small method) or the upstream SSE framer of all routes. Its target name
+is `mutant:<name>`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.sse import Event, SSEParser
+from conformance.targets._route import RouteStream
+from conformance.targets._upstream import FramerFactory
+from conformance.targets._wire import DONE, anthropic_event
+from conformance.targets.anthropic_passthrough import AnthropicPassthrough
+from conformance.targets.anthropic_to_openai import AnthropicToOpenAI, ToolBlock
+from conformance.targets.base import Route, Target
+from conformance.targets.openai_normalizer import OpenAINormalizer
+from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
+from conformance.targets.reference import Reference
+
+__all__ = ["MUTANTS", "Mutant"]
+
+NORMALIZER: Route = (OPENAI_CHAT, OPENAI_CHAT)
+ADAPTER: Route = (OPENAI_CHAT, ANTHROPIC_MESSAGES)
+TO_OPENAI: Route = (ANTHROPIC_MESSAGES, OPENAI_CHAT)
+PASSTHROUGH: Route = (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    bug: str  # one sentence
+    evidence: str  # WIRE-FACTS §9 number and the issue it comes from
+    caught_by: str  # the invariant id that must catch it
+    factory: Callable[[], Target]
+
+
+def _synthetic(data: str) -> Event:
+    """An upstream event the mutant pretends to have received."""
+    return Event("message", data, "", 0, 0)
+
+
+# -- reasoning-dropped-when-streaming (#1, #4) ----------------------------------------------------
+
+
+class _NormalizerDropsReasoning(OpenAINormalizer):
+    def reasoning(self, delta: dict[str, Any]) -> str:
+        super().reasoning(delta)
+        return ""
+
+
+class _AdapterDropsReasoning(OpenAIToAnthropic):
+    def reasoning(self, delta: dict[str, Any]) -> str:
+        super().reasoning(delta)
+        return ""
+
+
+# -- empty-text-block-before-tool (#7) ------------------------------------------------------------
+
+
+class _AdapterOpensEmptyText(OpenAIToAnthropic):
+    def start_message(self) -> list[bytes]:
+        # Opened eagerly; the reference's own block switching then closes it, empty, before
+        # whatever block comes first if that is not text.
+        return super().start_message() + self.start_block({"type": "text", "text": ""})
+
+
+# -- tool-fragments-merged (#16-18) ---------------------------------------------------------------
+
+
+class _NormalizerIndexZero(OpenAINormalizer):
+    def tool_index(self, number: int, call: dict[str, Any]) -> int:
+        return 0
+
+
+# -- finish-chunk-twice (#19, #20) ----------------------------------------------------------------
+
+
+class _NormalizerFinishTwice(OpenAINormalizer):
+    def write_finish(self, chunk: dict[str, Any]) -> list[bytes]:
+        return super().write_finish(chunk) * 2
+
+
+# -- done-in-anthropic-stream (#27) ---------------------------------------------------------------
+
+
+class _AdapterAppendsDone(OpenAIToAnthropic):
+    def terminate(self) -> list[bytes]:
+        return super().terminate() + [DONE]
+
+
+class _PassthroughAppendsDone(AnthropicPassthrough):
+    def terminate(self, event: Event) -> list[bytes]:
+        return super().terminate(event) + [DONE]
+
+
+# -- sse-split-on-lf-lf (#32) ---------------------------------------------------------------------
+
+
+class _LfLfFramer:
+    """Frames events by splitting on b"\\n\\n" and reading `data: ` lines: the hand-rolled parser
+    that never splits a CRLF or CR-only stream, which then looks cut off."""
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        *blocks, self._buffer = (self._buffer + chunk).split(b"\n\n")
+        return [event for event in map(_lflf_event, blocks) if event is not None]
+
+    def close(self) -> list[Event]:
+        return []
+
+
+def _lflf_event(block: bytes) -> Event | None:
+    name = "message"
+    data: list[str] = []
+    for line in block.decode("utf-8", "replace").split("\n"):
+        if line.startswith("event: "):
+            name = line[len("event: ") :]
+        elif line.startswith("data: "):
+            data.append(line[len("data: ") :])
+    return Event(name, "\n".join(data), "", 0, 0) if data else None
+
+
+# -- utf8-split-corrupted (#33) -------------------------------------------------------------------
+
+
+class _PerReadDecodingFramer:
+    """Decodes every read on its own before parsing, so a character split across two reads
+    becomes U+FFFD twice over."""
+
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        return self._parser.feed(chunk.decode("utf-8", "replace").encode("utf-8"))
+
+    def close(self) -> list[Event]:
+        return self._parser.close()
+
+
+# -- cutoff-as-clean-finish (#28) -----------------------------------------------------------------
+# Each route pretends the upstream's terminator arrived: exactly the output a clean end would give.
+
+
+class _NormalizerFinishesCutOff(OpenAINormalizer):
+    def on_cut_off(self) -> list[bytes]:
+        choices = [{"index": index, "delta": {}, "finish_reason": "stop"} for index in self.open_choices or [0]]
+        return self.on_event(_synthetic(json.dumps({"choices": choices}))) + self.on_event(_synthetic("[DONE]"))
+
+
+class _AdapterFinishesCutOff(OpenAIToAnthropic):
+    def on_cut_off(self) -> list[bytes]:
+        finish = {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        return self.on_event(_synthetic(json.dumps(finish))) + self.on_event(_synthetic("[DONE]"))
+
+
+class _ToOpenAIFinishesCutOff(AnthropicToOpenAI):
+    def on_cut_off(self) -> list[bytes]:
+        delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {}}
+        return self.on_event(_synthetic(json.dumps(delta))) + self.on_event(_synthetic('{"type":"message_stop"}'))
+
+
+class _PassthroughFinishesCutOff(AnthropicPassthrough):
+    def on_cut_off(self) -> list[bytes]:
+        out: list[bytes] = []
+        if self.open_block is not None:
+            out.append(anthropic_event({"type": "content_block_stop", "index": self.open_block}))
+        delta = {"stop_reason": "end_turn", "stop_sequence": None}
+        out.append(anthropic_event({"type": "message_delta", "delta": delta, "usage": {"output_tokens": 0}}))
+        return out + [anthropic_event({"type": "message_stop"})]
+
+
+# -- signature-dropped (#29) ----------------------------------------------------------------------
+
+
+class _PassthroughDropsSignature(AnthropicPassthrough):
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        if isinstance(payload, dict) and (payload.get("delta") or {}).get("type") == "signature_delta":
+            return []
+        return super().forward(name, payload, event)
+
+
+# -- tool-args-replaced-by-start-input (#14) ------------------------------------------------------
+
+
+class _ToOpenAIArgsFromStartInput(AnthropicToOpenAI):
+    def argument_fragment(self, tool: ToolBlock, partial_json: str) -> str:
+        return ""
+
+    def arguments_at_stop(self, tool: ToolBlock) -> str:
+        return json.dumps(tool.start_input if isinstance(tool.start_input, dict) else {})
+
+
+# -- the registry ---------------------------------------------------------------------------------
+
+
+def _mutant(
+    name: str,
+    bug: str,
+    evidence: str,
+    caught_by: str,
+    *,
+    streams: Mapping[Route, type[RouteStream]] | None = None,
+    framer: FramerFactory = SSEParser,
+) -> Mutant:
+    def factory() -> Target:
+        return Reference(f"mutant:{name}", streams=streams, framer=framer)
+
+    return Mutant(name, bug, evidence, caught_by, factory)
+
+
+MUTANTS: dict[str, Mutant] = {
+    mutant.name: mutant
+    for mutant in (
+        _mutant(
+            "reasoning-dropped-when-streaming",
+            "The normalizer and the adapter drop every reasoning delta, whatever its field.",
+            "WIRE-FACTS §9 #1 (BerriAI/litellm#7942), #4 (api7/aisix#502)",
+            "semantic.reasoning",
+            streams={NORMALIZER: _NormalizerDropsReasoning, ADAPTER: _AdapterDropsReasoning},
+        ),
+        _mutant(
+            "empty-text-block-before-tool",
+            "The adapter always opens a text block at index 0 and closes it empty when the stream opens with a tool call.",
+            "WIRE-FACTS §9 #7 (BerriAI/litellm#30765), #9; LiteLLM #31560",
+            "anthropic.block.no-empty-text",
+            streams={ADAPTER: _AdapterOpensEmptyText},
+        ),
+        _mutant(
+            "tool-fragments-merged",
+            "The normalizer rewrites every tool_calls[].index to 0, merging parallel calls.",
+            "WIRE-FACTS §9 #16 (ollama/ollama#15457), #17, #18",
+            "openai.tool.index-per-id",
+            streams={NORMALIZER: _NormalizerIndexZero},
+        ),
+        _mutant(
+            "finish-chunk-twice",
+            "The normalizer writes every finish chunk twice.",
+            "WIRE-FACTS §9 #19 (QwenLM/qwen-code#2402), #20",
+            "openai.finish.once",
+            streams={NORMALIZER: _NormalizerFinishTwice},
+        ),
+        _mutant(
+            "done-in-anthropic-stream",
+            "The adapter and the pass-through append `data: [DONE]` after message_stop.",
+            "WIRE-FACTS §9 #27 (decolua/9router PR #2046)",
+            "anthropic.stream.no-done",
+            streams={ADAPTER: _AdapterAppendsDone, PASSTHROUGH: _PassthroughAppendsDone},
+        ),
+        _mutant(
+            "sse-split-on-lf-lf",
+            "Every route frames upstream events by splitting on LF LF, so CRLF and CR-only streams never yield an event.",
+            "WIRE-FACTS §9 #32 (hey-api/hey-api#3054, rexxars/eventsource-parser#17)",
+            "semantic.text",
+            framer=_LfLfFramer,
+        ),
+        _mutant(
+            "utf8-split-corrupted",
+            "Every route decodes each upstream read separately, corrupting a UTF-8 character split across reads.",
+            "WIRE-FACTS §9 #33 (kubernetes-sigs/inference-perf PR #781, praxis-proxy/praxis PR #739)",
+            "semantic.text",
+            framer=_PerReadDecodingFramer,
+        ),
+        _mutant(
+            "cutoff-as-clean-finish",
+            "When the upstream ends without its terminator, every route finishes the stream cleanly instead of reporting an error.",
+            "WIRE-FACTS §9 #28 (caozhiyuan/copilot-api#338, earendil-works/pi PR #8997)",
+            "semantic.error-surfaced",
+            streams={
+                NORMALIZER: _NormalizerFinishesCutOff,
+                ADAPTER: _AdapterFinishesCutOff,
+                TO_OPENAI: _ToOpenAIFinishesCutOff,
+                PASSTHROUGH: _PassthroughFinishesCutOff,
+            },
+        ),
+        _mutant(
+            "signature-dropped",
+            "The pass-through drops signature_delta events.",
+            "WIRE-FACTS §9 #29 (router-for-me/CLIProxyAPI PR #570, diegosouzapw/OmniRoute PR #12386)",
+            "semantic.signatures",
+            streams={PASSTHROUGH: _PassthroughDropsSignature},
+        ),
+        _mutant(
+            "tool-args-replaced-by-start-input",
+            "The Anthropic-to-OpenAI route ignores input_json_delta and sends each tool call's start input, so streamed arguments become {}.",
+            "WIRE-FACTS §9 #14 (earendil-works/pi PR #2593), #12 (envoyproxy/ai-gateway#1465)",
+            "semantic.tool-calls",
+            streams={TO_OPENAI: _ToOpenAIArgsFromStartInput},
+        ),
+    )
+}

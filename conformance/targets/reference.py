@@ -1,0 +1,75 @@
+"""The reference target: our own faithful implementation of all four routes.
+
+It is what the suite's invariants are proven against: every capture must pass through it
+cleanly. The mutants in `mutants.py` are this target with one seam replaced.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from collections.abc import AsyncIterator, Mapping
+
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.sse import SSEParser
+from conformance.targets._route import RouteStream, run_route
+from conformance.targets._upstream import FramerFactory
+from conformance.targets.anthropic_passthrough import AnthropicPassthrough
+from conformance.targets.anthropic_to_openai import AnthropicToOpenAI
+from conformance.targets.base import Exchange, Route
+from conformance.targets.openai_normalizer import OpenAINormalizer
+from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
+
+__all__ = ["ROUTE_STREAMS", "Reference", "package_version"]
+
+# (upstream protocol, client protocol) -> the class that streams one request through that route.
+ROUTE_STREAMS: Mapping[Route, type[RouteStream]] = {
+    (OPENAI_CHAT, OPENAI_CHAT): OpenAINormalizer,
+    (OPENAI_CHAT, ANTHROPIC_MESSAGES): OpenAIToAnthropic,
+    (ANTHROPIC_MESSAGES, OPENAI_CHAT): AnthropicToOpenAI,
+    (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES): AnthropicPassthrough,
+}
+
+
+def package_version() -> str:
+    try:
+        return importlib.metadata.version("llm-stream-conformance")
+    except importlib.metadata.PackageNotFoundError:  # a checkout that was never installed
+        return "0+unknown"
+
+
+class Reference:
+    """Target protocol v1 (`conformance.targets.base`).
+
+    `streams` replaces the stream class of some routes and `framer` the upstream SSE framer of
+    all of them; the mutants use exactly these two seams. Every call to `stream` builds fresh
+    state and its own HTTP client, so concurrent streams share nothing (WIRE-FACTS §10 X3).
+    """
+
+    name: str = "reference"
+    version: str  # looked up per instance: importing this module does no work
+    routes: frozenset[Route] = frozenset(ROUTE_STREAMS)  # class-level too, for `conformance targets`
+
+    def __init__(
+        self,
+        name: str = "reference",
+        *,
+        streams: Mapping[Route, type[RouteStream]] | None = None,
+        framer: FramerFactory = SSEParser,
+    ) -> None:
+        self.name = name
+        self.version = package_version()
+        self._streams = {**ROUTE_STREAMS, **(streams or {})}
+        self._framer = framer
+        self.routes = frozenset(self._streams)
+
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+        route_stream = self._streams.get(exchange.route)
+        if route_stream is None:
+            raise ValueError(f"{self.name} does not serve route {exchange.route!r}; it serves {sorted(self.routes)}")
+        return run_route(route_stream(exchange), self._framer)
+
+    async def aclose(self) -> None:
+        """Nothing to release: each stream owns, and closes, its own HTTP client."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {self.version}>"

@@ -1,0 +1,97 @@
+"""conformance.cli: the `conformance` command."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+
+from conformance.cli import main
+from conformance.corpus import default_corpus
+from conformance.invariants import registry
+from conformance.targets.mutants import MUTANTS
+
+
+def cli(*args: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(list(args), out), out.getvalue()
+
+
+def test_validate_passes_on_the_shipped_corpus() -> None:
+    code, out = cli("validate")
+    assert code == 0
+    assert out.startswith("ok: ") and "capture(s)" in out
+
+
+def test_validate_fails_with_a_clear_message_on_a_broken_capture(tmp_path: Path) -> None:
+    shutil.copytree(default_corpus(), tmp_path / "corpus")
+    bad = tmp_path / "corpus" / "openai-chat" / "openai" / "text-lf.yaml"
+    bad.write_text(bad.read_text().replace("protocol: openai-chat", "protocol: telegraph"))
+    code, out = cli("validate", str(tmp_path / "corpus"))
+    assert code == 1
+    assert f"error: {bad}: protocol: 'telegraph' is not one of" in out
+    assert out.strip().endswith(f"under {tmp_path / 'corpus'}")
+
+
+def test_validate_names_an_expect_that_disagrees(tmp_path: Path) -> None:
+    shutil.copytree(default_corpus(), tmp_path / "corpus")
+    bad = tmp_path / "corpus" / "anthropic-messages" / "anthropic" / "thinking-signature.yaml"
+    bad.write_text(bad.read_text().replace("signatures:\n", "signatures:\n  - forged\n", 1))
+    code, out = cli("validate", str(tmp_path / "corpus"))
+    assert code == 1
+    assert "thinking-signature.yaml: semantic.signatures: expect disagrees with the raw stream" in out
+
+
+def test_validate_on_a_missing_folder_exits_2(tmp_path: Path) -> None:
+    code, out = cli("validate", str(tmp_path / "nothing"))
+    assert code == 2 and "is not a folder of captures" in out
+
+
+def test_targets_lists_reference_every_mutant_and_routes() -> None:
+    code, out = cli("targets")
+    assert code == 0
+    assert "reference  [built-in]" in out
+    for name in MUTANTS:
+        assert f"mutant:{name}  [mutant]" in out
+    assert "route openai-chat-to-anthropic-messages" in out
+
+
+def test_invariants_lists_every_invariant_with_evidence() -> None:
+    code, out = cli("invariants", "--json")
+    rows = json.loads(out)
+    assert code == 0 and {row["id"] for row in rows} == set(registry())
+    assert all(row["requirement"] and row["evidence"] and row["severity"] in ("error", "warning") for row in rows)
+
+
+def test_report_renders_markdown_and_rejects_other_json(tmp_path: Path) -> None:
+    report = {"format": "conformance-report/1", "header": {"target": "t", "suite_version": "0", "corpus_revision": "x", "schedules": ["event"]},
+              "summary": {"passed": 1, "failed": 0, "errored": 0, "skipped": 0, "total": 1}, "invariants": {}, "items": []}
+    (tmp_path / "r.json").write_text(json.dumps(report))
+    code, out = cli("report", str(tmp_path / "r.json"))
+    assert code == 0 and out.startswith("# Conformance: `t`")
+    (tmp_path / "other.json").write_text("{}")
+    assert cli("report", str(tmp_path / "other.json"))[0] == 2
+
+
+def test_replay_serves_a_capture_on_loopback() -> None:
+    process = subprocess.Popen([sys.executable, "-m", "conformance.cli", "replay", "openai-chat/openai/text-lf"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        url = line.split()[2]
+        assert url.startswith("http://127.0.0.1:")
+        body = httpx.post(url + "/v1/chat/completions", json={"stream": True}, timeout=10).content
+        assert body == (default_corpus() / "openai-chat/openai/text-lf.sse").read_bytes()
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_replay_of_an_unknown_capture_exits_2() -> None:
+    code, out = cli("replay", "no/such/capture")
+    assert code == 2 and "no capture 'no/such/capture'" in out
