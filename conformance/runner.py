@@ -106,6 +106,8 @@ class Runner:
             if closer is not None:
                 self.call(closer(), timeout=self.timeout)
             self.call(self.replay.close(), timeout=10)
+            # Streams a target stopped reading early leave async generators for the loop to close.
+            self.call(self._loop.shutdown_asyncgens(), timeout=10)
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)

@@ -9,7 +9,7 @@ from typing import Any
 from conformance.neutral import Message
 from conformance.sse import Event, Observation
 
-__all__ = ["DONE", "Payload", "Context", "decode"]
+__all__ = ["DONE", "Payload", "Context", "decode", "hashable"]
 
 DONE = "[DONE]"
 
@@ -31,9 +31,18 @@ def decode(events: list[Event]) -> list[Payload]:
             continue
         try:
             payloads.append(Payload(index, event, json.loads(event.data)))
-        except ValueError as error:
+        except (ValueError, RecursionError) as error:
             payloads.append(Payload(index, event, json_error=f"{error}"))
     return payloads
+
+
+def hashable(value: Any) -> Any:
+    """A JSON value usable as a dict key: a list or an object (garbage in an index field) becomes its text."""
+    try:
+        hash(value)
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
+    return value
 
 
 @dataclass(slots=True)

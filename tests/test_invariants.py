@@ -10,9 +10,6 @@ index/delta/logprobs/finish_reason, usage null, obfuscation), DeepSeek and OpenR
 §4), Anthropic events (§5.2: full message_start with usage, compact JSON, pings serialised with a
 space). The PASS cases include the false-positive traps of real provider streams (§2.3, §3, §5.3,
 §5.4, §8); the FAIL cases are the real proxy bugs of §9 (#n in the case names' comments).
-
-Cases that a correct invariant would decide differently from the current code are marked
-`xfail(strict=True)` with the reason; each is a bug report (see the module's BUGS list).
 """
 
 from __future__ import annotations
@@ -432,8 +429,8 @@ def anthropic(*events: dict[str, Any] | str) -> bytes:
 
 # ------------------------------------------------------------------------- Anthropic streams
 
-# e0 message_start, e1 text start, e2 ping, e3-e4 text, e5 stop, e6 message_delta, e7 message_stop
-AN_TEXT = anthropic(message_start(25), text_start(0), PING, text_delta(0, "Hello"), text_delta(0, " there!"), block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)
+# e0 message_start, e1 text start, e2 text, e3 ping between deltas, e4 text, e5 stop, e6 message_delta, e7 message_stop
+AN_TEXT = anthropic(message_start(25), text_start(0), text_delta(0, "Hello"), PING, text_delta(0, " there!"), block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)
 AN_TEXT_EXPECT = {"text": "Hello there!", "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": "stop", "usage": {"input_tokens": 25, "output_tokens": 12}}
 
 # e0 start, e1-e3 text block, e4 tool start, e5 "" first delta, e6-e7 json, e8 stop, e9 message_delta, e10 stop
@@ -481,14 +478,14 @@ CITATION = {
 # Server tools (§5.1, §5.4): server_tool_use with an empty first delta, a result block with no
 # delta, citations, pings between blocks and before message_delta, padding inside a data line.
 # e0 start, e1-e3 text, e4 server_tool_use, e5 "", e6 json, e7 padded stop, e8 result start, e9 stop,
-# e10 ping, e11 text start (citations), e12 citations_delta, e13 text, e14 stop, e15 ping, e16 message_delta, e17 stop
+# e10 ping, e11 text start (citations), e12 citations_delta, e13 padded text, e14 stop, e15 ping, e16 message_delta, e17 stop
 AN_WEB_SEARCH = anthropic(
     message_start(2310),
     text_start(0), text_delta(0, "I'll search for that."), block_stop(0),
     tool_start(1, SRVTOOLU, "web_search", kind="server_tool_use"), json_delta(1, ""), json_delta(1, '{"query": "Tokyo population 2025"}'), padded(block_stop(1)),
     block_start(2, WEB_RESULT), block_stop(2),
     PING,
-    text_start(3, citations=True), block_delta(3, {"type": "citations_delta", "citation": CITATION}), text_delta(3, "About 14.2 million people."), block_stop(3),
+    text_start(3, citations=True), block_delta(3, {"type": "citations_delta", "citation": CITATION}), padded(text_delta(3, "About 14.2 million people."), 3), block_stop(3),
     PING,
     message_delta("end_turn", 142, input_tokens=8745, server_tool_use={"web_search_requests": 1}),
     MESSAGE_STOP,
@@ -564,7 +561,6 @@ class Case:
     """For a failing case: the first violation's event index (None when it points at no event)."""
     chunks: list[bytes] | None = None
     usage_requested: bool = True
-    xfail: str = ""
     """Non-empty: a known invariant bug; the case states the correct outcome and must fail today."""
     marks: tuple[Any, ...] = field(default=())
 
@@ -629,8 +625,7 @@ OPENAI_FRAMING_CASES = [
     # §7.1 deviation 2: an id line makes openai-python dispatch an empty event on every extra blank line.
     F("openai.sse.data-only", "id-lines", openai(oa_role(), "id: 1\ndata: " + compact(oa_text("Hi")) + "\n\n", oa_finish("stop")), OA, message="SSE field other than data", event=1),
     # §7.1 deviation 1: `event:` without `data:` is dispatched by openai-python with data "" -> JSONDecodeError.
-    F("openai.sse.data-only", "event-line-without-data", openai(oa_role(), "event: ping\n\n", oa_text("Hi"), oa_finish("stop")), OA, message="", event=None,
-      xfail="misses an event:-only block: WHATWG drops it (the parser records 'empty-dispatch'), but openai-python dispatches it with data '' and raises JSONDecodeError (§7.1 deviation 1)"),
+    F("openai.sse.data-only", "event-line-without-data", openai(oa_role(), "event: ping\n\n", oa_text("Hi"), oa_finish("stop")), OA, message="", event=None),
     P("openai.data.json", "text", OA_TEXT, OA),
     P("openai.data.json", "error-frame-with-spaces", OA_ERROR, OA),
     P("openai.data.json", "done-with-trailing-space", OA_TEXT.replace(b"data: [DONE]", b"data: [DONE] "), OA),
@@ -663,6 +658,7 @@ OPENAI_FRAMING_CASES = [
 
 # -------------------------------------------------------------------- chunk shape (O2, O10)
 
+OLD_KEYS = ("usage", "service_tier", "obfuscation")  # absent in the 2024-09 recordings (§2.3)
 AZURE_PLACEHOLDER = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}], "system_fingerprint": None}
 LOGPROBS = {"content": [{"token": "Hello", "logprob": -0.0001, "bytes": [72, 101, 108, 108, 111], "top_logprobs": [{"token": "Hello", "logprob": -0.0001, "bytes": [72, 101, 108, 108, 111]}]}], "refusal": None}
 
@@ -673,7 +669,7 @@ CHUNK_CASES = [
     P("openai.chunk.schema", "deepseek-reasoning-content-null", OA_DEEPSEEK, OA),
     P("openai.chunk.schema", "vllm-reasoning", OA_VLLM, OA),
     # 2024-09 recordings: no usage, service_tier or obfuscation keys (§2.3 field evolution).
-    P("openai.chunk.schema", "2024-no-usage-key", openai(*(dict(c) for c in (chunk(choice({"role": "assistant", "content": "", "refusal": None}), drop=("usage", "service_tier", "obfuscation")), chunk(choice({}, "stop"), drop=("usage", "service_tier", "obfuscation"))))), OA),
+    P("openai.chunk.schema", "2024-no-usage-key", openai(chunk(choice({"role": "assistant", "content": "", "refusal": None}), drop=OLD_KEYS), chunk(choice({"content": "Hi"}), drop=OLD_KEYS), chunk(choice({}, "stop"), drop=OLD_KEYS)), OA),
     P("openai.chunk.schema", "logprobs", openai(oa_role(), chunk({"index": 0, "delta": {"content": "Hello"}, "logprobs": LOGPROBS, "finish_reason": None}), oa_finish("stop")), OA),
     P("openai.chunk.schema", "refusal", openai(oa({"role": "assistant", "content": None, "refusal": ""}), oa({"refusal": "I can't help with that."}), oa_finish("stop")), OA),
     # Azure model-router placeholder first chunk (§2.4): object "", id "", created 0.
@@ -722,8 +718,8 @@ DELTA_CASES = [
     P("openai.tool.first-delta-named", "parallel", OA_PARALLEL, OA),
     P("openai.tool.first-delta-named", "whole-in-one-delta", OA_WHOLE, OA),
     P("openai.tool.first-delta-named", "copilot-index-1", OA_COPILOT_INDEX_1, OA),
-    F("openai.tool.first-delta-named", "first-delta-without-id", openai(oa_role(), oa_calls({"index": 0, "type": "function", "function": {"name": "get_weather", "arguments": ""}}), oa_calls(args(0, "{}")), oa_finish("tool_calls")), OA, message="lacks index, id or name", event=1),
-    F("openai.tool.first-delta-named", "arguments-before-header", openai(oa_role(), oa_calls(args(0, '{"city":')), oa_calls(head(0, CALL_A, "get_weather", ' "Paris"}')), oa_finish("tool_calls")), OA, message="lacks index, id or name", event=1),
+    F("openai.tool.first-delta-named", "first-delta-without-id", openai(oa_role(), oa_calls({"index": 0, "type": "function", "function": {"name": "get_weather", "arguments": ""}}), oa_calls(args(0, "{}")), oa_finish("tool_calls")), OA, message="lacks its id or name", event=1),
+    F("openai.tool.first-delta-named", "arguments-before-header", openai(oa_role(), oa_calls(args(0, '{"city":')), oa_calls(head(0, CALL_A, "get_weather", ' "Paris"}')), oa_finish("tool_calls")), OA, message="lacks its id or name", event=1),
     P("openai.tool.index-dense", "parallel", OA_PARALLEL, OA),
     P("openai.tool.index-dense", "single", OA_TOOL, OA),
     F("openai.tool.index-dense", "copilot-first-index-1", OA_COPILOT_INDEX_1, OA, message="does not take the next index", event=2),
@@ -740,10 +736,8 @@ DELTA_CASES = [
     F("openai.tool.arguments-json", "fragment-lost", openai(oa_role(None, tool_calls=[head(0, CALL_A, "run")]), oa_calls(args(0, 'code": "uptime"}')), oa_finish("tool_calls")), OA, message="are not a JSON object", event=None),
     F("openai.tool.arguments-json", "array-not-object", openai(oa_role(None, tool_calls=[head(0, CALL_A, "run", "[1, 2]")]), oa_finish("tool_calls")), OA, message="are not a JSON object", event=None),
     # A real OpenAI stream: max_tokens reached inside the arguments, finish_reason "length".
-    P("openai.tool.arguments-json", "length-cuts-arguments", openai(oa_role(None, tool_calls=[head(0, CALL_A, "write_file")]), oa_calls(args(0, '{"path": "notes.md", "content": "# Title')), oa_finish("length"), oa_usage(40, 16)), OA,
-      xfail="false positive: a turn cut by finish_reason 'length' (OpenAI sends it) has truncated arguments; provider-level invariant must exempt it, as anthropic.stop-reason.tool-use exempts max_tokens"),
-    P("openai.tool.arguments-json", "error-frame-inside-arguments", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls(args(0, '{"city":')), OPENAI_ERROR_FRAME, done=False), OA,
-      xfail="false positive: the stream surfaced an error frame (§8) mid-arguments; the unfinished call cannot be JSON"),
+    P("openai.tool.arguments-json", "length-cuts-arguments", openai(oa_role(None, tool_calls=[head(0, CALL_A, "write_file")]), oa_calls(args(0, '{"path": "notes.md", "content": "# Title')), oa_finish("length"), oa_usage(40, 16)), OA),
+    P("openai.tool.arguments-json", "error-frame-inside-arguments", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls(args(0, '{"city":')), OPENAI_ERROR_FRAME, done=False), OA),
 ]
 
 # ------------------------------------------------------------------------- finish (O5, O6)
@@ -878,8 +872,7 @@ ORDER_CASES = [
     F("anthropic.message-delta.once", "no-message-delta", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), MESSAGE_STOP), AN, message="wrong number of message_delta", event=None),
     F("anthropic.message-delta.once", "stop-reason-null", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(None), MESSAGE_STOP), AN, message="no stop_reason", event=4),
     F("anthropic.message-delta.once", "before-a-later-block", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), text_start(1), text_delta(1, "!"), block_stop(1), MESSAGE_STOP), AN, message="before a block stop", event=4),
-    F("anthropic.message-delta.once", "inside-an-open-block", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), message_delta(), block_stop(0), MESSAGE_STOP), AN, message="before a block stop", event=3,
-      xfail="miss: the view closes the open block at message_delta, so the later content_block_stop is never recorded as the block's stop and last_stop ignores it"),
+    F("anthropic.message-delta.once", "inside-an-open-block", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), message_delta(), block_stop(0), MESSAGE_STOP), AN, message="before a block stop", event=3),
     P("anthropic.message-stop.last", "text", AN_TEXT, AN),
     P("anthropic.message-stop.last", "web-search", AN_WEB_SEARCH, AN),
     # #28: EOF after message_delta.
@@ -908,8 +901,7 @@ BLOCK_CASES = [
     F("anthropic.block.no-empty-text", "empty-text-delta", anthropic(message_start(), text_start(0), text_delta(0, ""), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="empty text_delta", event=2),
     # §8 as recorded: event: error right after content_block_start and a ping. The block is empty
     # because the stream failed, not because the provider emitted an empty block.
-    P("anthropic.block.no-empty-text", "error-after-empty-text-start", AN_ERROR_RECORDED, AN,
-      xfail="false positive on the recorded Anthropic error stream (§8): a text block left open by event: error is flagged as an empty text block"),
+    P("anthropic.block.no-empty-text", "error-after-empty-text-start", AN_ERROR_RECORDED, AN),
     P("anthropic.tool.input-json", "tool-empty-first-delta", AN_TOOL, AN),
     P("anthropic.tool.input-json", "tool-no-arguments", AN_TOOL_NO_ARGS, AN),
     P("anthropic.tool.input-json", "server-tool-use-and-result", AN_WEB_SEARCH, AN),
@@ -920,8 +912,7 @@ BLOCK_CASES = [
     # envoy ai-gateway #1465 (#12): input {…} at start plus deltas -> clients build {}{…}.
     F("anthropic.tool.input-json", "start-input-plus-deltas", anthropic(message_start(), tool_start(0, tool_input={"city": "Paris"}), json_delta(0, '{"city": "Paris"}'), block_stop(0), message_delta("tool_use"), MESSAGE_STOP), AN, message="non-empty start input and deltas", event=1),
     # Anthropic's docs: a response cut by max_tokens may hold an incomplete tool_use block.
-    P("anthropic.tool.input-json", "max-tokens-cuts-input", anthropic(message_start(), tool_start(0, name="write_file"), json_delta(0, ""), json_delta(0, '{"path": "notes.md", "content": "# Ti'), block_stop(0), message_delta("max_tokens", 1024), MESSAGE_STOP), AN,
-      xfail="false positive: a tool_use block cut by stop_reason max_tokens (documented Anthropic behaviour) has incomplete input; anthropic.stop-reason.tool-use already exempts it"),
+    P("anthropic.tool.input-json", "max-tokens-cuts-input", anthropic(message_start(), tool_start(0, name="write_file"), json_delta(0, ""), json_delta(0, '{"path": "notes.md", "content": "# Ti'), block_stop(0), message_delta("max_tokens", 1024), MESSAGE_STOP), AN),
     P("anthropic.thinking.signature", "signature-empty-at-start-then-one-delta", AN_THINKING, AN),
     P("anthropic.thinking.signature", "no-signature-key-at-start", anthropic(message_start(), thinking_start(0, None), thinking_delta(0, "Hmm."), signature_delta(0), block_stop(0), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP), AN),
     P("anthropic.thinking.signature", "redacted-thinking", anthropic(message_start(), block_start(0, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"}), block_stop(0), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP), AN),
@@ -1005,8 +996,7 @@ SEMANTIC_CASES = [
     F("semantic.finish", "length-reported-as-stop", openai(oa_role(), oa_text("The planets are"), oa_finish("stop")), OA, expect={"text": "The planets are", "finish": "length"}, message="finish reason differs", event=None),
     F("semantic.finish", "tool-turn-reported-as-stop-without-calls", openai(oa_role(), oa_text("Checking."), oa_finish("stop")), OA, expect=OA_TOOL_EXPECT, message="finish reason differs", event=None),
     # bifrost #3638, vllm #47598 (#10): an Anthropic tool turn that ends end_turn.
-    F("semantic.finish", "anthropic-tool-turn-end-turn", AN_TOOL.replace(b'"stop_reason":"tool_use"', b'"stop_reason":"end_turn"'), AN, expect=AN_TOOL_EXPECT, message="finish reason differs", event=None,
-      xfail="miss: anthropic assemble folds end_turn+tool_use block into 'tool_calls' (the OpenAI forced tool_choice rule), so semantic.finish cannot see #9/#10 on Anthropic output"),
+    F("semantic.finish", "anthropic-tool-turn-end-turn", AN_TOOL.replace(b'"stop_reason":"tool_use"', b'"stop_reason":"end_turn"'), AN, expect=AN_TOOL_EXPECT, message="finish reason differs", event=None),
     P("semantic.usage", "openai-usage-chunk", OA_TEXT, OA, request=USAGE_REQUEST, expect=OA_TEXT_EXPECT),
     P("semantic.usage", "deepseek-usage-on-finish-chunk", OA_DEEPSEEK, OA, expect=OA_DEEPSEEK_EXPECT),
     P("semantic.usage", "anthropic", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
@@ -1051,10 +1041,7 @@ CASES: list[Case] = [
 
 
 def _param(case: Case) -> Any:
-    marks = list(case.marks)
-    if case.xfail:
-        marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
-    return pytest.param(case, id=case.id, marks=marks)
+    return pytest.param(case, id=case.id, marks=list(case.marks))
 
 
 def _context(case: Case) -> Any:
@@ -1094,8 +1081,8 @@ def test_invariant(case: Case) -> None:
 
 def test_every_invariant_has_a_passing_and_a_failing_case() -> None:
     ids = set(registry())
-    passing = {case.invariant for case in CASES if case.should == "pass" and not case.xfail}
-    failing = {case.invariant for case in CASES if case.should == "fail" and not case.xfail}
+    passing = {case.invariant for case in CASES if case.should == "pass"}
+    failing = {case.invariant for case in CASES if case.should == "fail"}
     assert {case.invariant for case in CASES} == ids, f"unknown ids in the table: {sorted({c.invariant for c in CASES} - ids)}"
     assert ids - passing == set(), f"invariants without a passing case: {sorted(ids - passing)}"
     assert ids - failing == set(), f"invariants without a failing case: {sorted(ids - failing)}"

@@ -5,16 +5,15 @@ Evidence references (§n, #n) point into WIRE-FACTS.md; A1-A11 are its §10 inva
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from conformance import schemas
 from conformance.invariants import Violation, invariant
-from conformance.neutral import Message, ToolCall, neutral_finish, parse_arguments
+from conformance.neutral import Message, ToolCall, parse_arguments
 from conformance.protocols import ANTHROPIC_MESSAGES
-from conformance.stream import Context, Payload
+from conformance.stream import Context, Payload, hashable
 
 __all__ = ["Block", "View", "view", "assemble", "EVENT_TYPES"]
 
@@ -79,6 +78,7 @@ class View:
         return self.of_type("error")
 
 
+
 def view(payloads: list[Payload]) -> View:
     """Walk the events once as the state machine start → (block start → delta* → stop)* → delta → stop."""
     result = View()
@@ -93,7 +93,7 @@ def view(payloads: list[Payload]) -> View:
             continue
         if kind == "content_block_start":
             block_data = data.get("content_block") if isinstance(data.get("content_block"), dict) else {}
-            index = data.get("index")
+            index = hashable(data.get("index"))
             expected = len(result.blocks)
             if open_block is not None:
                 result.sequence.append(Violation(f"block {index} starts while block {open_block.index} is open", f"content_block_stop for {open_block.index}", "content_block_start", payload.index))
@@ -104,7 +104,7 @@ def view(payloads: list[Payload]) -> View:
             by_index.setdefault(index, block)
             open_block = block
         elif kind == "content_block_delta":
-            index = data.get("index")
+            index = hashable(data.get("index"))
             delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
             if open_block is None or open_block.index != index:
                 result.sequence.append(Violation("delta for a block that is not open", open_block.index if open_block else "an open block", index, payload.index, "index"))
@@ -112,7 +112,7 @@ def view(payloads: list[Payload]) -> View:
             if target is not None:
                 target.deltas.append((payload.index, delta))
         elif kind == "content_block_stop":
-            index = data.get("index")
+            index = hashable(data.get("index"))
             if open_block is None or open_block.index != index:
                 result.sequence.append(Violation("stop for a block that is not open", open_block.index if open_block else "an open block", index, payload.index, "index"))
             else:
@@ -138,7 +138,7 @@ def assemble(v: View) -> Message:
     for block in v.blocks:
         for _, delta in block.deltas:
             kind = delta.get("type")
-            if kind not in _DELTAS_FOR_BLOCK.get(block.type, ()):
+            if not isinstance(kind, str) or kind not in _DELTAS_FOR_BLOCK.get(block.type, ()):
                 continue
             if kind == "text_delta":
                 message.text += str(delta.get("text", ""))
@@ -161,13 +161,12 @@ def assemble(v: View) -> Message:
         data = item.data or {}
         delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
         stop = delta.get("stop_reason")
-        if stop:
+        if isinstance(stop, str) and stop:
             message.finish = _FINISH.get(stop, stop)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         if usage.get("input_tokens") is not None:
             input_tokens = usage["input_tokens"]
         message.usage = {"input_tokens": input_tokens, "output_tokens": usage.get("output_tokens")}
-    message.finish = neutral_finish(message.finish, bool(message.tool_calls))
     if v.errors:
         error = (v.errors[-1].data or {}).get("error")
         message.error = error if isinstance(error, dict) else {"message": str(error)}
@@ -270,7 +269,7 @@ def delta_matches_block(ctx: Context) -> Iterator[Violation]:
         if allowed is None:
             continue  # unknown or result blocks: no documented deltas to hold them to (A11)
         for event, delta in block.deltas:
-            if delta.get("type") not in allowed:
+            if not isinstance(delta.get("type"), str) or delta["type"] not in allowed:
                 yield Violation(f"{delta.get('type')} sent to a {block.type} block", sorted(allowed), delta.get("type"), event, "delta.type")
 
 
@@ -284,19 +283,22 @@ def no_empty_text(ctx: Context) -> Iterator[Violation]:
         for event, text in texts:
             if text == "":
                 yield Violation("empty text_delta", "non-empty text", "", event, "delta.text")
-        if not str(block.start.get("text") or "") and not any(text for _, text in texts):
+        if block.stop_event is not None and not str(block.start.get("text") or "") and not any(text for _, text in texts):
             yield Violation(f"text block {block.index} has no text", "a non-empty text block", "", block.start_event, "content_block")
 
 
 @invariant("anthropic.tool.input-json", protocol=ANTHROPIC_MESSAGES, evidence="§5.1 (the final input is always an object); §5.4 (the first delta may be partial_json \"\"; a tool with no arguments sends only that; a block with no deltas keeps its start input); #11-#14")
 def tool_input_json(ctx: Context) -> Iterator[Violation]:
     """A tool block's concatenated `partial_json` parses to an object (\"\" meaning {}), and a block that gets deltas starts with `input: {}`."""
+    cut = ctx.view.blocks[-1] if ctx.view.blocks and (ctx.message.finish == "length" or ctx.view.errors) else None
     for block in ctx.view.blocks:
         if block.type not in _TOOL_BLOCKS:
             continue
         if block.deltas and block.start.get("input") not in ({}, None):
             yield Violation("tool block has a non-empty start input and deltas: clients would build {}{…}", {}, block.start.get("input"), block.start_event, "content_block.input")
         arguments, valid = _tool_arguments(block)
+        if block is cut:
+            continue  # max_tokens or an error stopped this block mid-input
         if not valid or not isinstance(arguments, dict):
             yield Violation(f"input of {block.type} block {block.index} is not a JSON object", "a JSON object", arguments, block.start_event)
 
@@ -325,7 +327,7 @@ def message_delta_once(ctx: Context) -> Iterator[Violation]:
         yield Violation("wrong number of message_delta events", 1, len(deltas), deltas[1].event if len(deltas) > 1 else None)
         return
     item = deltas[0]
-    last_stop = max((b.stop_event for b in ctx.view.blocks if b.stop_event is not None), default=-1)
+    last_stop = max((stop.event for stop in ctx.view.of_type("content_block_stop")), default=-1)
     if item.event < last_stop:
         yield Violation("message_delta comes before a block stop", f"after event {last_stop}", item.event, item.event)
     delta = (item.data or {}).get("delta")
@@ -362,7 +364,3 @@ def error_is_last(ctx: Context) -> Iterator[Violation]:
     if errors and errors[0].event != ctx.view.items[-1].event:
         following = ctx.view.items[errors[0].event + 1]
         yield Violation("events follow the error event", "EOF", following.type, following.event)
-
-
-def dumps(data: Any) -> str:
-    return json.dumps(data, ensure_ascii=False)

@@ -5,6 +5,7 @@ Evidence references (§n, #n) point into WIRE-FACTS.md; O1-O10 are its §10 inva
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from conformance import schemas
 from conformance.invariants import Violation, invariant
 from conformance.neutral import Message, ToolCall, neutral_finish, parse_arguments
 from conformance.protocols import OPENAI_CHAT
-from conformance.stream import Context, Payload
+from conformance.stream import Context, Payload, hashable
 
 __all__ = ["View", "view", "assemble", "REASONING_FIELDS", "CHUNK_SCHEMA", "ERROR_SCHEMA"]
 
@@ -23,6 +24,8 @@ ERROR_SCHEMA = "openai-chat/error"
 # Reasoning dialects, in the order a delta is read when it carries more than one (§3).
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 _ALL_REASONING_FIELDS = (*REASONING_FIELDS, "reasoning_details")
+
+_NO_INDEX = 1 << 32  # keys for tool calls that carry no index, after every real index
 
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
 
@@ -63,11 +66,20 @@ def view(payloads: list[Payload]) -> View:
     return result
 
 
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _choice_index(choice: dict[str, Any]) -> Any:
+    return hashable(choice.get("index", 0))
+
+
 def _deltas(v: View, choice_index: int | None = None) -> Iterator[tuple[Chunk, dict[str, Any], dict[str, Any]]]:
     """(chunk, choice, delta) for every choice, or only the given choice index."""
     for chunk in v.chunks:
         for choice in chunk.choices:
-            if choice_index is not None and choice.get("index", 0) != choice_index:
+            if choice_index is not None and _choice_index(choice) != choice_index:
                 continue
             delta = choice.get("delta")
             yield chunk, choice, delta if isinstance(delta, dict) else {}
@@ -85,6 +97,7 @@ def assemble(v: View) -> Message:
     """The neutral message of choice 0, read as a lenient client would."""
     message = Message()
     calls: dict[int, dict[str, str]] = {}
+    last_key: int | None = None
     finish: str | None = None
     for chunk, choice, delta in _deltas(v, 0):
         if isinstance(delta.get("content"), str):
@@ -92,10 +105,15 @@ def assemble(v: View) -> Message:
         if isinstance(delta.get("refusal"), str):
             message.refusal += delta["refusal"]
         message.reasoning += _reasoning(delta)
-        for call in delta.get("tool_calls") or []:
+        for call in _list(delta.get("tool_calls")):
             if not isinstance(call, dict):
                 continue
-            slot = calls.setdefault(call.get("index", 0) if isinstance(call.get("index"), int) else 0, {"id": "", "name": "", "arguments": ""})
+            key = call.get("index")
+            if not isinstance(key, int):
+                # Mistral sends index-less calls, each whole with its id (§3, §4): an id starts a new call.
+                key = _NO_INDEX + len(calls) if call.get("id") or last_key is None else last_key
+            last_key = key
+            slot = calls.setdefault(key, {"id": "", "name": "", "arguments": ""})
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
             if isinstance(call.get("id"), str) and call["id"] and not slot["id"]:
                 slot["id"] = call["id"]
@@ -103,7 +121,7 @@ def assemble(v: View) -> Message:
                 slot["name"] = function["name"]
             if isinstance(function.get("arguments"), str):
                 slot["arguments"] += function["arguments"]
-        if choice.get("finish_reason"):
+        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
             finish = _FINISH.get(choice["finish_reason"], choice["finish_reason"])
     for index in sorted(calls):
         arguments, valid = parse_arguments(calls[index]["arguments"])
@@ -138,6 +156,10 @@ def data_only(ctx: Context) -> Iterator[Violation]:
     for index, event in enumerate(ctx.events):
         if event.type != "message" or event.last_event_id:
             yield Violation("event carries an SSE field other than data", "type 'message', no id", f"type {event.type!r}, id {event.last_event_id!r}", index)
+            return
+    for observation in ctx.observations:
+        if observation.kind == "empty-dispatch":
+            yield Violation("an event: field without data: openai-python dispatches it with data '' and fails to parse it", "data-only events", observation.example)
             return
 
 
@@ -222,7 +244,7 @@ def role_first_only(ctx: Context) -> Iterator[Violation]:
     """`role` appears only in the first delta of each choice."""
     seen: set[int] = set()
     for chunk, choice, delta in _deltas(ctx.view):
-        index = choice.get("index", 0)
+        index = _choice_index(choice)
         if "role" in delta and delta["role"] is not None and index in seen:
             yield Violation("role repeated after the choice's first delta", "no role", delta["role"], chunk.event, f"choices[{index}].delta.role")
             return
@@ -231,9 +253,9 @@ def role_first_only(ctx: Context) -> Iterator[Violation]:
 
 def _tool_deltas(ctx: Context) -> Iterator[tuple[Chunk, int, dict[str, Any]]]:
     for chunk, choice, delta in _deltas(ctx.view):
-        for call in delta.get("tool_calls") or []:
+        for call in _list(delta.get("tool_calls")):
             if isinstance(call, dict):
-                yield chunk, choice.get("index", 0), call
+                yield chunk, _choice_index(choice), call
 
 
 def _has_tool_calls(ctx: Context) -> bool:
@@ -245,7 +267,7 @@ def tool_header_once(ctx: Context) -> Iterator[Violation]:
     """A tool call's `id`, `type` and `function.name` appear only in that call's first delta."""
     seen: set[tuple[int, Any]] = set()
     for chunk, choice, call in _tool_deltas(ctx):
-        key = (choice, call.get("index"))
+        key = (choice, hashable(call.get("index")))
         if key in seen:
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
             repeated = [name for name in ("id", "type") if name in call] + (["function.name"] if "name" in function else [])
@@ -255,18 +277,18 @@ def tool_header_once(ctx: Context) -> Iterator[Violation]:
         seen.add(key)
 
 
-@invariant("openai.tool.first-delta-named", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3 (the first delta for each tool index carries index, id, type and function.name); §7.3")
+@invariant("openai.tool.first-delta-named", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3 (the first delta for each tool call carries id, type and function.name); §7.3; Mistral sends no index (§4), which openai.tool.index-dense reports at proxy level")
 def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
-    """The first delta of every tool call carries an integer `index`, a non-empty `id` and a non-empty `function.name`."""
+    """The first delta of every tool call carries a non-empty `id` and a non-empty `function.name`."""
     seen: set[tuple[int, Any]] = set()
     for chunk, choice, call in _tool_deltas(ctx):
-        key = (choice, call.get("index"))
+        key = (choice, hashable(call.get("index")))
         if key in seen:
             continue
         seen.add(key)
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
-        if not isinstance(call.get("index"), int) or not call.get("id") or not function.get("name"):
-            yield Violation("tool call's first delta lacks index, id or name", "index, id, function.name", call, chunk.event, "choices.delta.tool_calls")
+        if not call.get("id") or not function.get("name"):
+            yield Violation("tool call's first delta lacks its id or name", "id and function.name", call, chunk.event, "choices.delta.tool_calls")
 
 
 @invariant("openai.tool.index-dense", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)")
@@ -276,9 +298,9 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
     seen: set[tuple[int, Any]] = set()
     for chunk, choice, call in _tool_deltas(ctx):
         index = call.get("index")
-        if (choice, index) in seen:
+        if (choice, hashable(index)) in seen:
             continue
-        seen.add((choice, index))
+        seen.add((choice, hashable(index)))
         expected = next_index.get(choice, 0)
         if index != expected:
             yield Violation("new tool call does not take the next index", expected, index, chunk.event, "choices.delta.tool_calls.index")
@@ -292,8 +314,8 @@ def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
     owner: dict[tuple[int, Any], str] = {}
     for chunk, choice, call in _tool_deltas(ctx):
         call_id = call.get("id")
-        if not isinstance(call_id, str) or not call_id:
-            continue
+        if not isinstance(call_id, str) or not call_id or not isinstance(call.get("index"), int):
+            continue  # openai.tool.index-dense (proxy level) reports a missing index
         key = (choice, call.get("index"))
         if owner.setdefault(key, call_id) != call_id:
             yield Violation("a second tool call reuses an index", f"index {key[1]} only for {owner[key]}", call_id, chunk.event, "choices.delta.tool_calls.id")
@@ -303,7 +325,10 @@ def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
 @invariant("openai.tool.arguments-json", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)")
 def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
     """Each tool call's concatenated `function.arguments` parse as a JSON object (an empty string meaning no arguments)."""
-    for call in ctx.message.tool_calls:
+    calls = ctx.message.tool_calls
+    if calls and (ctx.message.finish == "length" or ctx.view.errors):
+        calls = calls[:-1]  # the call being written when max_tokens or an error cut the turn
+    for call in calls:
         if not call.arguments_valid or not isinstance(call.arguments, dict):
             yield Violation(f"arguments of tool call {call.id or call.name!r} are not a JSON object", "a JSON object", call.arguments)
 
@@ -316,7 +341,7 @@ def finish_once(ctx: Context) -> Iterator[Violation]:
     """Each choice has at most one non-null `finish_reason`, and no delta for that choice follows it."""
     finished: dict[int, int] = {}
     for chunk, choice, delta in _deltas(ctx.view):
-        index = choice.get("index", 0)
+        index = _choice_index(choice)
         if index in finished:
             yield Violation("choice continues after its finish chunk", "nothing after the finish chunk", {"finish_reason": choice.get("finish_reason"), "delta": delta}, chunk.event, f"choices[{index}]")
             return
@@ -329,7 +354,7 @@ def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
     """A `finish_reason` of `tool_calls` comes only after at least one tool call in that choice."""
     called: set[int] = set()
     for chunk, choice, delta in _deltas(ctx.view):
-        index = choice.get("index", 0)
+        index = _choice_index(choice)
         if delta.get("tool_calls"):
             called.add(index)
         if choice.get("finish_reason") == "tool_calls" and index not in called:
