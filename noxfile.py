@@ -20,7 +20,7 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
-@nox.parametrize("target", DEFAULT_TARGETS)
+@nox.parametrize("target", DEFAULT_TARGETS, ids=DEFAULT_TARGETS)
 def conformance(session: nox.Session, target: str) -> None:
     """The corpus through a target: `nox -s "conformance(reference)"`, or any target after `--`:
     `nox -s conformance -- --target=mutant:finish-chunk-twice`."""
