@@ -136,7 +136,7 @@ class Runner:
             reset_at_end=bool(negative and negative["kind"] in _RESET_AT_END),
         )
         request = client_request(capture.request, case.route[0], case.route[1])
-        exchange = Exchange(case.route, request, slot.url)
+        exchange = Exchange(case.route, request, slot.url, token=slot.token, provider=capture.provider)
         started = time.perf_counter()
         try:
             chunks = self.call(self._collect(target, exchange), timeout=self.timeout)

@@ -39,8 +39,16 @@ class Exchange:
     route: Route
     request: dict[str, Any]
     upstream_url: str
+    """The replay upstream's base URL for this exchange, `http://127.0.0.1:PORT/r/<token>`."""
+    token: str = ""
+    """Names this exchange to the replay server. A proxy whose upstream URL is fixed reaches the
+    right capture by sending the token as the upstream model name (optionally after a `provider/`
+    prefix) or in the `x-conformance-token` header."""
+    provider: str = ""
+    """Who produced the upstream bytes (`openrouter`, `deepseek`, `anthropic`, …), for a target that
+    configures provider-specific parsing, as a gateway's model list would."""
     headers: tuple[tuple[str, str], ...] = ()
-    """Extra headers the target should forward upstream; the replay server may use them."""
+    """Extra headers the target should forward upstream."""
 
 
 @runtime_checkable
