@@ -8,8 +8,14 @@ import nox
 
 ROOT = Path(__file__).parent
 DEFAULT_TARGETS = ["reference"]
+# The LiteLLM versions the `litellm` target is run at (conformance/targets/litellm_sdk.py):
+# v1.90.0, which the LiteLLM bugs this suite exists for were filed against, and the newest version
+# that installs from the package index as it is (reports/LITELLM-VERSIONS.md).
+LITELLM_VERSIONS = ["1.90.0", "1.106.2"]
+LITELLM_TARGETS = [f"litellm-{version}" for version in LITELLM_VERSIONS]
 
-nox.options.sessions = ["tests", "conformance"]
+# A bare `nox` does not download LiteLLM: its sessions run when named.
+nox.options.sessions = ["tests", "conformance(reference)"]
 
 
 @nox.session
@@ -20,10 +26,20 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
-@nox.parametrize("target", DEFAULT_TARGETS, ids=DEFAULT_TARGETS)
+@nox.parametrize("target", DEFAULT_TARGETS + LITELLM_TARGETS, ids=DEFAULT_TARGETS + LITELLM_TARGETS)
 def conformance(session: nox.Session, target: str) -> None:
     """The corpus through a target: `nox -s "conformance(reference)"`, or any target after `--`:
-    `nox -s conformance -- --target=mutant:finish-chunk-twice`."""
-    session.install(".")
-    args = session.posargs if any(a.startswith("--target") for a in session.posargs) else [f"--target={target}", *session.posargs]
+    `nox -s "conformance(reference)" -- --target=mutant:finish-chunk-twice`.
+
+    `nox -s "conformance(litellm-1.90.0)"` installs that LiteLLM version (with its proxy extra) into
+    the session's environment and runs `--target=litellm`; the report goes to
+    `reports/litellm-1.90.0/litellm/` (report.json, summary.md, snapshots/)."""
+    if target.startswith("litellm-"):
+        version = target.removeprefix("litellm-")
+        session.install("-e", ".[dev]", f"litellm[proxy]=={version}")
+        defaults = ["--target=litellm", f"--report-dir={ROOT / 'reports' / target}"]
+    else:
+        session.install(".")
+        defaults = [f"--target={target}"]
+    args = session.posargs if any(a.startswith("--target") for a in session.posargs) else [*defaults, *session.posargs]
     session.run("pytest", *args)

@@ -10,14 +10,20 @@ from collections.abc import Iterable
 from typing import Any
 
 from conformance import semantics as _semantics  # noqa: F401  (registers semantic.*)
+from conformance import oracles as _oracles  # noqa: F401  (registers oracle.*)
 from conformance.invariants import Invariant, Verdict, evaluate, select
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, framing as _framing, openai_chat  # noqa: F401
+from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
+from conformance.protocols.http import error_response
 from conformance.sse import parse
 from conformance.stream import Context, decode
 
 __all__ = ["build_context", "check", "PROTOCOLS"]
 
 PROTOCOLS = {OPENAI_CHAT: openai_chat, ANTHROPIC_MESSAGES: anthropic_messages}
+# An error response (4xx, 5xx) is a JSON body, not an event stream: only the checks that judge the
+# whole response apply to it.
+_WHOLE_RESPONSE = ("semantic.", "http.", "oracle.")
 
 
 def build_context(
@@ -29,14 +35,19 @@ def build_context(
     expect: dict[str, Any] | None = None,
     negative: dict[str, Any] | None = None,
     usage_requested: bool = True,
+    status: int = 200,
 ) -> Context:
     """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
     module = PROTOCOLS[protocol]
-    events, observations = parse(list(chunks) if chunks is not None else raw)
+    if status >= 300:
+        events, observations = [], ()
+    else:
+        events, observations = parse(list(chunks) if chunks is not None else raw)
     payloads = decode(events)
     protocol_view = module.view(payloads)
+    message = module.assemble(protocol_view) if status < 300 else error_response(raw, status)
     return Context(
         protocol=protocol,
         raw=raw,
@@ -44,15 +55,18 @@ def build_context(
         observations=observations,
         payloads=payloads,
         view=protocol_view,
-        message=module.assemble(protocol_view),
+        message=message,
         request=request or {},
         expect=expect,
         negative=negative,
         usage_requested=usage_requested,
+        status=status,
     )
 
 
 def check(ctx: Context, invariants: Iterable[Invariant] | None = None) -> list[Verdict]:
     """The verdict of every invariant that applies to the context's protocol, in id order."""
     chosen = select(ctx.protocol) if invariants is None else list(invariants)
+    if ctx.status >= 300:
+        chosen = [inv for inv in chosen if inv.id.startswith(_WHOLE_RESPONSE)]
     return [evaluate(inv, ctx) for inv in chosen]

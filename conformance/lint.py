@@ -4,7 +4,9 @@ Two rules keep the corpus honest and the invariants free of false positives:
 - a capture's `expect` must be what its own raw stream assembles to;
 - the raw stream of a capture that is not negative must pass every `provider`-level invariant of
   its protocol, and every invariant when it comes from the protocol's own vendor (OpenAI for
-  openai-chat, Anthropic for anthropic-messages).
+  openai-chat, Anthropic for anthropic-messages). That includes the client oracles (`oracle.*`): the
+  official SDK must read the raw stream and assemble `expect` from it (oracle.openai-python is proxy
+  level, as some providers' quirks break that client).
 """
 
 from __future__ import annotations
@@ -46,7 +48,12 @@ def lint_capture(capture: Capture) -> list[Finding]:
     for verdict in check(ctx, chosen):
         if verdict.outcome != "fail":
             continue
-        where = "expect disagrees with the raw stream" if verdict.invariant.startswith("semantic.") else "the raw stream breaks an invariant real streams meet"
+        if verdict.invariant.startswith("semantic."):
+            where = "expect disagrees with the raw stream"
+        elif verdict.invariant.startswith("oracle."):
+            where = "expect disagrees with what the official client assembles from the raw stream"
+        else:
+            where = "the raw stream breaks an invariant real streams meet"
         first = verdict.violations[0]
         event = f" (event {first.event})" if first.event is not None else ""
         findings.append(Finding(capture.id, str(capture.path), verdict.invariant, f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}"))

@@ -22,11 +22,11 @@ from typing import Any
 
 import pytest
 
-from conformance import report, schedules, snapshots
+from conformance import expectations, report, schedules, snapshots
 from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.lint import lint_capture
 from conformance.runner import Case, CaseResult, Runner, routes_for
-from conformance.targets import Target, TargetError, load, route_id
+from conformance.targets import Target, TargetError, TargetUnavailable, load, route_id
 
 __all__ = ["ConformanceSession", "SESSION_KEY"]
 
@@ -40,6 +40,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--corpus", dest="conformance_corpus", default=None, metavar="DIR", help="folder of captures to replay (default: the corpus shipped with the suite)")
     group.addoption("--schedule", dest="conformance_schedules", action="append", default=None, metavar="NAME", help=f"chunk schedule for the replay upstream, repeatable (default: {', '.join(schedules.DEFAULT_SCHEDULES)}; known: {', '.join(schedules.SCHEDULES)}, random-<seed>)")
     group.addoption("--report-dir", dest="conformance_report_dir", default=None, metavar="DIR", help="where reports and snapshots go: DIR/<target>/ (default: reports/ under the rootdir)")
+    group.addoption("--replay-port", dest="conformance_replay_port", type=int, default=0, metavar="PORT", help="serve the replay upstream on this fixed 127.0.0.1 port, for a proxy configured by hand (`--target=http://...`); default 0: any free port")
+    group.addoption("--expectations", dest="conformance_expectations", default=None, metavar="FILE", help="known failures of the target (default: expectations.yaml in the target's report folder); the run fails on any other failure and on any listed one that passes")
+    group.addoption("--update-expectations", dest="conformance_update_expectations", action="store_true", default=False, help="rewrite the expectations file from this run's failures, keeping the reasons already written")
     group.addoption("--conformance-timeout", dest="conformance_timeout", type=float, default=30.0, metavar="SECONDS", help="time bound for one case; a target that takes longer is reported as errored (default: 30)")
 
 
@@ -66,9 +69,14 @@ class ConformanceSession:
         corpus = config.getoption("conformance_corpus")
         self.corpus_root = Path(corpus).resolve() if corpus else default_corpus()
         report_dir = config.getoption("conformance_report_dir")
-        self.report_dir = (Path(report_dir) if report_dir else Path(config.rootpath) / "reports") / report.slug(spec)
+        self.report_root = Path(report_dir) if report_dir else Path(config.rootpath) / "reports"
+        self.report_dir = self.report_root / report.slug(spec)
+        self.update_expectations: bool = config.getoption("conformance_update_expectations")
+        self.expectations = expectations.Expectations(self.report_dir / "expectations.yaml", spec, ())
         self.timeout: float = config.getoption("conformance_timeout")
+        self.replay_port: int = config.getoption("conformance_replay_port")
         self.target: Target | None = None
+        self.unavailable: TargetUnavailable | None = None
         self.runner: Runner | None = None
         self.records: list[dict[str, Any]] = []
         self.started = time.perf_counter()
@@ -80,8 +88,17 @@ class ConformanceSession:
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
         try:
             self.target = load(self.spec)
+        except TargetUnavailable as error:
+            self.unavailable = error
+            self.target = _Unavailable(self.spec)
         except TargetError as error:
             raise pytest.UsageError(f"--target={self.spec}: {error} [{error.code}]") from error
+        self.report_dir = _report_folder(self.report_root, self.spec, self.target.version)
+        chosen = self.config.getoption("conformance_expectations")
+        try:
+            self.expectations = expectations.load(Path(chosen) if chosen else self.report_dir / "expectations.yaml", self.spec)
+        except expectations.ExpectationsError as error:
+            raise pytest.UsageError(f"--expectations: {error}") from error
         try:
             corpus = load_corpus(self.corpus_root)
         except CaptureError as error:
@@ -104,8 +121,10 @@ class ConformanceSession:
     # -- running --------------------------------------------------------------------------------
 
     def run(self, case: Case) -> CaseResult:
+        if self.unavailable is not None:
+            return CaseResult(case, "errored", error=f"target {self.spec} is unavailable [{self.unavailable.code}]; the reason is printed once, at the end of the run")
         if self.runner is None:
-            self.runner = Runner(timeout=self.timeout)
+            self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
         assert self.target is not None
         return self.runner.run(case, self.target)
 
@@ -130,13 +149,67 @@ class ConformanceSession:
             "schedules": self.schedules,
             "routes": sorted(route_id(r) for r in getattr(self.target, "routes", ())),
         }
+        notes = list(getattr(self.target, "notes", ()))
+        if self.unavailable is not None:
+            notes.append(f"the target is unavailable [{self.unavailable.code}]: {self.unavailable}")
+        if notes:  # what the target says this run does not cover
+            header["notes"] = notes
+        log = self._copy_target_log()
+        if log:
+            header["target_log"] = log
         built = report.build(header, self.records, time.perf_counter() - self.started)
         self.written = report.write(self.report_dir, built)
+        if self.update_expectations:
+            version = str(header["target_version"])
+            expectations.write(self.expectations.path, expectations.updated(self.expectations, self.records, version, self.schedules))
+
+    def _copy_target_log(self) -> str | None:
+        """A target with a `log_path` (a proxy run as a process) has its log copied next to the
+        report as `proxy.log`; returns that name, relative to the report folder. The target's
+        `log_text()` is asked first: it still has the log after `aclose()` removed its files."""
+        if not getattr(self.target, "log_path", None):
+            return None
+        text: str | None = None
+        reader = getattr(self.target, "log_text", None)
+        if callable(reader):
+            text = reader()
+        if text is None:
+            try:
+                text = Path(self.target.log_path).read_text(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+            except OSError:
+                return None
+        self.report_dir.mkdir(parents=True, exist_ok=True)
+        (self.report_dir / "proxy.log").write_text(text, encoding="utf-8")
+        return "proxy.log"
+
+    def pytest_report_header(self) -> list[str]:
+        return [f"conformance: target {self.spec}, schedules {', '.join(self.schedules)}"]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if self.unavailable is not None:
+            terminalreporter.write_line(f"conformance: target {self.spec} is unavailable, so every item errored [{self.unavailable.code}]: {self.unavailable}", red=True)
         written = getattr(self, "written", None)
         if written:
             terminalreporter.write_line(f"conformance report: {written[0]} (summary: {written[1]})")
+
+
+class _Unavailable:
+    """Stands in for a target that cannot run here, so its items are collected and errored."""
+
+    version = "unavailable"
+
+    def __init__(self, spec: str) -> None:
+        from conformance.checks import PROTOCOLS
+
+        self.name = spec
+        self.routes = frozenset((upstream, client) for upstream in PROTOCOLS for client in PROTOCOLS)
+
+
+def _report_folder(root: Path, spec: str, version: str) -> Path:
+    """`root/<target>-<version>/` when that folder was committed (one per pinned version of a
+    target), else `root/<target>/`."""
+    versioned = root / f"{report.slug(spec)}-{report.slug(version)}"
+    return versioned if versioned.is_dir() else root / report.slug(spec)
 
 
 def _suite_version() -> str:
@@ -201,21 +274,38 @@ class CaseItem(pytest.Item):
         self.result = state.run(self.case)
         self._record()
         if self.result.outcome == "errored":
+            gate = self._gate({expectations.ERRORED})
+            if gate.as_expected and not state.update_expectations:
+                pytest.xfail(_known(gate))
             pytest.fail(f"target errored [target-errored]: {self.result.error}", pytrace=False)
 
     def runtest(self) -> None:
         assert self.result is not None
+        state = self.session_state
         failures = self.result.failures
-        problems = [_explain(self.session_state.spec, self.case, verdict, self.result) for verdict in failures]
+        gate = self._gate({verdict.invariant for verdict in failures})
+        problems = []
+        if not state.update_expectations:  # updating records the failures instead of judging them
+            problems += [_explain(state.spec, self.case, verdict, self.result) for verdict in failures if verdict.invariant in gate.new]
+            if gate.fixed:
+                problems.append(gate.explain(state.expectations.path))
         changed = snapshots.compare(self, self.result)
         if changed:
             problems.append(changed)
         if problems:
             raise InvariantsFailed("\n\n".join(problems))
+        if failures and not state.update_expectations:
+            pytest.xfail(_known(gate))
+
+    def _gate(self, failing: set[str]) -> expectations.Verdict:
+        state = self.session_state
+        known = state.expectations.for_case(self.case.capture.id, route_id(self.case.route), self.case.schedule, str(getattr(state.target, "version", "")))
+        return expectations.judge(failing, known)
 
     def _record(self) -> None:
         assert self.result is not None
-        self.user_properties.append((_RECORD, report.record(self.result)))
+        known = self._gate(set()).known
+        self.user_properties.append((_RECORD, report.record(self.result, [entry.to_json() for entry in known])))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, InvariantsFailed):
@@ -224,6 +314,10 @@ class CaseItem(pytest.Item):
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.case.capture.path, None, self.name
+
+
+def _known(gate: expectations.Verdict) -> str:
+    return "known failure: " + "; ".join(f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in gate.known)
 
 
 def _conformance_case() -> None:

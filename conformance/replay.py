@@ -1,9 +1,17 @@
 """The upstream replay server: capture bytes over real HTTP/1.1 on 127.0.0.1, cut by a schedule.
 
 A target under test is handed `Slot.url` as its upstream base URL and appends its protocol's path
-(`/v1/chat/completions`, `/v1/messages`, ...). The server picks the capture from the request
-(`/r/<token>/...`, or an `x-conformance-token` header on any path), records exactly what the
-target sent, and answers with the capture's bytes, one HTTP chunk per schedule piece. Real sockets
+(`/v1/chat/completions`, `/v1/messages`, ...). The server picks the capture from the request, by
+the first of these that names a registered slot:
+
+1. the path: `/r/<token>/...`;
+2. the `x-conformance-token` header, on any path;
+3. the JSON body's `model`: the token itself, or `<anything>/<token>` (a proxy keeps or strips a
+   `provider/` prefix), so a proxy whose upstream base URL is fixed (`http://127.0.0.1:<port>`)
+   reaches the right capture by the model name it forwards.
+
+It records exactly what the target sent, and answers with the capture's bytes, one HTTP chunk per
+schedule piece. Real sockets
 matter: a proxy's HTTP client, its buffering and its cancellation are part of what is tested, and
 none of that runs against an in-process fake.
 
@@ -105,7 +113,7 @@ class _BadRequest(Exception):
 
 
 class ReplayServer:
-    """Serve registered captures to whatever connects on a loopback ephemeral port.
+    """Serve registered captures to whatever connects on a loopback port (ephemeral unless `port` is given).
 
     >>> async def demo() -> None:
     ...     async with ReplayServer() as server:
@@ -113,7 +121,7 @@ class ReplayServer:
     ...         ...  # point a target at slot.url, then inspect slot.requests
     """
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
@@ -123,7 +131,10 @@ class ReplayServer:
                 f"ReplayServer refuses to listen on {host!r}: it serves to anyone who connects, "
                 "so it binds loopback only; use 127.0.0.1 or ::1"
             )
+        if not 0 <= port <= 65535:
+            raise ValueError(f"ReplayServer port must be 0 (any free port) or 1-65535, got {port}")
         self._host = host
+        self._port = port
         self._server: asyncio.Server | None = None
         self._base_url: str | None = None
         self._closed = False
@@ -131,10 +142,16 @@ class ReplayServer:
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
-        """Bind an ephemeral port; binding happens here rather than at construction (no work on import)."""
+        """Bind the port (an ephemeral one unless `port` was given); binding happens here rather than
+        at construction (no work on import)."""
         if self._server is not None or self._closed:
             raise RuntimeError("ReplayServer.start() may be called once, before close()")
-        self._server = await asyncio.start_server(self._on_connect, self._host, 0, limit=_HEAD_LIMIT)
+        try:
+            self._server = await asyncio.start_server(self._on_connect, self._host, self._port, limit=_HEAD_LIMIT)
+        except OSError as error:
+            if not self._port:
+                raise
+            raise OSError(error.errno, f"replay server cannot listen on {self._host}:{self._port} ({error.strerror}); is that port in use? Pick another with --replay-port, or 0 for any free one") from error
         host, port = self._server.sockets[0].getsockname()[:2]
         self._base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
@@ -256,7 +273,7 @@ class ReplayServer:
             if token is None:
                 message = (
                     f"no capture registered for this request: path {request.path!r} has no /r/<token>/ "
-                    f"prefix and there is no {TOKEN_HEADER} header"
+                    f"prefix, there is no {TOKEN_HEADER} header and the body has no JSON model"
                 )
             else:
                 message = f"no capture registered for token {token!r}"
@@ -271,17 +288,35 @@ class ReplayServer:
             slot.disconnects += 1
 
     def _token_for(self, request: RecordedRequest) -> str | None:
-        """The path token if registered, else the header token; else whichever was given, for the 404."""
+        """The path token if registered, else the header token, else the body's model (whole, or its
+        last `/` segment); else whichever was given, for the 404."""
         path = request.path if request.path.startswith("/") else urlsplit(request.path).path
         match = _PATH_TOKEN.match(path)
         candidates = [match.group(1)] if match else []
         header = request.headers.get(TOKEN_HEADER, "").strip()
         if header:
             candidates.append(header)
+        model = _body_model(request.body)
+        if model:
+            candidates.append(model)
+            if "/" in model:
+                candidates.append(model.rsplit("/", 1)[1])
         for candidate in candidates:
             if candidate in self._entries:
                 return candidate
         return candidates[0] if candidates else None
+
+
+def _body_model(body: bytes) -> str | None:
+    """The `model` string of a JSON object body, or None (no body, not JSON, no string model)."""
+    if not body or body.lstrip()[:1] != b"{":
+        return None
+    try:
+        parsed = json.loads(body)
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError both
+        return None
+    model = parsed.get("model") if isinstance(parsed, dict) else None
+    return (model.strip() or None) if isinstance(model, str) else None
 
 
 async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bool:

@@ -14,6 +14,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from conformance import schemas
 from conformance.invariants import registry
 from conformance.runner import CaseResult
 from conformance.targets.base import route_id
@@ -32,8 +33,9 @@ def slug(target: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in target).strip("-") or "target"
 
 
-def record(result: CaseResult) -> dict[str, Any]:
-    """One item's row: its outcome, the verdict of every invariant, and the raw output if it failed."""
+def record(result: CaseResult, known_failures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """One item's row: its outcome, the verdict of every invariant, the known failures that cover
+    it, and the raw output if it failed."""
     case = result.case
     row: dict[str, Any] = {
         "id": case.id,
@@ -45,6 +47,8 @@ def record(result: CaseResult) -> dict[str, Any]:
     }
     if result.error:
         row["error"] = result.error
+    if known_failures:
+        row["known_failures"] = known_failures
     if result.verdicts:
         row["verdicts"] = {v.invariant: (v.outcome if v.outcome in ("pass", "skipped") else v.to_json()) for v in result.verdicts}
     if result.outcome != "passed" and result.output:
@@ -68,6 +72,7 @@ def corpus_revision(root: Path) -> str:
 def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: float) -> dict[str, Any]:
     rows = sorted(rows, key=lambda row: row["id"])
     counts = Counter(row["outcome"] for row in rows)
+    known_count = sum(1 for row in rows if row["outcome"] in ("failed", "errored") and _all_known(row))
     failing = Counter(
         invariant
         for row in rows
@@ -85,7 +90,7 @@ def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: flo
     return {
         "format": FORMAT,
         "header": header,
-        "summary": {**{outcome: counts.get(outcome, 0) for outcome in _OUTCOMES}, "total": len(rows), "total_seconds": round(total_seconds, 2)},
+        "summary": {**{outcome: counts.get(outcome, 0) for outcome in _OUTCOMES}, "known_failures": known_count, "total": len(rows), "total_seconds": round(total_seconds, 2)},
         "invariants": {
             name: {**known[name].to_json(), "failed": failing.get(name, 0), "warned": warned.get(name, 0)}
             for name in used
@@ -95,7 +100,29 @@ def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: flo
     }
 
 
+def _failing(row: dict[str, Any]) -> set[str]:
+    if row["outcome"] == "errored":
+        return {"errored"}
+    return {name for name, verdict in row.get("verdicts", {}).items() if isinstance(verdict, dict) and verdict["outcome"] == "fail"}
+
+
+def _known(row: dict[str, Any]) -> set[str]:
+    return {name for entry in row.get("known_failures", []) for name in entry["invariants"]}
+
+
+def _all_known(row: dict[str, Any]) -> bool:
+    return _failing(row) <= _known(row)
+
+
+class InvalidReport(Exception):
+    code = "invalid-report"
+
+
 def write(directory: Path, report: dict[str, Any]) -> tuple[Path, Path]:
+    """Write report.json and summary.md, after checking the report against its schema."""
+    problems = schemas.problems("report", report)
+    if problems:
+        raise InvalidReport(f"the report breaks schemas/report.schema.json at {problems[0].path or '(top level)'}: {problems[0].message}")
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "report.json"
     md_path = directory / "summary.md"
@@ -110,6 +137,12 @@ def _cell(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+def _known_cell(entry: dict[str, Any] | None) -> str:
+    if entry is None:
+        return "**new**"
+    return _cell(entry["reason"] + (f" ({entry['issue']})" if entry.get("issue") else ""), 100)
+
+
 def markdown(report: dict[str, Any]) -> str:
     header = report["header"]
     summary = report["summary"]
@@ -118,9 +151,11 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         f"Suite {header['suite_version']}, corpus `{header['corpus_revision']}`, schedules {', '.join(header['schedules'])}.",
         "",
-        "| passed | failed | errored | skipped | total |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {summary['passed']} | {summary['failed']} | {summary['errored']} | {summary['skipped']} | {summary['total']} |",
+        *[f"> Note: {note}" for note in header.get("notes", [])],
+        *([""] if header.get("notes") else []),
+        "| passed | failed | errored | skipped | of which known failures | total |",
+        "|---:|---:|---:|---:|---:|---:|",
+        f"| {summary['passed']} | {summary['failed']} | {summary['errored']} | {summary['skipped']} | {summary.get('known_failures', 0)} | {summary['total']} |",
         "",
     ]
     broken = {name: row for name, row in report["invariants"].items() if row["failed"] or row["warned"]}
@@ -130,15 +165,17 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append("")
     problems = [row for row in report["items"] if row["outcome"] in ("failed", "errored")]
     if problems:
-        lines += ["## Failing items", "", "| item | invariant | expected | actual | event |", "|---|---|---|---|---:|"]
+        lines += ["## Failing items", "", "| item | invariant | expected | actual | event | known |", "|---|---|---|---|---:|---|"]
         for row in problems:
+            reasons = {name: entry for entry in row.get("known_failures", []) for name in entry["invariants"]}
             if row["outcome"] == "errored":
-                lines.append(f"| `{row['id']}` | errored | | {_cell(row.get('error', ''))} | |")
+                lines.append(f"| `{row['id']}` | errored | | {_cell(row.get('error', ''))} | | {_known_cell(reasons.get('errored'))} |")
                 continue
             for name, verdict in row.get("verdicts", {}).items():
                 if isinstance(verdict, dict) and verdict["outcome"] == "fail":
                     first = verdict["violations"][0]
-                    lines.append(f"| `{row['id']}` | `{name}` | {_cell(first['expected'])} | {_cell(first['actual'])} | {first['event'] if first['event'] is not None else ''} |")
+                    event = first["event"] if first["event"] is not None else ""
+                    lines.append(f"| `{row['id']}` | `{name}` | {_cell(first['expected'])} | {_cell(first['actual'])} | {event} | {_known_cell(reasons.get(name))} |")
         lines.append("")
     lines.append("Raw output bytes of every failing item are in `report.json` (`items[].output`).")
     return "\n".join(lines) + "\n"

@@ -22,7 +22,7 @@ from conformance.invariants import Verdict
 from conformance.neutral import Message
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer
-from conformance.targets.base import Exchange, Route, Target, route_id
+from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
 __all__ = ["Case", "CaseResult", "Runner", "routes_for"]
 
@@ -50,6 +50,8 @@ class CaseResult:
     """passed, failed, errored or skipped."""
     verdicts: list[Verdict] = field(default_factory=list)
     output: bytes = b""
+    status: int = 200
+    """The HTTP status the target's client got."""
     chunks: int = 0
     message: Message | None = None
     error: str = ""
@@ -84,13 +86,20 @@ def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:
 class Runner:
     """Owns the background loop and the replay server for one run."""
 
-    def __init__(self, timeout: float = 30.0) -> None:
+    def __init__(self, timeout: float = 30.0, replay_port: int = 0) -> None:
+        """`replay_port` fixes the replay server's port (0: any free one), for a proxy configured by hand."""
         self.timeout = timeout
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="conformance-loop", daemon=True)
         self._thread.start()
-        self.replay = ReplayServer()
-        self.call(self.replay.start(), timeout=10)
+        self.replay = ReplayServer(port=replay_port)
+        try:
+            self.call(self.replay.start(), timeout=10)
+        except BaseException:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+            raise
 
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
         future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
@@ -113,17 +122,23 @@ class Runner:
             self._thread.join(timeout=10)
             self._loop.close()
 
-    async def _collect(self, target: Target, exchange: Exchange) -> list[bytes]:
+    async def _collect(self, target: Target, exchange: Exchange) -> tuple[int, list[bytes]]:
+        status = 200
         chunks: list[bytes] = []
         stream = target.stream(exchange)
         try:
             async for chunk in stream:
-                chunks.append(bytes(chunk))
+                if isinstance(chunk, Head):
+                    if chunks:
+                        raise TypeError(f"target {target.name} yielded a Head after {len(chunks)} writes; it must come first")
+                    status = chunk.status
+                else:
+                    chunks.append(bytes(chunk))
         finally:
             closer = getattr(stream, "aclose", None)
             if closer is not None:
                 await closer()
-        return chunks
+        return status, chunks
 
     def run(self, case: Case, target: Target) -> CaseResult:
         capture = case.capture
@@ -139,7 +154,7 @@ class Runner:
         exchange = Exchange(case.route, request, slot.url, token=slot.token, provider=capture.provider)
         started = time.perf_counter()
         try:
-            chunks = self.call(self._collect(target, exchange), timeout=self.timeout)
+            status, chunks = self.call(self._collect(target, exchange), timeout=self.timeout)
         except TimeoutError:
             return CaseResult(case, "errored", error=f"target {target.name} did not finish within {self.timeout:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
         except Exception as error:  # a crashing target is a verdict on the target, not on the run
@@ -153,6 +168,7 @@ class Runner:
             output,
             case.route[1],
             chunks=chunks,
+            status=status,
             request=request,
             expect=capture.expect,
             negative=negative,
@@ -160,4 +176,4 @@ class Runner:
         )
         verdicts = check(ctx)
         outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
-        return CaseResult(case, outcome, verdicts, output, len(chunks), ctx.message, seconds=seconds, upstream_requests=len(slot.requests))
+        return CaseResult(case, outcome, verdicts, output, status, len(chunks), ctx.message, seconds=seconds, upstream_requests=len(slot.requests))

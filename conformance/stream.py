@@ -63,6 +63,8 @@ class Context:
     negative: dict[str, Any] | None = None
     """The capture's `negative` block when the upstream stream was itself broken."""
     usage_requested: bool = True
+    status: int = 200
+    """The HTTP status the client got; a body sent with a 4xx or 5xx status is an error response."""
 
     @property
     def failed_upstream(self) -> bool:

@@ -110,7 +110,7 @@ async def drive(
 ) -> tuple[list[bytes], Slot]:
     """Serve `body` upstream, stream `request` through `target`; return its writes and the slot."""
     slot = server.register(body, **register)
-    exchange = Exchange(route, request, upstream_url or slot.url, headers)
+    exchange = Exchange(route, request, upstream_url or slot.url, token=slot.token, headers=headers)
     return [bytes(piece) async for piece in target.stream(exchange)], slot
 
 

@@ -135,7 +135,7 @@ def test_provider_quirks_fail_only_proxy_level_invariants() -> None:
 def test_a_broken_stream_fails_the_invariants_it_breaks() -> None:
     verdicts = check(build_context(OA_PARALLEL_ALL_INDEX_0, OA, request=USAGE_REQUEST, expect=OA_PARALLEL_EXPECT))
     failing = {v.invariant for v in verdicts if v.outcome == "fail"}
-    assert failing == {"openai.tool.index-per-id", "openai.tool.header-once", "openai.tool.arguments-json", "semantic.tool-calls"}
+    assert failing == {"openai.tool.index-per-id", "openai.tool.header-once", "openai.tool.arguments-json", "semantic.tool-calls", "oracle.openai-python"}
 
 
 # ---------------------------------------------------------------- provider-level invariants

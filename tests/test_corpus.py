@@ -157,9 +157,12 @@ def test_lint_catches_expect_that_disagrees_with_the_stream(corpus: Path) -> Non
     _edit(corpus / "openai-chat" / "openai" / "good.yaml", lambda m: m["expect"].update(text="something else"))
     (capture,) = load_corpus(corpus).captures
     findings = lint_capture(capture)
-    assert [f.invariant for f in findings] == ["semantic.text"]
-    assert "expect disagrees with the raw stream" in findings[0].message
-    assert "good.yaml" in str(findings[0])
+    assert [f.invariant for f in findings] == ["oracle.openai-python", "semantic.text"]
+    oracle, semantic = findings
+    assert "expect disagrees with the raw stream" in semantic.message
+    assert "good.yaml" in str(semantic)
+    assert "expect disagrees with what the official client assembles from the raw stream" in oracle.message
+    assert "openai-python" in oracle.message and "something else" in oracle.message
 
 
 def test_lint_catches_a_stream_real_providers_would_never_send(corpus: Path) -> None:

@@ -561,7 +561,7 @@ class Case:
     """For a failing case: the first violation's event index (None when it points at no event)."""
     chunks: list[bytes] | None = None
     usage_requested: bool = True
-    """Non-empty: a known invariant bug; the case states the correct outcome and must fail today."""
+    status: int = 200
     marks: tuple[Any, ...] = field(default=())
 
     @property
@@ -712,6 +712,8 @@ DELTA_CASES = [
     P("openai.tool.header-once", "parallel", OA_PARALLEL, OA),
     P("openai.tool.header-once", "whole-in-one-delta", OA_WHOLE, OA),
     F("openai.tool.header-once", "qwen-empty-id-and-type-repeated", OA_QWEN_TOOL, OA, message="header repeated", event=1),
+    # LiteLLM repeats "type":"function" in every delta; the accumulator never concatenates type (§7.3).
+    P("openai.tool.header-once", "type-repeated", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls({"index": 0, "type": "function", "function": {"arguments": "{}"}}), oa_finish("tool_calls")), OA),
     # z.ai GLM: `"name":""` in continuation deltas (§4).
     F("openai.tool.header-once", "name-repeated", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls({"index": 0, "function": {"name": "", "arguments": "{}"}}), oa_finish("tool_calls")), OA, message="header repeated", event=1),
     P("openai.tool.first-delta-named", "split-arguments", OA_TOOL, OA),
@@ -960,6 +962,9 @@ AN_THINKING_SIGNATURE_DROPPED = anthropic(
 OA_CUT_AS_CLEAN = openai(oa_role(), oa_text("Here"), oa_text(" is"), oa_finish("stop"))
 OA_CUT_SILENT = openai(oa_role(), oa_text("Here"), oa_text(" is"), done=False)
 
+# Error responses: a 4xx/5xx status with a JSON body instead of a stream (§8).
+OPENAI_ERROR_BODY = b'{"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}'
+ANTHROPIC_ERROR_BODY = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
 SEMANTIC_CASES = [
     P("semantic.text", "openai", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
     P("semantic.text", "anthropic-web-search", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
@@ -1015,7 +1020,10 @@ SEMANTIC_CASES = [
     F("semantic.clean-finish", "openai-no-done", OA_TEXT[: -len(b"data: [DONE]\n\n")], OA, expect=OA_TEXT_EXPECT, message="never terminates cleanly", event=None),
     F("semantic.clean-finish", "anthropic-no-message-stop", anthropic(message_start(25), text_start(0), text_delta(0, "Hello there!"), block_stop(0), message_delta("end_turn", 12)), AN, expect=AN_TEXT_EXPECT, message="never terminates cleanly", event=None),
     F("semantic.clean-finish", "error-on-completed-stream", OA_ERROR, OA, expect=OA_TEXT_EXPECT, message="reports an error", event=None),
+    F("semantic.clean-finish", "http-500-for-a-completed-stream", ANTHROPIC_ERROR_BODY, AN, expect=AN_TEXT_EXPECT, status=500, message="reports an error", event=None),
     P("semantic.error-surfaced", "openai-error-frame", OA_ERROR, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT),
+    # A proxy that answers a broken upstream with an error status and a JSON body surfaces it too.
+    P("semantic.error-surfaced", "http-500-error-response", b'{"error": {"message": "upstream cut off", "type": "server_error"}}', OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, status=500),
     P("semantic.error-surfaced", "openrouter-error-chunk-finish-error", OA_OPENROUTER_ERROR, OA, expect=OA_ERROR_EXPECT, negative=NEG_ERROR),
     P("semantic.error-surfaced", "anthropic-error-event", AN_ERROR, AN, expect=AN_ERROR_EXPECT, negative=NEG_ERROR),
     # #28: a cut-off upstream reported as a clean finish.
@@ -1024,8 +1032,61 @@ SEMANTIC_CASES = [
     F("semantic.error-surfaced", "anthropic-error-then-message-stop", AN_ERROR + anthropic(block_stop(0), message_delta("end_turn"), MESSAGE_STOP), AN, expect=AN_ERROR_EXPECT, negative=NEG_ERROR, message="reported as a clean finish", event=None),
 ]
 
+# ----------------------------------------------------------------- oracle.* (§7.3, §7.4, X1)
+
+# A thinking delta sent into a text block (#6): anthropic-sdk-python ignores it, so no thinking reaches its users.
+AN_THINKING_INTO_TEXT = anthropic(message_start(46), text_start(0), thinking_delta(0, "17 × 20 = 340, plus 51 is 391."), text_delta(0, "17 × 23 = 391."), block_stop(0), message_delta("end_turn", 71), MESSAGE_STOP)
+# Every event as a bare `data:` line (#27): the SDK dispatches by event name and drops them all, so no message_start.
+AN_BARE_DATA = "".join(named(None, event) for event in (message_start(25), text_start(0), text_delta(0, "Hello there!"), block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)).encode()
+# Tool index 1 before index 0: the openai-python accumulator places entries by list position (§7.3).
+OA_TOOL_INDEX_1_FIRST = openai(
+    oa_role(None, tool_calls=[head(1, CALL_B, "get_time", '{"tz": "Europe/Paris"}')]),
+    oa_calls(head(0, CALL_A, "get_weather", '{"city": "Paris"}')),
+    oa_finish("tool_calls"),
+    oa_usage(80, 41),
+)
+AN_CUT_AS_CLEAN = anthropic(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper"), block_stop(0), message_delta("end_turn", 5), MESSAGE_STOP)
+
+ORACLE_CASES = [
+    P("oracle.openai-python", "text", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
+    P("oracle.openai-python", "parallel-tool-calls", OA_PARALLEL, OA, expect=OA_PARALLEL_EXPECT),
+    P("oracle.openai-python", "forced-tool-choice-stop", OA_FORCED, OA, expect=OA_TOOL_EXPECT),
+    P("oracle.openai-python", "tool-whole-in-one-delta", OA_WHOLE, OA, expect=OA_TOOL_EXPECT),
+    P("oracle.openai-python", "deepseek-reasoning-content", OA_DEEPSEEK, OA, expect=OA_DEEPSEEK_EXPECT),
+    # OpenRouter repeats role: the client holds role "assistantassistant", which the oracle does not compare.
+    P("oracle.openai-python", "openrouter-reasoning-role-repeated", OA_OPENROUTER_REASONING, OA, expect={"text": "4", "reasoning": "We need 4.", "finish": "stop"}),
+    P("oracle.openai-python", "length-is-not-a-client-error", openai(oa_role(), oa_text("The planets are"), oa_finish("length")), OA, expect={"text": "The planets are", "finish": "length"}),
+    P("oracle.openai-python", "negative-error-frame-raises", OA_ERROR, OA, expect=OA_ERROR_EXPECT, negative=NEG_ERROR),
+    F("oracle.openai-python", "negative-cut-without-finish", OA_CUT_SILENT, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, message="it must raise", event=None),
+    F("oracle.openai-python", "tool-index-1-before-0", OA_TOOL_INDEX_1_FIRST, OA, expect=OA_PARALLEL_EXPECT, message="openai-python", event=None),
+    F("oracle.openai-python", "parallel-merged-at-index-0", OA_PARALLEL_ALL_INDEX_0, OA, expect=OA_PARALLEL_EXPECT, message="assembled tool calls", event=None),
+    F("oracle.openai-python", "error-frame-on-completed-stream", OA_ERROR, OA, expect=OA_TEXT_EXPECT, message="raised APIError", event=None),
+    F("oracle.openai-python", "cut-off-reported-as-clean-finish", OA_CUT_AS_CLEAN, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, message="returned a completion (finish_reason 'stop')", event=None),
+    P("oracle.anthropic-python", "text", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
+    P("oracle.anthropic-python", "tool-use", AN_TOOL, AN, expect=AN_TOOL_EXPECT),
+    P("oracle.anthropic-python", "tool-no-arguments", AN_TOOL_NO_ARGS, AN, expect=AN_TOOL_NO_ARGS_EXPECT),
+    P("oracle.anthropic-python", "thinking-signature", AN_THINKING, AN, expect=AN_THINKING_EXPECT),
+    P("oracle.anthropic-python", "web-search-citations-padding", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
+    P("oracle.anthropic-python", "negative-error-event-raises", AN_ERROR, AN, expect=AN_ERROR_EXPECT, negative=NEG_ERROR),
+    F("oracle.anthropic-python", "thinking-into-text-block", AN_THINKING_INTO_TEXT, AN, expect=AN_THINKING_EXPECT, message="assembled thinking ''", event=None),
+    F("oracle.anthropic-python", "bare-data-events", AN_BARE_DATA, AN, expect=AN_TEXT_EXPECT, message="raised AssertionError", event=None),
+    F("oracle.anthropic-python", "signature-dropped", AN_THINKING_SIGNATURE_DROPPED, AN, expect=AN_THINKING_EXPECT, message="assembled signatures []", event=None),
+    F("oracle.anthropic-python", "error-event-on-completed-stream", AN_ERROR, AN, expect=AN_TEXT_EXPECT, message="raised APIStatusError", event=None),
+    F("oracle.anthropic-python", "cut-off-reported-as-clean-finish", AN_CUT_AS_CLEAN, AN, expect=AN_ERROR_EXPECT, negative=NEG_CUT, message="without raising", event=None),
+]
+
+HTTP_CASES = [
+    P("http.error-body", "openai-429", OPENAI_ERROR_BODY, OA, status=429),
+    P("http.error-body", "openrouter-400-numeric-code", b'{"error":{"code":400,"message":"Provider returned error"}}', OA, status=400),
+    P("http.error-body", "anthropic-529", ANTHROPIC_ERROR_BODY, AN, status=529),
+    F("http.error-body", "html-502", b"<html><body>502 Bad Gateway</body></html>", OA, status=502, message="body is not JSON", event=None),
+    F("http.error-body", "no-message", b'{"error":"boom"}', OA, status=500, message="has no error.message", event=None),
+    F("http.error-body", "openai-shape-to-anthropic-client", OPENAI_ERROR_BODY, AN, status=500, message="not an Anthropic error object", event=None),
+]
+
 CASES: list[Case] = [
     *SSE_CASES,
+    *HTTP_CASES,
     *OPENAI_FRAMING_CASES,
     *CHUNK_CASES,
     *DELTA_CASES,
@@ -1037,6 +1098,7 @@ CASES: list[Case] = [
     *ORDER_CASES,
     *BLOCK_CASES,
     *SEMANTIC_CASES,
+    *ORACLE_CASES,
 ]
 
 
@@ -1053,6 +1115,7 @@ def _context(case: Case) -> Any:
         expect=case.expect,
         negative=case.negative,
         usage_requested=case.usage_requested,
+        status=case.status,
     )
 
 

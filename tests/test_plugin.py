@@ -226,3 +226,25 @@ def test_snapshots_catch_a_changed_output(fakes: pytest.Pytester, monkeypatch: p
     result = run(fakes, *args)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*snapshot: the normalized output differs*", "*--snapshot-update*"])
+
+
+UNAVAILABLE_TARGET = '''
+from conformance.targets import TargetUnavailable
+
+
+def Missing():
+    raise TargetUnavailable("thing-not-installed", "the thing is not installed here; pip install thing")
+'''
+
+
+def test_an_unavailable_target_errors_every_item_with_one_clear_message(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(missingtarget=UNAVAILABLE_TARGET)
+    pytester.syspathinsert()
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = run(pytester, "--target=missingtarget:Missing", f"--corpus={corpus}")
+    result.assert_outcomes(errors=4)
+    assert result.stdout.str().count("the thing is not installed here; pip install thing") == 1
+    result.stdout.fnmatch_lines(["*target missingtarget:Missing is unavailable, so every item errored [[]thing-not-installed[]]*"])
+    report = read_report(pytester, "missingtarget-Missing")
+    assert report["summary"]["errored"] == 4
+    assert any("thing-not-installed" in note for note in report["header"]["notes"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import time
 from collections.abc import AsyncIterator
 
@@ -144,6 +145,63 @@ async def test_token_header_routes_any_path(server: ReplayServer, client: httpx.
     response = await client.post(server.base_url + "/v1/messages", json=REQUEST, headers={TOKEN_HEADER: slot.token})
     assert response.content == BODY
     assert slot.requests[0].path == "/v1/messages"
+
+
+@pytest.mark.parametrize("prefix", ["", "openrouter/", "hosted_vllm/", "a/b/"])
+async def test_body_model_routes_any_path(server: ReplayServer, client: httpx.AsyncClient, prefix: str) -> None:
+    # A proxy with a fixed upstream base URL forwards the model name, with or without a provider prefix.
+    other = server.register(b"data: other\n\n")
+    slot = server.register(BODY, schedule="line")
+    response = await client.post(server.base_url + "/v1/chat/completions", json={**REQUEST, "model": prefix + slot.token})
+    assert response.content == BODY
+    assert len(slot.requests) == 1 and not other.requests
+    assert slot.requests[0].path == "/v1/chat/completions"
+
+
+async def test_path_and_header_win_over_body_model(server: ReplayServer, client: httpx.AsyncClient) -> None:
+    by_path = server.register(b"data: path\n\n")
+    by_header = server.register(b"data: header\n\n")
+    by_model = server.register(b"data: model\n\n")
+    body = {**REQUEST, "model": by_model.token}
+    response = await client.post(by_path.url + "/v1/messages", json=body, headers={TOKEN_HEADER: by_header.token})
+    assert response.content == b"data: path\n\n"
+    response = await client.post(server.base_url + "/v1/messages", json=body, headers={TOKEN_HEADER: by_header.token})
+    assert response.content == b"data: header\n\n"
+    # An unregistered header token does not hide a registered model.
+    response = await client.post(server.base_url + "/v1/messages", json=body, headers={TOKEN_HEADER: "nope"})
+    assert response.content == b"data: model\n\n"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"", b"not json", b"[1, 2]", b'{"model": 3}', b'{"model": ""}', b'{"model": "gpt-4o"}', b'{"model": "openai/nope"}', b'\xff{"model"'],
+)
+async def test_body_without_a_registered_model_is_a_404(server: ReplayServer, client: httpx.AsyncClient, body: bytes) -> None:
+    server.register(BODY)
+    response = await client.post(server.base_url + "/v1/chat/completions", content=body)
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
+
+
+async def test_fixed_port() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with ReplayServer(port=port) as fixed:
+        assert fixed.base_url == f"http://127.0.0.1:{port}"
+        slot = fixed.register(BODY)
+        assert slot.url == f"http://127.0.0.1:{port}/r/{slot.token}"
+        async with httpx.AsyncClient(timeout=10) as http:
+            response = await http.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={**REQUEST, "model": slot.token})
+        assert response.content == BODY
+        taken = ReplayServer(port=port)
+        with pytest.raises(OSError, match=rf"cannot listen on 127.0.0.1:{port}.*--replay-port"):
+            await taken.start()
+
+
+def test_port_out_of_range_is_refused() -> None:
+    with pytest.raises(ValueError, match="port"):
+        ReplayServer(port=70000)
 
 
 async def test_unknown_token_is_a_json_404(server: ReplayServer, client: httpx.AsyncClient) -> None:

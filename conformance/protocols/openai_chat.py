@@ -262,15 +262,15 @@ def _has_tool_calls(ctx: Context) -> bool:
     return any(True for _ in _tool_deltas(ctx))
 
 
-@invariant("openai.tool.header-once", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates a repeated id or name); Qwen and z.ai repeat empty ones (§4)")
+@invariant("openai.tool.header-once", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)")
 def tool_header_once(ctx: Context) -> Iterator[Violation]:
-    """A tool call's `id`, `type` and `function.name` appear only in that call's first delta."""
+    """A tool call's `id` and `function.name` appear only in that call's first delta."""
     seen: set[tuple[int, Any]] = set()
     for chunk, choice, call in _tool_deltas(ctx):
         key = (choice, hashable(call.get("index")))
         if key in seen:
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
-            repeated = [name for name in ("id", "type") if name in call] + (["function.name"] if "name" in function else [])
+            repeated = (["id"] if "id" in call else []) + (["function.name"] if "name" in function else [])
             if repeated:
                 yield Violation("tool call header repeated in a later delta", "only index and function.arguments", repeated, chunk.event, "choices.delta.tool_calls")
                 return

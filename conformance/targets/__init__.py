@@ -4,7 +4,10 @@
 - `reference`: our faithful implementation of every route;
 - `mutant:<name>`: the reference with one real-world bug seeded (see `conformance targets`);
 - a name registered by another package under the entry-point group `conformance.targets`;
-- `module:attr`: an object, class or zero-argument factory importable from `module`.
+- `module:attr`: an object, class or zero-argument factory importable from `module`;
+- `http://HOST:PORT[?routes=…&model=…]` (or https): a proxy already running (`targets/http.py`);
+- `litellm-proxy`: the LiteLLM proxy server, started as a subprocess (`targets/litellm_proxy.py`);
+- `litellm`: LiteLLM's SDK in process (`targets/litellm_sdk.py`; needs the `litellm` extra).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target, route_id
 
-__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "available", "load", "route_id"]
+__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "available", "load", "route_id"]
 
 ENTRY_POINT_GROUP = "conformance.targets"
 
@@ -27,6 +30,11 @@ class TargetError(Exception):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+class TargetUnavailable(TargetError):
+    """A target that exists but cannot run here (its package is not installed, say): its items
+    are errored with this message, where a misspelt `--target` stops the run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +64,22 @@ def _entry_points() -> dict[str, Any]:
 
 
 def load(spec: str) -> Target:
+    if spec.startswith(("http://", "https://")):
+        from conformance.targets.http import HttpTarget
+
+        return HttpTarget(spec)
+    if spec == "litellm-proxy":
+        from conformance.targets.litellm_proxy import LiteLLMProxy
+
+        return LiteLLMProxy()
     if spec == "reference":
         from conformance.targets.reference import Reference
 
         return Reference()
+    if spec == "litellm":
+        from conformance.targets.litellm_sdk import LiteLLM
+
+        return LiteLLM()
     if spec.startswith("mutant:"):
         name = spec.removeprefix("mutant:")
         mutants = _mutants()
@@ -81,11 +101,43 @@ def load(spec: str) -> Target:
     raise TargetError("unknown-target", f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr")
 
 
+def _litellm_info() -> TargetInfo:
+    """The `litellm` target, described without importing LiteLLM (slow, and maybe absent)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from conformance.targets.litellm_sdk import ROUTES, install_hint
+
+    try:
+        description = f"LiteLLM {version('litellm')}'s SDK in process, framed by its proxy's generators"
+    except PackageNotFoundError:
+        description = f"cannot load: LiteLLM is not installed; {install_hint()}"
+    return TargetInfo("litellm", "built-in (needs the litellm extra)", description, tuple(sorted(ROUTES)))
+
+
+def _proxy_infos() -> list[TargetInfo]:
+    """`litellm-proxy` and `http://…`, described without starting or reaching anything."""
+    from conformance.targets.http import ALL_ROUTES
+
+    routes = tuple(sorted(ALL_ROUTES))
+    try:
+        from conformance.targets.litellm_proxy import find_litellm
+
+        description = f"the LiteLLM proxy server as a subprocess ({find_litellm()})"
+    except TargetError as error:
+        description = f"cannot load: {error}"
+    return [
+        TargetInfo("litellm-proxy", "built-in (needs litellm[proxy])", description, routes),
+        TargetInfo("http://HOST:PORT", "built-in", "any proxy already running; narrow with ?routes=… (README: Testing a running proxy)", routes),
+    ]
+
+
 def available() -> list[TargetInfo]:
     """Every target this installation can load, with its routes."""
     from conformance.targets.reference import Reference
 
     infos = [TargetInfo("reference", "built-in", "our faithful implementation of every route", tuple(sorted(Reference.routes)))]
+    infos.append(_litellm_info())
+    infos += _proxy_infos()
     for name, mutant in sorted(_mutants().items()):
         infos.append(TargetInfo(f"mutant:{name}", "mutant", f"{mutant.bug} (caught by {mutant.caught_by})", tuple(sorted(mutant.factory().routes))))
     for name, ep in sorted(_entry_points().items()):

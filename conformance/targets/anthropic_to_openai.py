@@ -67,11 +67,12 @@ class AnthropicToOpenAI(RouteStream):
 
     def arguments_at_stop(self, tool: ToolBlock) -> str:
         """Arguments still owed when a tool block stops: its start `input`, when that was filled
-        in and no delta came (Kimi, code-execution callers: §5.4, #14). Never `{}` prefixed to
-        deltas (#12)."""
+        in and no delta came (Kimi, code-execution callers: §5.4, #14), or `{}` for a tool with no
+        arguments, as OpenAI sends it (its users `json.loads` the arguments; `""` fails). Never
+        `{}` prefixed to deltas (#12)."""
         if tool.fragments == 0 and isinstance(tool.start_input, dict) and tool.start_input:
             return json.dumps(tool.start_input, ensure_ascii=False)
-        return ""
+        return "{}" if tool.fragments == 0 else ""
 
     def on_cut_off(self) -> list[bytes]:
         # No message_stop: the upstream was cut off; [DONE] would hide that (#28).

@@ -5,13 +5,16 @@ A target is an object with three attributes and one method:
     name: str                     # shown in reports, e.g. "reference"
     version: str                  # the implementation's own version
     routes: frozenset[Route]      # the (upstream protocol, client protocol) pairs it serves
-    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]
 
 `stream` receives the client's request body (already in the client protocol of the route) and the
 base URL of an upstream that speaks the route's upstream protocol. It sends its upstream request
 to `exchange.upstream_url` plus its protocol's usual path (`/v1/chat/completions`,
 `/v1/messages`), and yields the bytes of the HTTP response body it would stream to its client, in
-the reads it would write them. It knows nothing of the checks that will run on those bytes.
+the reads it would write them. A target that answers over HTTP may first yield one `Head` with the
+status and headers its client got, so that an error answered with a 4xx or 5xx status and a JSON
+body counts as an error in the client's protocol; without a `Head` the status is 200. A target
+knows nothing of the checks that will run on its output.
 
 A target that needs set-up across a whole run may also define `async def aclose(self)`.
 """
@@ -22,7 +25,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["PROTOCOL_VERSION", "Route", "Exchange", "Target", "route_id"]
+__all__ = ["PROTOCOL_VERSION", "Route", "Exchange", "Head", "Target", "route_id"]
 
 PROTOCOL_VERSION = 1
 
@@ -51,10 +54,18 @@ class Exchange:
     """Extra headers the target should forward upstream."""
 
 
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The response status and headers a target's client received, yielded before any bytes."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+
+
 @runtime_checkable
 class Target(Protocol):
     name: str
     version: str
     routes: frozenset[Route]
 
-    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]: ...
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]: ...

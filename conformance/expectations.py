@@ -1,0 +1,172 @@
+"""Known failures of a target, and the strict gate built on them.
+
+A target's `expectations.yaml` (schema: `schemas/expectations.schema.json`) lists, per capture and
+route, the invariants that are known to fail, each with a one-line reason and the upstream issue.
+A case then passes the gate when exactly its listed invariants fail: a new failure fails the run,
+and so does a listed failure that now passes (strict, as Rhino runs test262), so the file never
+drifts from the truth. `--update-expectations` rewrites it from a run, keeping reasons and issues.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from conformance import schemas
+
+__all__ = ["ERRORED", "ExpectationsError", "KnownFailure", "Expectations", "Verdict", "judge", "load", "updated", "write"]
+
+ERRORED = "errored"
+"""The pseudo-invariant an entry lists when the target errors on that case."""
+
+
+class ExpectationsError(Exception):
+    code = "bad-expectations"
+
+
+@dataclass(frozen=True, slots=True)
+class KnownFailure:
+    capture: str
+    route: str
+    invariants: frozenset[str]
+    reason: str
+    issue: str = ""
+    schedules: frozenset[str] | None = None
+    versions: frozenset[str] | None = None
+
+    def covers(self, capture: str, route: str, schedule: str, version: str) -> bool:
+        return (
+            self.capture == capture
+            and self.route == route
+            and (self.schedules is None or schedule in self.schedules)
+            and (self.versions is None or version in self.versions)
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"capture": self.capture, "route": self.route, "invariants": sorted(self.invariants)}
+        if self.schedules is not None:
+            data["schedules"] = sorted(self.schedules)
+        if self.versions is not None:
+            data["versions"] = sorted(self.versions)
+        data["reason"] = self.reason
+        if self.issue:
+            data["issue"] = self.issue
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Expectations:
+    path: Path
+    target: str
+    entries: tuple[KnownFailure, ...]
+
+    def for_case(self, capture: str, route: str, schedule: str, version: str) -> list[KnownFailure]:
+        return [entry for entry in self.entries if entry.covers(capture, route, schedule, version)]
+
+
+def load(path: Path, target: str) -> Expectations:
+    """The expectations at `path`; an absent file means no known failures."""
+    if not path.is_file():
+        return Expectations(path, target, ())
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ExpectationsError(f"{path}: is not valid YAML: {error}") from error
+    problems = schemas.problems("expectations", data)
+    if problems:
+        raise ExpectationsError(f"{path}: {problems[0].path or '(top level)'}: {problems[0].message}")
+    if data["target"] != target:
+        raise ExpectationsError(f"{path}: lists expectations for target {data['target']!r}, not {target!r}; pass --expectations for the right file")
+    entries = tuple(
+        KnownFailure(
+            capture=row["capture"],
+            route=row["route"],
+            invariants=frozenset(row["invariants"]),
+            reason=row["reason"],
+            issue=row.get("issue", ""),
+            schedules=frozenset(row["schedules"]) if "schedules" in row else None,
+            versions=frozenset(map(str, row["versions"])) if "versions" in row else None,
+        )
+        for row in data["known_failures"]
+    )
+    return Expectations(path, target, entries)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """How a case's actual failures compare with its known ones."""
+
+    new: frozenset[str]
+    """Failing, but not listed: a regression."""
+    fixed: frozenset[str]
+    """Listed, but passing now: the file must be updated."""
+    known: tuple[KnownFailure, ...]
+
+    @property
+    def as_expected(self) -> bool:
+        return not self.new and not self.fixed
+
+    def explain(self, path: Path) -> str:
+        lines = []
+        if self.new:
+            lines.append(f"new failure(s) not listed in {path}: {', '.join(sorted(self.new))}")
+        if self.fixed:
+            reasons = "; ".join(f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in self.known)
+            lines.append(f"listed as known failure(s) but passing now: {', '.join(sorted(self.fixed))} [{reasons}]; remove them from {path}, or rerun with --update-expectations")
+        return "\n".join(lines)
+
+
+def judge(failing: set[str], known: list[KnownFailure]) -> Verdict:
+    listed = frozenset().union(*(entry.invariants for entry in known)) if known else frozenset()
+    return Verdict(frozenset(failing) - listed, listed - frozenset(failing), tuple(known))
+
+
+def updated(previous: Expectations, rows: list[dict[str, Any]], version: str, all_schedules: list[str]) -> dict[str, Any]:
+    """The expectations a run implies: its failures, keeping the reasons and issues already written.
+
+    A failure seen under every schedule of the run gets no `schedules` list. Entries for other
+    versions, and for captures or routes this run did not cover, are kept as they were.
+    """
+    failing: dict[tuple[str, str, frozenset[str]], set[str]] = defaultdict(set)
+    messages: dict[tuple[str, str, frozenset[str]], str] = {}
+    covered: set[tuple[str, str]] = set()
+    for row in rows:
+        covered.add((row["capture"], row["route"]))
+        invariants = {name for name, verdict in row.get("verdicts", {}).items() if isinstance(verdict, dict) and verdict["outcome"] == "fail"}
+        if row["outcome"] == ERRORED:
+            invariants = {ERRORED}
+        if not invariants:
+            continue
+        key = (row["capture"], row["route"], frozenset(invariants))
+        failing[key].add(row["schedule"])
+        messages.setdefault(key, row.get("error") or next((v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] == "fail"), ""))
+    kept = [entry for entry in previous.entries if (entry.capture, entry.route) not in covered or (entry.versions is not None and version not in entry.versions)]
+    entries = [entry.to_json() for entry in kept]
+    for (capture, route, invariants), schedules in sorted(failing.items(), key=lambda item: (item[0][0], item[0][1], sorted(item[0][2]))):
+        old = next((e for e in previous.entries if e.capture == capture and e.route == route and e.invariants & invariants), None)
+        entry = KnownFailure(
+            capture,
+            route,
+            invariants,
+            reason=old.reason if old else f"unexplained: {messages[(capture, route, invariants)]}".replace("\n", " ")[:200],
+            issue=old.issue if old else "",
+            schedules=None if set(all_schedules) <= schedules else frozenset(schedules),
+            versions=old.versions if old else None,
+        )
+        entries.append(entry.to_json())
+    entries.sort(key=lambda e: (e["capture"], e["route"]))
+    return {"target": previous.target, "known_failures": entries}
+
+
+def write(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        "# Known failures of this target: the conformance gate passes when exactly these fail.\n"
+        "# Each entry needs a one-line reason and, where one exists, the upstream issue.\n"
+        "# Regenerate with: pytest --target=<target> --update-expectations (reasons are kept).\n"
+    )
+    path.write_text(header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=120), encoding="utf-8")

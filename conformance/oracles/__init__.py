@@ -1,0 +1,17 @@
+"""Client oracles: the official SDK clients read each output, and what they assemble must be the capture's.
+
+WIRE-FACTS §10 X1. Each oracle serves the stream's bytes from a loopback HTTP server
+(`conformance.oracles._server`) and reads them with the real client, so the SDK's transport, SSE
+decoder, stream loop and accumulator all take part. A client exception, or an assembled message
+that differs from the capture's `expect`, fails and names the client and its version.
+
+- `oracle.openai-python`: openai-python, `client.chat.completions.stream()` (openai-chat streams).
+- `oracle.anthropic-python`: anthropic-sdk-python, `client.messages.stream()` (anthropic-messages streams).
+
+Importing this package registers both; the SDKs themselves are imported on first use.
+"""
+
+from conformance.oracles import anthropic_python as _anthropic_python  # noqa: F401  (registers oracle.anthropic-python)
+from conformance.oracles import openai_python as _openai_python  # noqa: F401  (registers oracle.openai-python)
+
+__all__: list[str] = []

@@ -1,0 +1,137 @@
+"""Oracle: what the official openai-python client assembles from an OpenAI Chat stream.
+
+The stream's bytes are served over loopback HTTP and read by the real synchronous client, through
+its own transport, SSE decoder, stream loop (`openai/_streaming.py`) and chat accumulator
+(`client.chat.completions.stream()`, i.e. `ChatCompletionStreamState` in
+`openai/lib/streaming/chat/_completions.py` with `accumulate_delta` from
+`openai/lib/streaming/_deltas.py`). No private function is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from conformance.invariants import Violation, invariant
+from conformance.neutral import neutral_finish, parse_arguments
+from conformance.oracles._common import TIMEOUT, client_name, compared, describe_error, differs, http_client
+from conformance.oracles._server import serving
+from conformance.protocols import OPENAI_CHAT
+from conformance.protocols.openai_chat import REASONING_FIELDS
+from conformance.stream import Context
+
+__all__ = ["run", "Assembled"]
+
+CLIENT = "openai-python"
+_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
+_DEFAULT_MESSAGES = [{"role": "user", "content": "conformance oracle"}]
+
+
+class Assembled:
+    """Choice 0 of the client's final completion, in the terms a capture's `expect` uses."""
+
+    def __init__(self, completion: Any) -> None:
+        choices = list(getattr(completion, "choices", None) or [])
+        choice = choices[0] if choices else None
+        message = getattr(choice, "message", None)
+        self.choices = len(choices)
+        self.content = _text(getattr(message, "content", None))
+        self.refusal = _text(getattr(message, "refusal", None))
+        self.tool_calls = [_tool_call(call) for call in (getattr(message, "tool_calls", None) or [])]
+        self.reasoning = _reasoning(message)
+        raw_finish = getattr(choice, "finish_reason", None)
+        self.raw_finish = raw_finish
+        finish = _FINISH.get(raw_finish, raw_finish) if isinstance(raw_finish, str) else raw_finish
+        self.finish = neutral_finish(finish, bool(self.tool_calls))
+
+
+def _text(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _tool_call(call: Any) -> dict[str, Any]:
+    function = getattr(call, "function", None)
+    raw = getattr(function, "arguments", None)
+    # As everywhere in the suite (O4, neutral.parse_arguments), "" means no arguments, i.e. {}; a string
+    # that does not parse is compared as itself, so the violation shows what the client holds.
+    arguments = parse_arguments(raw)[0] if isinstance(raw, str) else raw
+    return {"name": getattr(function, "name", None), "arguments": arguments}
+
+
+def _reasoning(message: Any) -> str:
+    """The first reasoning dialect field the client kept (§3): unknown delta keys ride along as extras."""
+    for name in REASONING_FIELDS:
+        value = getattr(message, name, None)
+        if isinstance(value, str) and value:
+            return value
+    return ""
+
+
+def _request(ctx: Context) -> tuple[str, list[Any]]:
+    model = ctx.request.get("model")
+    messages = ctx.request.get("messages")
+    return (model if isinstance(model, str) and model else "conformance-oracle"), (messages if isinstance(messages, list) and messages else _DEFAULT_MESSAGES)
+
+
+def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | None = None, status: int = 200) -> Any:
+    """Serve `raw` and read it with `client.chat.completions.stream()`; returns the final completion, or raises what the client raised.
+
+    `get_final_completion()` refuses finish reasons `length` and `content_filter` by raising
+    `LengthFinishReasonError` / `ContentFilterFinishReasonError`: for those, the stream's public
+    `current_completion_snapshot` is returned, since the refusal is the helper's policy, not a
+    failure to read the stream. With a `status` of 300 or more, `raw` is served as an error response.
+    """
+    import openai
+
+    with serving(raw, status) as url:
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(openai))
+        with client.chat.completions.stream(model=model, messages=messages or _DEFAULT_MESSAGES) as stream:
+            stream.until_done()
+            try:
+                return stream.get_final_completion()
+            except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError):
+                return stream.current_completion_snapshot
+
+
+@invariant(
+    "oracle.openai-python",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    applies=compared,
+    evidence="X1 (feed every output to the openai-python chat accumulator); §7.1-§7.2 (openai-python `_streaming.py`: decoder and stream loop, APIError on an error frame); §7.3 (`lib/streaming/chat/_completions.py`, `lib/streaming/_deltas.py`: choices and tool calls placed by index, strings concatenated); §8 (how the SDK reacts to mid-stream errors). Proxy level: Mistral's index-less tool calls make the accumulator raise and Copilot's first tool index 1 corrupts it (§4, §7.3)",
+)
+def openai_python(ctx: Context) -> Iterator[Violation]:
+    """The official openai-python client, reading the stream over HTTP with `client.chat.completions.stream()`, raises nothing and assembles choice 0 with the capture's content, refusal, tool calls (names and parsed arguments, an empty string counting as {}, in order), reasoning (the first of `reasoning_content`, `reasoning`, `thinking` it kept as an extra field) and neutral finish reason; when the upstream broke, it raises."""
+    client = client_name("openai", CLIENT)
+    try:
+        import openai
+    except ImportError as error:
+        yield Violation(f"{client} cannot be imported ({error}); install it: pip install 'openai>=1.92'", "openai-python installed", None)
+        return
+    model, messages = _request(ctx)
+    try:
+        completion = run(ctx.raw, model, messages, getattr(ctx, "status", 200))
+    except openai.APIConnectionError as error:
+        yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}", "the stream served over loopback", type(error).__name__)
+        return
+    except Exception as error:  # any exception is the client's verdict on the stream
+        if ctx.negative is None:
+            yield Violation(f"{client} raised {describe_error(error, 'openai')}", "a final completion", type(error).__name__)
+        return
+    got = Assembled(completion)
+    if ctx.negative is not None:
+        # A client that returns normally shows its user a truncated answer as if it were whole.
+        kind = ctx.negative.get("kind", "broken")
+        yield Violation(f"{client} returned a completion (finish_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}); it must raise", "an exception", f"finish_reason {got.raw_finish!r}")
+        return
+    expect = ctx.expect or {}
+    checks = [
+        ("content", str(expect.get("text", "")), got.content),
+        ("refusal", str(expect.get("refusal", "")), got.refusal),
+        ("reasoning", str(expect.get("reasoning", "")), got.reasoning),
+        ("tool calls", [{"name": c["name"], "arguments": c["arguments"]} for c in expect.get("tool_calls", [])], got.tool_calls),
+        ("finish reason", expect.get("finish"), got.finish),
+    ]
+    for what, expected, actual in checks:
+        if expected != actual:
+            yield Violation(differs(client, what, expected, actual), expected, actual)

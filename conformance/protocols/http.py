@@ -1,0 +1,45 @@
+"""Error responses: a proxy that answers with a 4xx or 5xx status instead of a stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from conformance.invariants import Violation, invariant
+from conformance.neutral import Message
+from conformance.protocols import ANTHROPIC_MESSAGES
+from conformance.stream import Context
+
+__all__ = ["error_response"]
+
+
+def error_response(raw: bytes, status: int) -> Message:
+    """The neutral message of an error response: no content, the error its body names."""
+    try:
+        body: Any = json.loads(raw)
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        error = {"message": raw.decode("utf-8", "replace")[:500]}
+    return Message(error={**error, "status": status})
+
+
+def _error_status(ctx: Context) -> bool:
+    return ctx.status >= 300
+
+
+@invariant("http.error-body", applies=_error_status, evidence="§8 (OpenRouter, before any token: an HTTP error status with {\"error\":{\"code\":…,\"message\":…}}); §5.2 (the Anthropic error object {type:\"error\", error:{type, message}}); openai-python and anthropic-sdk-python read error.message from an error response")
+def error_body(ctx: Context) -> Iterator[Violation]:
+    """A 4xx or 5xx response carries a JSON error object in the client's protocol: `{"error": {"message": …}}`, and for Anthropic clients `{"type": "error", "error": {"type": …, "message": …}}`."""
+    try:
+        body: Any = json.loads(ctx.raw)
+    except ValueError:
+        yield Violation(f"HTTP {ctx.status} body is not JSON", "a JSON error object", ctx.raw[:200].decode("utf-8", "replace"))
+        return
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+        yield Violation(f"HTTP {ctx.status} body has no error.message", {"error": {"message": "…"}}, body)
+    elif ctx.protocol == ANTHROPIC_MESSAGES and (body.get("type") != "error" or not isinstance(error.get("type"), str)):
+        yield Violation(f"HTTP {ctx.status} body is not an Anthropic error object", {"type": "error", "error": {"type": "…", "message": "…"}}, body)

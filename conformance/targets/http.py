@@ -1,0 +1,200 @@
+"""The `http` target: any proxy already running, driven over HTTP by its base URL.
+
+    pytest --target=http://127.0.0.1:4000 --replay-port=8765
+    pytest --target='http://127.0.0.1:4000?routes=openai-chat-to-openai-chat&model={token}'
+
+For each exchange it POSTs the client request to `{base}/v1/chat/completions` (client protocol
+openai-chat) or `{base}/v1/messages` (anthropic-messages) and yields the response body as it
+arrives, whatever the status: a proxy's error body is output for the checks to judge.
+
+How the proxy reaches the right capture. The proxy is configured by hand, so its upstream base URL
+is fixed: `http://127.0.0.1:<replay-port>` (plus any path; give the port with `--replay-port`).
+The replay server then picks the capture for each request by, in order: a `/r/<token>/` path
+prefix, an `x-conformance-token: <token>` header, or the upstream request's JSON `model` when it
+is `<token>` or ends in `/<token>`. This target therefore
+
+- sets the client request's `model` to `<provider>/<token>` by default (`provider` is the
+  capture's provider folder: `openai`, `openrouter`, `deepseek`, `vllm`, `anthropic`, ...), so a
+  proxy routes on the prefix (e.g. a LiteLLM `model_name: "openrouter/*"` entry) and forwards the
+  rest, or the whole name, as the upstream model;
+- and sends `x-conformance-token: <token>`, for a proxy that forwards client headers.
+
+Options, as a query string on the spec:
+
+- `routes=<route>,<route>`: serve only these (default: all four, `openai-chat-to-openai-chat`,
+  `openai-chat-to-anthropic-messages`, `anthropic-messages-to-openai-chat`,
+  `anthropic-messages-to-anthropic-messages`); a route the proxy lacks otherwise fails its items;
+- `model=<template>`: the model name sent, with `{token}`, `{provider}` and `{litellm}` (the
+  capture provider's LiteLLM prefix, `hosted_vllm` for `vllm`) filled in; default
+  `{provider}/{token}`.
+
+`CONFORMANCE_PROXY_API_KEY`, when set, is sent as `Authorization: Bearer …` and `x-api-key`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+import httpx
+
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.replay import TOKEN_HEADER
+from conformance.targets.base import Exchange, Head, Route, route_id
+
+__all__ = ["ALL_ROUTES", "CLIENT_PATHS", "DEFAULT_MODEL", "HttpTarget", "ProxyError", "ProxyUnreachable", "post_stream"]
+
+ALL_ROUTES: frozenset[Route] = frozenset(
+    (upstream, client) for upstream in (OPENAI_CHAT, ANTHROPIC_MESSAGES) for client in (OPENAI_CHAT, ANTHROPIC_MESSAGES)
+)
+CLIENT_PATHS = {OPENAI_CHAT: "/v1/chat/completions", ANTHROPIC_MESSAGES: "/v1/messages"}
+DEFAULT_MODEL = "{provider}/{token}"
+API_KEY_ENV = "CONFORMANCE_PROXY_API_KEY"
+
+# No read bound of our own beyond a generous one: the runner cancels a case after its time bound.
+_TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+
+
+class ProxyError(Exception):
+    """The proxy could not be used for this exchange; the message says why and what to do."""
+
+
+class ProxyUnreachable(ProxyError, ConnectionError):
+    """Nothing accepted the connection."""
+
+
+def _litellm_prefix(provider: str) -> str:
+    from conformance.targets.litellm_proxy import litellm_prefix  # the litellm targets' one table
+
+    return litellm_prefix(provider)
+
+
+def model_name(template: str, exchange: Exchange) -> str:
+    provider = exchange.provider or "openai"
+    litellm = _litellm_prefix(provider) if "{litellm}" in template else ""
+    return template.format(token=exchange.token, provider=provider, litellm=litellm)
+
+
+async def post_stream(
+    base_url: str,
+    exchange: Exchange,
+    model: str,
+    *,
+    headers: Iterable[tuple[str, str]] = (),
+    on_transport_error: Callable[[Exception], Awaitable[None]] | None = None,
+) -> AsyncGenerator[bytes | Head, None]:
+    """POST `exchange.request` (with `model`) to the proxy's path for the client protocol and
+    yield the response's `Head` (its status counts: an error status is an error response), then
+    the body's bytes as they arrive (`aiter_raw`: no decoding, no re-chunking).
+
+    A connection that nobody accepts raises `ProxyUnreachable`. A body that breaks off after it
+    began just ends: a truncated stream is output for the checks to judge. `on_transport_error`,
+    if given, is awaited with the httpx error first and may raise something more telling (the
+    LiteLLM target raises its log tail when the process died).
+    """
+    url = base_url.rstrip("/") + CLIENT_PATHS[exchange.route[1]]
+    body = {**exchange.request, "model": model}
+    sent = [
+        ("accept", "text/event-stream"),
+        ("accept-encoding", "identity"),  # aiter_raw would hand us compressed bytes otherwise
+        (TOKEN_HEADER, exchange.token),
+        *exchange.headers,
+        *headers,
+    ]
+    key = os.environ.get(API_KEY_ENV)
+    if key:
+        sent += [("authorization", f"Bearer {key}"), ("x-api-key", key)]
+    if exchange.route[1] == ANTHROPIC_MESSAGES:
+        sent.append(("anthropic-version", "2023-06-01"))
+    began = False
+    async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
+        try:
+            async with client.stream("POST", url, json=body, headers=sent) as response:
+                began = True
+                yield Head(response.status_code, tuple(response.headers.items()))
+                async for chunk in response.aiter_raw():
+                    yield chunk
+        except httpx.ConnectError as error:
+            if on_transport_error is not None:
+                await on_transport_error(error)
+            raise ProxyUnreachable(f"cannot connect to {url}: {error or type(error).__name__}; is the proxy running?") from error
+        except httpx.TransportError as error:
+            if on_transport_error is not None:
+                await on_transport_error(error)
+            if not began:
+                raise ProxyError(f"{url} gave no response: {type(error).__name__}: {error}") from error
+            # The proxy cut its body off: what the client got is the output.
+
+
+def parse_spec(spec: str) -> tuple[str, frozenset[Route], str]:
+    """`http://host:port/path?routes=…&model=…` → (base URL, routes, model template)."""
+    from conformance.targets import TargetError
+
+    parts = urlsplit(spec)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise TargetError("bad-url", f"{spec!r} is not a proxy URL; give http://HOST:PORT")
+    query = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(query) - {"routes", "model"})
+    if unknown:
+        raise TargetError("bad-url", f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>")
+    routes = ALL_ROUTES
+    if "routes" in query:
+        by_id = {route_id(r): r for r in ALL_ROUTES}
+        names = [name.strip() for value in query["routes"] for name in value.split(",") if name.strip()]
+        wrong = [name for name in names if name not in by_id]
+        if wrong or not names:
+            raise TargetError("bad-url", f"{spec!r}: unknown route {', '.join(wrong) or '(none given)'}; known: {', '.join(sorted(by_id))}")
+        routes = frozenset(by_id[name] for name in names)
+    template = query["model"][-1] if "model" in query else DEFAULT_MODEL
+    if "{token}" not in template:
+        raise TargetError("bad-url", f"{spec!r}: model template {template!r} must contain {{token}}")
+    try:
+        template.format(token="t", provider="p", litellm="l")
+    except (KeyError, IndexError, ValueError) as error:
+        raise TargetError("bad-url", f"{spec!r}: model template {template!r} may use only {{token}}, {{provider}} and {{litellm}} ({error})") from None
+    base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    return base, routes, template
+
+
+class HttpTarget:
+    """Target protocol v1 over a running proxy's HTTP API (see the module doc for the conventions)."""
+
+    name = "http"
+
+    def __init__(self, base_url: str, routes: Iterable[Route] | None = None, model: str | None = None) -> None:
+        """`base_url` may carry the `?routes=…&model=…` options; explicit arguments win over them."""
+        self.base_url, parsed_routes, parsed_model = parse_spec(base_url)
+        self.routes: frozenset[Route] = frozenset(routes) if routes is not None else parsed_routes
+        self.model = model if model is not None else parsed_model
+        self.version = "unknown"
+        self._probed = False
+
+    async def _probe_version(self) -> None:
+        """Best effort, once: LiteLLM's `/health/readiness` names its version; others may have `/version`."""
+        self._probed = True
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(3.0)) as client:
+                for path, key in (("/health/readiness", "litellm_version"), ("/version", "version")):
+                    response = await client.get(self.base_url + path)
+                    if response.status_code == 200:
+                        data = response.json()
+                        if isinstance(data, dict) and isinstance(data.get(key), str):
+                            self.version = data[key]
+                            return
+        except (httpx.HTTPError, ValueError):
+            return
+
+    async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head, None]:
+        if exchange.route not in self.routes:
+            raise ValueError(f"{self.name} at {self.base_url} is not configured for route {route_id(exchange.route)}")
+        if not self._probed:
+            await self._probe_version()
+        async for chunk in post_stream(self.base_url, exchange, model_name(self.model, exchange)):
+            yield chunk
+
+    async def aclose(self) -> None:
+        """Nothing to release: each stream owns, and closes, its own HTTP client."""
+
+    def __repr__(self) -> str:
+        return f"<HttpTarget {self.base_url} routes={sorted(route_id(r) for r in self.routes)}>"

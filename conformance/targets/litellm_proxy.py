@@ -1,0 +1,400 @@
+"""The `litellm-proxy` target: the real LiteLLM proxy server, run as a subprocess.
+
+    pip install 'llm-stream-conformance[litellm]'   # LiteLLM with its proxy extra, pinned
+    pytest --target=litellm-proxy
+
+On the first exchange of a run it writes a config (`config.yaml`, in a temporary folder) whose
+model list has one wildcard entry per LiteLLM provider prefix, every one pointing its `api_base`
+at the replay server, and starts `litellm --config config.yaml --host 127.0.0.1 --port <free>`
+with no database, no master key, no callbacks and LiteLLM's offline switches set. It waits for
+the health endpoint, then drives every exchange over HTTP: `/v1/chat/completions` or
+`/v1/messages` with `model: "<litellm prefix>/<token>"`. LiteLLM routes the prefix to the wildcard
+entry and sends the token upstream as the model name, which is how the replay server picks the
+capture (`conformance/replay.py`).
+
+The proxy's stdout and stderr go to `proxy.log` (`log_path`); the plugin copies it into the report
+folder. A proxy that does not start, or dies mid-run, errors the affected items with one message
+that carries the log's last lines; the run goes on. `aclose()` stops the process (SIGTERM, then
+SIGKILL after 10 s) and removes the folder, and an `atexit` hook does the same if the run is cut
+short.
+
+`CONFORMANCE_LITELLM_BIN` names another `litellm` executable (default: the one next to
+`sys.executable`, i.e. in the environment running the suite).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import importlib.metadata
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import Any, NoReturn
+
+import httpx
+import yaml
+
+from conformance.targets import TargetError, TargetUnavailable
+from conformance.targets.base import Exchange, Head, Route
+from conformance.targets.http import ALL_ROUTES, post_stream
+from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, api_base, install_hint
+
+__all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
+
+BIN_ENV = "CONFORMANCE_LITELLM_BIN"
+STARTUP_TIMEOUT = 90.0
+STOP_GRACE = 10.0
+LOG_TAIL = 40
+HEALTH_PATHS = ("/health/liveliness", "/health/liveness")
+OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the model cost map
+    "LITELLM_OFFLINE_MODE": "true",
+    "LITELLM_TELEMETRY": "False",
+    "DISABLE_ADMIN_UI": "True",
+    "NO_PROXY": "127.0.0.1,localhost",
+    "no_proxy": "127.0.0.1,localhost",
+    "PYTHONUNBUFFERED": "1",  # the log is current when we read its tail
+    "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",  # see general_settings below
+}
+# A database or master key in the caller's environment would change what the proxy does.
+SCRUBBED_ENV = ("DATABASE_URL", "DIRECT_URL", "LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "REDIS_HOST", "REDIS_URL", "STORE_MODEL_IN_DB", "CONFIG_FILE_PATH")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def litellm_prefix(provider: str) -> str:
+    """The LiteLLM model prefix for a capture's provider (`vllm` → `hosted_vllm`); `openai` if unknown.
+    One table for both LiteLLM targets: `litellm_sdk.PROVIDER_PREFIXES`."""
+    return PROVIDER_PREFIXES.get(provider, "openai")
+
+
+def _model_list(replay_base_url: str) -> list[tuple[str, str]]:
+    """(prefix, api_base) per LiteLLM prefix in the table: the replay server plus the path the real
+    provider's base URL has (`/v1`, `/api/v1` for OpenRouter, none for Anthropic, ...), as in the
+    SDK target, so LiteLLM builds the same upstream URL it would for the real provider."""
+    by_prefix: dict[str, str] = {}
+    for provider, prefix in PROVIDER_PREFIXES.items():
+        by_prefix.setdefault(prefix, api_base(provider, replay_base_url))
+    return sorted(by_prefix.items())
+
+
+def find_litellm() -> Path:
+    """The `litellm` CLI: $CONFORMANCE_LITELLM_BIN, else the one in this environment's bin folder."""
+    given = os.environ.get(BIN_ENV)
+    if given:
+        path = Path(given)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise TargetUnavailable("litellm-not-installed", f"${BIN_ENV} is {given!r}, which is not an executable file")
+        return path
+    folder = Path(sys.executable).parent
+    for name in ("litellm", "litellm.exe"):
+        if (folder / name).is_file():
+            return folder / name
+    raise TargetUnavailable(
+        "litellm-not-installed",
+        f"the litellm-proxy target runs the `litellm` CLI of this environment, and there is none in {folder}; "
+        f"{install_hint()} (or set ${BIN_ENV} to a litellm executable)",
+    )
+
+
+def proxy_config(replay_base_url: str) -> dict[str, Any]:
+    """The LiteLLM proxy config: one wildcard model per provider prefix, every upstream the replay
+    server; the replay server picks the capture by the model name LiteLLM sends upstream (the
+    token after the prefix)."""
+    models = [
+        {"model_name": f"{prefix}/*", "litellm_params": {"model": f"{prefix}/*", "api_base": base, "api_key": "conformance"}}
+        for prefix, base in _model_list(replay_base_url)
+    ]
+    return {
+        "model_list": models,
+        "litellm_settings": {
+            "telemetry": False,
+            "callbacks": [],
+            "success_callback": [],
+            "failure_callback": [],
+            "num_retries": 0,  # a retry would replay the capture twice
+            # /v1/messages to an `openai/` model otherwise goes upstream to the Responses API; the
+            # openai-chat captures are Chat Completions streams.
+            "use_chat_completions_url_for_anthropic_messages": True,
+            "request_timeout": 60,
+        },
+        "router_settings": {
+            "num_retries": 0,
+            "disable_cooldowns": True,  # an error capture must not take the wildcard deployment out
+        },
+        "general_settings": {
+            # No master key (and no database): newer versions refuse to start so unless told. The
+            # proxy listens on 127.0.0.1 and reaches nothing but the replay server.
+            "dangerously_permit_weak_or_unset_master_key": True,
+            "disable_spend_logs": True,
+            "disable_reset_budget": True,
+            "background_health_checks": False,
+        },
+    }
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+class _Process:
+    """The proxy process (a process group of its own); stopping is idempotent and safe from atexit."""
+
+    def __init__(self, popen: subprocess.Popen[bytes]) -> None:
+        self.popen = popen
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        popen = self.popen
+        if popen.poll() is None:
+            self._signal(signal.SIGTERM)
+            try:
+                popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                popen.wait(5)
+        # Children that outlived the leader (workers started by uvicorn) share its process group.
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: int) -> None:
+        try:
+            if os.name == "posix":
+                os.killpg(self.popen.pid, sig)
+            elif sig == signal.SIGTERM:
+                self.popen.terminate()
+            else:
+                self.popen.kill()
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class LiteLLMProxy:
+    """Target protocol v1 over a LiteLLM proxy process started for the run."""
+
+    name = "litellm-proxy"
+    routes: frozenset[Route] = ALL_ROUTES
+
+    def __init__(self, *, executable: str | os.PathLike[str] | None = None, port: int | None = None, startup_timeout: float = STARTUP_TIMEOUT) -> None:
+        self.executable = Path(executable) if executable is not None else find_litellm()
+        self.port = port
+        self.startup_timeout = startup_timeout
+        self.version = _installed_version()
+        self.base_url: str | None = None
+        self.log_path: Path | None = None
+        self.pid: int | None = None
+        self._process: _Process | None = None
+        self._lock: asyncio.Lock | None = None
+        self._start_task: asyncio.Task[None] | None = None
+        self._failure: str | None = None
+        """Why the proxy is unusable (did not start, or died): every later exchange is told at once."""
+        self._failure_told = False
+        self._start_error_seen = False
+        self._log_text: str | None = None
+        self._folder: Path | None = None
+
+    # -- the process ---------------------------------------------------------------------------
+
+    async def _ensure_started(self, replay_base: str) -> str:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            if self._start_task is None:
+                self._start_task = asyncio.get_running_loop().create_task(self._start(replay_base), name="litellm-proxy-start")
+        # Shielded: a case cancelled at its time bound must not cancel the start the next case needs.
+        try:
+            await asyncio.shield(self._start_task)
+        except TargetError:
+            if self._failure is None or not self._start_error_seen:
+                self._start_error_seen = True
+                raise  # the first case to wait for the start hears the whole story
+        self._check_alive()
+        assert self.base_url is not None
+        return self.base_url
+
+    async def _start(self, replay_base: str) -> None:
+        port = self.port if self.port is not None else _free_port()
+        folder = Path(tempfile.mkdtemp(prefix="conformance-litellm-proxy-"))
+        self._folder = folder
+        _FOLDERS.add(folder)
+        config_path = folder / "config.yaml"
+        self.log_path = folder / "proxy.log"
+        config_path.write_text(yaml.safe_dump(proxy_config(replay_base), sort_keys=False), encoding="utf-8")
+        command = [str(self.executable), "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port)]
+        with self.log_path.open("ab") as log:
+            log.write(f"$ {' '.join(command)}\n".encode())
+        if not _port_is_free(port):
+            self._fail(f"the LiteLLM proxy cannot start: port {port} on 127.0.0.1 is already in use")
+        env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
+        env.update(OFFLINE_ENV)
+        try:
+            with self.log_path.open("ab") as log:
+                popen = subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    cwd=folder,
+                    env=env,
+                    start_new_session=True,  # its own process group: stopped whole, spared our Ctrl-C
+                )
+        except OSError as error:
+            self._fail(f"cannot run {self.executable}: {error}")
+        self._process = _Process(popen)
+        self.pid = popen.pid
+        _LIVE.add(self._process)
+        self.base_url = f"http://127.0.0.1:{port}"
+        await self._wait_healthy()
+        await self._read_version()
+
+    async def _wait_healthy(self) -> None:
+        assert self._process is not None and self.base_url is not None
+        deadline = time.monotonic() + self.startup_timeout
+        paths = list(HEALTH_PATHS)
+        async with httpx.AsyncClient(timeout=httpx.Timeout(2.0)) as client:
+            while True:
+                code = self._process.popen.poll()
+                if code is not None:
+                    self._fail(f"the LiteLLM proxy exited with code {code} before it was ready")
+                for path in list(paths):
+                    try:
+                        response = await client.get(self.base_url + path)
+                    except httpx.HTTPError:
+                        break  # not listening yet
+                    if response.status_code == 200:
+                        return
+                    if response.status_code == 404 and len(paths) > 1:
+                        paths.remove(path)  # this version names its health endpoint differently
+                if time.monotonic() > deadline:
+                    self._fail(f"the LiteLLM proxy did not answer {self.base_url}{paths[0]} within {self.startup_timeout:g} s")
+                await asyncio.sleep(0.25)
+
+    async def _read_version(self) -> None:
+        assert self.base_url is not None
+        try:
+            async with httpx.AsyncClient(timeout=httpx.Timeout(5.0)) as client:
+                response = await client.get(self.base_url + "/health/readiness")
+            found = response.json().get("litellm_version")
+            if isinstance(found, str) and found:
+                self.version = found
+        except (httpx.HTTPError, ValueError, AttributeError):
+            pass
+
+    def _fail(self, reason: str) -> NoReturn:
+        """Record why the proxy is unusable (stopping what is left of it) and raise that."""
+        if self._failure is None:
+            if self._process is not None:
+                self._process.stop(grace=2.0)
+            tail = self.log_tail()
+            where = f" ({self.log_path}; copied to proxy.log in the report folder)" if self.log_path else ""
+            self._failure = f"{reason}. Last {LOG_TAIL} lines of its log{where}:\n{tail}" if tail else reason
+        self._raise_failure()
+
+    def _raise_failure(self) -> NoReturn:
+        """The first item to hear of the failure gets the log tail; the others a short reminder."""
+        assert self._failure is not None
+        if not self._failure_told:
+            self._failure_told = True
+            raise TargetError("proxy-failed", self._failure)
+        first = self._failure.split(". Last", 1)[0]
+        raise TargetError("proxy-failed", f"{first} (the log tail is in the first errored item; the whole log is proxy.log in the report folder)")
+
+    def _check_alive(self) -> None:
+        if self._failure is not None:
+            self._raise_failure()
+        assert self._process is not None
+        code = self._process.popen.poll()
+        if code is not None:
+            self._fail(f"the LiteLLM proxy (pid {self.pid}) died mid-run with exit code {code}")
+
+    async def _on_transport_error(self, error: Exception) -> None:
+        """A broken connection: if the process is gone (or going), say so with its log."""
+        assert self._process is not None
+        for _ in range(10):
+            if self._process.popen.poll() is not None:
+                self._check_alive()
+            await asyncio.sleep(0.1)
+
+    # -- the target protocol -------------------------------------------------------------------
+
+    async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head, None]:
+        replay_base = exchange.upstream_url.split("/r/", 1)[0]
+        base = await self._ensure_started(replay_base)
+        model = f"{litellm_prefix(exchange.provider or 'openai')}/{exchange.token}"
+        async for chunk in post_stream(base, exchange, model, on_transport_error=self._on_transport_error):
+            yield chunk
+
+    async def aclose(self) -> None:
+        task = self._start_task
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        if self._process is not None:
+            process, self._process = self._process, None
+            await asyncio.to_thread(process.stop)
+            _LIVE.discard(process)
+        if self._folder is not None:
+            folder, self._folder = self._folder, None
+            self._log_text = self.log_text()
+            shutil.rmtree(folder, ignore_errors=True)
+            _FOLDERS.discard(folder)
+
+    # -- the log ---------------------------------------------------------------------------------
+
+    def log_text(self) -> str | None:
+        """The proxy's whole log, ANSI colours removed; still there after `aclose()` removed the file."""
+        if self._log_text is not None:
+            return self._log_text
+        if self.log_path is None:
+            return None
+        try:
+            return _ANSI.sub("", self.log_path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return None
+
+    def log_tail(self, lines: int = LOG_TAIL) -> str:
+        text = self.log_text() or ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def __repr__(self) -> str:
+        return f"<LiteLLMProxy {self.version} {self.executable} pid={self.pid}>"
+
+
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("litellm")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+# Every proxy still running, and every folder not yet removed, cleaned up at interpreter exit if
+# the run ended without aclose().
+_LIVE: set[_Process] = set()
+_FOLDERS: set[Path] = set()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for process in list(_LIVE):
+        process.stop(grace=5.0)
+    _LIVE.clear()
+    for folder in list(_FOLDERS):
+        shutil.rmtree(folder, ignore_errors=True)
+    _FOLDERS.clear()

@@ -1,0 +1,276 @@
+"""The `litellm` target: LiteLLM's Python SDK, run in process against the replay upstream.
+
+    pip install 'llm-stream-conformance[litellm]'     # LiteLLM with its proxy extra, pinned
+    pytest --target=litellm
+
+Routes, each one a real LiteLLM code path:
+
+- openai-chat → openai-chat: `litellm.acompletion(model="<prefix>/<model>", stream=True)`, with the
+  LiteLLM provider prefix that matches the capture's dialect (`PROVIDER_PREFIXES`: `openrouter/`,
+  `deepseek/`, `hosted_vllm/`, `groq/`, `dashscope/`, `openai/`, …), so that LiteLLM's own
+  provider-specific stream parsing is what gets tested;
+- anthropic-messages → openai-chat: `litellm.acompletion(model="anthropic/<model>", stream=True)`;
+- openai-chat → anthropic-messages: `litellm.anthropic.messages.acreate(..., stream=True)` with
+  `litellm.use_chat_completions_url_for_anthropic_messages = True`, LiteLLM's Chat Completions →
+  Messages adapter (`AnthropicStreamWrapper`). Without that switch an `openai/` model goes upstream
+  to the Responses API instead. The Responses-API route is not covered yet: the suite has no
+  `openai-responses` protocol (no captures, no checks) to run it against;
+- anthropic-messages → anthropic-messages: `litellm.anthropic.messages.acreate(model="anthropic/…")`,
+  LiteLLM's native Messages pass-through (its `/v1/messages` endpoint for an Anthropic model).
+
+For a provider whose Messages requests LiteLLM hands to the provider's own Anthropic-compatible API
+(DeepSeek: `deepseek/` goes to `…/anthropic/v1/messages`), LiteLLM translates nothing, so the
+openai-chat → anthropic-messages route reaches that provider's Chat Completions stream as an
+`openai/` model instead: LiteLLM's generic OpenAI-compatible parsing, then the adapter.
+
+Upstream: LiteLLM is pointed at `exchange.upstream_url` (`…/r/<token>`) as `api_base`, plus the path
+prefix the real provider's base URL has (`/v1`, `/api/v1` for OpenRouter, `/openai/v1` for Groq, …);
+LiteLLM then appends its own path (`/chat/completions`, `/v1/messages`), so every request lands
+under `/r/<token>/`, which is how the replay server picks the capture. The API key is a dummy.
+
+Output: the bytes a client of LiteLLM's proxy would receive. This target does not re-implement the
+proxy's framing; it runs the SDK's stream through the proxy's own generator for that route, imported
+from the installed LiteLLM, so the framing is exactly that version's:
+
+- openai-chat: `litellm.proxy.proxy_server.async_data_generator` (each chunk serialized by the
+  proxy's `_serialize_streaming_chunk`, `model` restamped to the model the client asked for, then
+  `data: [DONE]`);
+- anthropic-messages: `ProxyBaseLLMRequestProcessing.async_sse_data_generator`, the generator of the
+  proxy's `/v1/messages` endpoint (the SDK already yields `event:`/`data:` frames as bytes; the
+  proxy passes them through, and newer versions restamp `message_start`'s model). Not reproduced:
+  the `: ping` / `event: ping` keep-alives newer proxies add after 15 s without output, which a
+  replayed stream never reaches.
+
+Errors: an exception LiteLLM raises mid-stream is rendered by that same generator, as the proxy's
+client sees it: for openai-chat an OpenAI-format error frame `data: {"error": {...}}` and no
+`[DONE]`; for anthropic-messages whatever that version's `/v1/messages` writes (a bare
+`data: {"error": {...}}` frame in v1.90.0, an `event: error` frame in newer versions). An exception
+raised before the first chunk is rendered the same way. (The real proxy would then answer with an
+HTTP error status and a JSON body instead of a 200 stream; target protocol v1 carries no status,
+so the error frame is the closest faithful rendering.)
+
+Set-up it needs: LiteLLM with its `proxy` extra. The extra is not optional here: LiteLLM's own SDK
+imports proxy modules on some of these routes (the Anthropic pass-through's streaming iterator
+imports `fastapi` through `litellm.proxy`; v1.106 imports `mcp` for any request with tools), and
+the proxy's generators are what frame the output. LiteLLM is imported lazily, in `LiteLLM()`, after
+`LITELLM_LOCAL_MODEL_COST_MAP=True`, `LITELLM_OFFLINE_MODE=true` and `HF_HUB_OFFLINE=1` are set
+(`set_offline_environment`), so nothing is fetched from the network. `reports/LITELLM-VERSIONS.md`
+says which versions are pinned and why. Without LiteLLM, loading this target raises one `TargetUnavailable`
+(`litellm-not-installed`) that says how to install it.
+
+The target knows nothing of the checks that run on its output.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import os
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.targets.base import Exchange, Route
+
+__all__ = ["LITELLM_VERSIONS", "PROVIDER_PREFIXES", "LiteLLM", "api_base", "install_hint", "litellm_prefix", "set_offline_environment"]
+
+LITELLM_VERSIONS = ("1.90.0", "1.106.2")
+"""The LiteLLM versions the nox sessions pin (`conformance(litellm-<version>)`); the extra pins the
+last one. reports/LITELLM-VERSIONS.md says why these two."""
+
+PROVIDER_PREFIXES: dict[str, str] = {
+    "openai": "openai",
+    "anthropic": "anthropic",
+    "openrouter": "openrouter",
+    "deepseek": "deepseek",
+    "groq": "groq",
+    "vllm": "hosted_vllm",
+    "dashscope": "dashscope",
+    # LiteLLM's `ollama_chat/` speaks Ollama's native NDJSON `/api/chat`; the capture is Ollama's
+    # OpenAI-compatible `/v1/chat/completions` SSE stream, which LiteLLM reaches as `openai/`.
+    "ollama": "openai",
+    "thinking-server": "openai",
+}
+"""Capture provider → LiteLLM model prefix; a provider not listed here is reached as `openai/`.
+The `litellm-proxy` target uses this table too."""
+
+# The path each provider's real base URL has before LiteLLM appends `/chat/completions`.
+_BASE_PATHS: dict[str, str] = {
+    "openai": "/v1",
+    "openrouter": "/api/v1",
+    "deepseek": "/v1",
+    "groq": "/openai/v1",
+    "hosted_vllm": "/v1",
+    "dashscope": "/compatible-mode/v1",
+    "anthropic": "",  # LiteLLM appends /v1/messages itself
+}
+
+ROUTES: frozenset[Route] = frozenset(
+    {
+        (OPENAI_CHAT, OPENAI_CHAT),
+        (OPENAI_CHAT, ANTHROPIC_MESSAGES),
+        (ANTHROPIC_MESSAGES, OPENAI_CHAT),
+        (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES),
+    }
+)
+
+_DUMMY_KEY = "sk-conformance-dummy"
+_OFFLINE_ENV = {
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the model cost map at import
+    "LITELLM_OFFLINE_MODE": "true",  # the same switch in newer versions
+    "LITELLM_TELEMETRY": "False",
+    # Counting tokens for a stream that reports no usage, v1.106 asks the Hugging Face hub for a
+    # tokenizer (five retries, ~45 s offline) before it falls back to tiktoken; offline it fails at once.
+    "HF_HUB_OFFLINE": "1",
+}
+
+
+def set_offline_environment() -> None:
+    """LiteLLM's (and its tokenizer hub's) offline switches, for this process; before LiteLLM's import."""
+    os.environ.update(_OFFLINE_ENV)
+
+
+def install_hint() -> str:
+    versions = ", ".join(LITELLM_VERSIONS)
+    return (
+        f"install it with: pip install 'llm-stream-conformance[litellm]' (pinned versions: litellm[proxy]=={LITELLM_VERSIONS[-1]} in the extra; "
+        f"{versions} in the nox sessions, e.g. nox -s \"conformance(litellm-{LITELLM_VERSIONS[0]})\")"
+    )
+
+
+def litellm_prefix(provider: str) -> str:
+    """The LiteLLM model prefix for a capture's provider (`vllm` → `hosted_vllm`); `openai` if unknown."""
+    return PROVIDER_PREFIXES.get(provider, "openai")
+
+
+def api_base(prefix: str, upstream_url: str) -> str:
+    """The replay upstream as LiteLLM's `api_base` for a provider prefix, with that provider's base path."""
+    return upstream_url.rstrip("/") + _BASE_PATHS.get(prefix, "/v1")
+
+
+def _accepted(function: Any, **kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments `function` takes: the proxy's generators grew parameters over versions."""
+    parameters = inspect.signature(function).parameters
+    return {name: value for name, value in kwargs.items() if name in parameters}
+
+
+async def _opened(pending: Any) -> Any:
+    """LiteLLM's stream object, or, when opening it raised (an upstream error before the first
+    chunk), a stream that raises that exception at its first read, where the proxy's generator
+    renders it."""
+    try:
+        return await pending
+    except Exception as error:
+        return _failing(error)
+
+
+async def _failing(error: Exception) -> AsyncIterator[Any]:
+    raise error
+    yield  # an async generator that raises at its first read
+
+
+class LiteLLM:
+    """Target protocol v1 (`conformance.targets.base`) over LiteLLM's SDK, in process."""
+
+    name = "litellm"
+    version: str
+    routes: frozenset[Route] = ROUTES
+
+    def __init__(self) -> None:
+        set_offline_environment()  # before LiteLLM's first import: no cost-map download
+        try:
+            import litellm
+        except ImportError as error:
+            from conformance.targets import TargetUnavailable
+
+            raise TargetUnavailable("litellm-not-installed", f"the litellm target runs LiteLLM's SDK in this environment, and LiteLLM is not installed here ({error}); {install_hint()}") from error
+        try:
+            from litellm.proxy import proxy_server
+            from litellm.proxy._types import UserAPIKeyAuth
+            from litellm.proxy.common_request_processing import ProxyBaseLLMRequestProcessing
+        except ImportError as error:
+            from conformance.targets import TargetUnavailable
+
+            raise TargetUnavailable(
+                "litellm-not-installed",
+                f"the litellm target needs LiteLLM with its proxy extra (LiteLLM's SDK imports proxy modules on these routes, and the proxy frames the output), "
+                f"and LiteLLM {importlib.metadata.version('litellm')} here lacks it ({error}); {install_hint()}",
+            ) from error
+        self._litellm = litellm
+        self._proxy_server = proxy_server
+        self._user = UserAPIKeyAuth
+        self._processing = ProxyBaseLLMRequestProcessing
+        self.version = importlib.metadata.version("litellm")
+        # Process-wide LiteLLM settings, as a proxy config would set them.
+        litellm.use_chat_completions_url_for_anthropic_messages = True
+        litellm.suppress_debug_info = True
+        litellm.telemetry = False
+        litellm.num_retries = 0  # a retry would replay the capture twice
+
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+        if exchange.route not in self.routes:
+            raise ValueError(f"{self.name} does not serve route {exchange.route!r}; it serves {sorted(self.routes)}")
+        return self._stream(exchange)
+
+    async def _stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+        upstream, client = exchange.route
+        provider = exchange.provider or ("anthropic" if upstream == ANTHROPIC_MESSAGES else "openai")
+        request = dict(exchange.request)
+        requested_model = str(request.pop("model"))
+        request.pop("stream", None)
+        request_data = {**exchange.request, "litellm_call_id": str(uuid.uuid4())}
+        prefix = litellm_prefix(provider)
+        if exchange.route == (OPENAI_CHAT, ANTHROPIC_MESSAGES) and self._has_native_messages_api(prefix, requested_model):
+            # LiteLLM sends /v1/messages for this provider to the provider's own Anthropic-compatible
+            # API (DeepSeek's /anthropic/v1/messages), so no Chat Completions stream is translated;
+            # the provider's Chat Completions stream reaches the adapter as a generic `openai/` model.
+            prefix = "openai"
+        call: dict[str, Any] = {
+            **request,
+            "model": f"{prefix}/{requested_model}",
+            "stream": True,
+            "api_base": api_base(prefix, exchange.upstream_url),
+            "api_key": _DUMMY_KEY,
+        }
+        if exchange.headers:
+            call["extra_headers"] = dict(exchange.headers)
+        if client == OPENAI_CHAT:
+            response = await _opened(self._litellm.acompletion(**call))
+            frames = self._proxy_server.async_data_generator(
+                response=response,
+                user_api_key_dict=self._user(),
+                request_data=request_data,
+                **_accepted(self._proxy_server.async_data_generator, request=None),
+            )
+        else:
+            response = await _opened(self._litellm.anthropic.messages.acreate(**call))
+            generator = self._processing.async_sse_data_generator
+            frames = generator(
+                response=response,
+                user_api_key_dict=self._user(),
+                request_data=request_data,
+                proxy_logging_obj=self._proxy_server.proxy_logging_obj,
+                **_accepted(generator, request=None, restamp_model=requested_model),
+            )
+        try:
+            async for frame in frames:
+                yield frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
+        finally:
+            await frames.aclose()
+
+    def _has_native_messages_api(self, prefix: str, model: str) -> bool:
+        """Whether LiteLLM answers `/v1/messages` for this provider with the provider's own Messages API."""
+        try:
+            from litellm.utils import ProviderConfigManager
+
+            provider = self._litellm.LlmProviders(prefix)
+            return ProviderConfigManager.get_provider_anthropic_messages_config(model=model, provider=provider) is not None
+        except Exception:  # an unknown prefix, or an older LiteLLM without this lookup
+            return False
+
+    async def aclose(self) -> None:
+        """LiteLLM caches its HTTP clients per event loop; nothing else is held."""
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} {getattr(self, 'version', '?')}>"

@@ -1,0 +1,280 @@
+"""The `http` target against a tiny passthrough proxy on 127.0.0.1, and the plugin pieces it needs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+import threading
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conformance.corpus import default_corpus, load_corpus
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.replay import TOKEN_HEADER, ReplayServer
+from conformance.runner import Case, Runner
+from conformance.targets import TargetError, load
+from conformance.targets.base import Exchange
+from conformance.targets.http import ALL_ROUTES, HttpTarget, ProxyUnreachable
+
+SAME_PROTOCOL = "openai-chat-to-openai-chat,anthropic-messages-to-anthropic-messages"
+
+
+class PassthroughProxy:
+    """A proxy in its barest form: every request goes to one fixed upstream base URL, path and
+    body unchanged (so the replay server routes on the model name), and the answer comes back
+    with its status, content type and body bytes, one chunk per upstream read. `fail_with` makes
+    it answer 502 itself."""
+
+    def __init__(self, upstream: str, fail_with: bytes | None = None) -> None:
+        self.upstream = upstream
+        self.fail_with = fail_with
+        self.seen: list[dict] = []
+        self._server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self, port: int = 0) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            method, path, _ = head[0].split(" ")
+            headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.seen.append({"path": path, "headers": headers, "body": json.loads(body)})
+            if self.fail_with is not None:
+                writer.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b" % (len(self.fail_with), self.fail_with))
+                await writer.drain()
+                return
+            async with httpx.AsyncClient(timeout=10) as client:
+                async with client.stream(method, self.upstream + path, content=body, headers={"content-type": "application/json"}) as response:
+                    kind = response.headers.get("content-type", "application/octet-stream")
+                    writer.write(f"HTTP/1.1 {response.status_code} X\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".encode())
+                    async for piece in response.aiter_raw():
+                        writer.write(b"%x\r\n%b\r\n" % (len(piece), piece))
+                        await writer.drain()
+                    writer.write(b"0\r\n\r\n")
+                    await writer.drain()
+        finally:
+            writer.close()
+
+
+def capture(capture_id: str):
+    return next(c for c in load_corpus(default_corpus()).captures if c.id == capture_id)
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def runner() -> Iterator[Runner]:
+    running = Runner(timeout=15)
+    try:
+        yield running
+    finally:
+        running.close()
+
+
+@pytest.fixture
+def proxy(runner: Runner) -> Iterator[PassthroughProxy]:
+    passthrough = PassthroughProxy(runner.replay.base_url)
+    runner.call(passthrough.start(), timeout=5)
+    yield passthrough
+    runner.call(passthrough.close(), timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("capture_id", "route"),
+    [("openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT)), ("anthropic-messages/anthropic/text", (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES))],
+)
+def test_a_text_capture_passes_through_a_passthrough_proxy(runner: Runner, proxy: PassthroughProxy, capture_id: str, route: tuple[str, str]) -> None:
+    target = load(f"{proxy.url}?routes={SAME_PROTOCOL}")
+    result = runner.run(Case(capture(capture_id), route, "adversarial"), target)
+    assert result.outcome == "passed", (result.error, result.failures)
+    assert result.upstream_requests == 1
+    sent = proxy.seen[0]
+    assert sent["path"] == ("/v1/chat/completions" if route[1] == OPENAI_CHAT else "/v1/messages")
+    provider, _, token = sent["body"]["model"].partition("/")
+    assert provider == capture(capture_id).provider and sent["headers"][TOKEN_HEADER] == token
+    assert sent["body"]["stream"] is True
+
+
+def test_model_template_sends_just_the_token(runner: Runner, proxy: PassthroughProxy) -> None:
+    target = load(f"{proxy.url}?routes=openai-chat-to-openai-chat&model={{token}}")
+    result = runner.run(Case(capture("openai-chat/vllm/reasoning-field"), (OPENAI_CHAT, OPENAI_CHAT), "event"), target)
+    assert result.outcome == "passed", (result.error, result.failures)
+    assert "/" not in proxy.seen[0]["body"]["model"]
+    assert len(proxy.seen[0]["body"]["model"]) == 16
+
+
+def test_model_template_can_use_the_litellm_prefix() -> None:
+    target = HttpTarget("http://127.0.0.1:1?model={litellm}/{token}")
+    exchange = Exchange((OPENAI_CHAT, OPENAI_CHAT), {}, "http://x/r/t", token="t", provider="vllm")
+    from conformance.targets.http import model_name
+
+    assert model_name(target.model, exchange) == "hosted_vllm/t"
+
+
+def test_a_non_2xx_answer_is_output_as_is(runner: Runner) -> None:
+    error = b'{"error": {"message": "no route for this model"}}'
+    failing = PassthroughProxy(runner.replay.base_url, fail_with=error)
+    runner.call(failing.start(), timeout=5)
+    try:
+        result = runner.run(Case(capture("openai-chat/openai/text-lf"), (OPENAI_CHAT, OPENAI_CHAT), "event"), HttpTarget(failing.url))
+    finally:
+        runner.call(failing.close(), timeout=5)
+    assert result.outcome == "failed"
+    assert result.output == error
+
+
+async def test_connection_refused_names_the_url() -> None:
+    port = closed_port()
+    target = HttpTarget(f"http://127.0.0.1:{port}")
+    exchange = Exchange((OPENAI_CHAT, OPENAI_CHAT), {"messages": []}, "http://x/r/t", token="t", provider="openai")
+    with pytest.raises(ProxyUnreachable, match=rf"cannot connect to http://127.0.0.1:{port}/v1/chat/completions.*is the proxy running\?"):
+        async for _ in target.stream(exchange):
+            pass
+
+
+def test_connection_refused_errors_the_item_with_one_clear_message(runner: Runner) -> None:
+    port = closed_port()
+    result = runner.run(Case(capture("openai-chat/openai/text-lf"), (OPENAI_CHAT, ANTHROPIC_MESSAGES), "event"), HttpTarget(f"http://127.0.0.1:{port}"))
+    assert result.outcome == "errored"
+    assert f"cannot connect to http://127.0.0.1:{port}/v1/messages" in result.error
+    assert "is the proxy running?" in result.error
+
+
+def test_routes_default_to_all_four_and_narrow_by_query() -> None:
+    assert load("http://127.0.0.1:4000").routes == ALL_ROUTES
+    assert load("https://proxy.example:8443/base/").base_url == "https://proxy.example:8443/base"
+    narrowed = load(f"http://127.0.0.1:4000?routes={SAME_PROTOCOL}")
+    assert narrowed.routes == {(OPENAI_CHAT, OPENAI_CHAT), (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)}
+    assert narrowed.base_url == "http://127.0.0.1:4000"
+    assert load("http://127.0.0.1:4000?routes=openai-chat-to-anthropic-messages&routes=anthropic-messages-to-openai-chat").routes == {
+        (OPENAI_CHAT, ANTHROPIC_MESSAGES),
+        (ANTHROPIC_MESSAGES, OPENAI_CHAT),
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("http://127.0.0.1:4000?routes=openai-to-openai", "unknown route openai-to-openai; known: anthropic-messages-to-anthropic-messages"),
+        ("http://127.0.0.1:4000?routes=", "unknown route (none given)"),
+        ("http://127.0.0.1:4000?rootes=x", "unknown option rootes"),
+        ("http://127.0.0.1:4000?model=fixed-name", "must contain {token}"),
+        ("http://127.0.0.1:4000?model={token}-{region}", "may use only {token}, {provider} and {litellm}"),
+        ("http://", "is not a proxy URL"),
+    ],
+)
+def test_bad_specs_say_what_is_wrong(spec: str, says: str) -> None:
+    with pytest.raises(TargetError) as caught:
+        load(spec)
+    assert caught.value.code == "bad-url"
+    assert says in str(caught.value)
+
+
+def test_runner_serves_the_replay_upstream_on_a_fixed_port() -> None:
+    port = closed_port()
+    fixed = Runner(timeout=5, replay_port=port)
+    try:
+        assert fixed.replay.base_url == f"http://127.0.0.1:{port}"
+    finally:
+        fixed.close()
+
+
+# -- through pytest, as a proxy maintainer runs it -------------------------------------------------
+
+
+@contextlib.contextmanager
+def proxy_in_a_thread(upstream: str) -> Iterator[PassthroughProxy]:
+    """The passthrough proxy on its own loop and thread, like a proxy started by hand."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    passthrough = PassthroughProxy(upstream)
+    asyncio.run_coroutine_threadsafe(passthrough.start(), loop).result(5)
+    try:
+        yield passthrough
+    finally:
+        asyncio.run_coroutine_threadsafe(passthrough.close(), loop).result(5)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def small_corpus(root: Path, *ids: str) -> Path:
+    import shutil
+
+    shipped = default_corpus()
+    for capture_id in ids:
+        for suffix in (".yaml", ".sse"):
+            destination = root / f"{capture_id}{suffix}"
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(shipped / f"{capture_id}{suffix}", destination)
+    shutil.copy(shipped / "features.txt", root / "features.txt")
+    return root
+
+
+def test_pytest_against_a_proxy_configured_for_a_fixed_replay_port(pytester: pytest.Pytester) -> None:
+    # The recipe of README "Testing a running proxy": the proxy's upstream is the fixed replay port.
+    replay_port = closed_port()
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    with proxy_in_a_thread(f"http://127.0.0.1:{replay_port}") as passthrough:
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", f"--target={passthrough.url}?routes={SAME_PROTOCOL}", f"--replay-port={replay_port}",
+            f"--corpus={corpus}", "--report-dir", str(pytester.path / "out"), "-rs",
+        )  # fmt: skip
+    result.assert_outcomes(passed=4, skipped=4)
+    result.stdout.fnmatch_lines(["*does not serve route openai-chat-to-anthropic-messages*"])
+
+
+LOGGING_TARGET = '''
+from pathlib import Path
+
+from conformance.targets.reference import Reference
+
+
+class Logging(Reference):
+    """The reference, with a process log the way the litellm-proxy target has one."""
+
+    def __init__(self):
+        super().__init__("logging")
+        self.log_path = Path(__file__).parent / "gone.log"  # aclose() removed it: log_text() still has it
+
+    def log_text(self):
+        return "proxy started\\nproxy stopped\\n"
+'''
+
+
+def test_a_target_log_is_attached_to_the_report(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(loggingtarget=LOGGING_TARGET)
+    pytester.syspathinsert()
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target=loggingtarget:Logging", f"--corpus={corpus}", "--schedule=event", "--report-dir", str(pytester.path / "out"))
+    result.assert_outcomes(passed=2)
+    folder = pytester.path / "out" / "loggingtarget-Logging"
+    assert json.loads((folder / "report.json").read_text())["header"]["target_log"] == "proxy.log"
+    assert (folder / "proxy.log").read_text() == "proxy started\nproxy stopped\n"
+
+
+def test_replay_port_option_is_in_the_group(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_inprocess("--help")
+    result.stdout.fnmatch_lines(["*--replay-port=PORT*"])
