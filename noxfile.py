@@ -12,7 +12,7 @@ DEFAULT_TARGETS = ["reference"]
 # v1.90.0, which the LiteLLM bugs this suite exists for were filed against, and the newest version
 # that installs from the package index as it is (reports/LITELLM-VERSIONS.md).
 LITELLM_VERSIONS = ["1.90.0", "1.106.2"]
-LITELLM_TARGETS = [f"litellm-{version}" for version in LITELLM_VERSIONS]
+LITELLM_TARGETS = [f"{target}-{version}" for target in ("litellm", "litellm-proxy") for version in LITELLM_VERSIONS]
 
 # A bare `nox` does not download LiteLLM: its sessions run when named.
 nox.options.sessions = ["tests", "conformance(reference)"]
@@ -31,13 +31,14 @@ def conformance(session: nox.Session, target: str) -> None:
     """The corpus through a target: `nox -s "conformance(reference)"`, or any target after `--`:
     `nox -s "conformance(reference)" -- --target=mutant:finish-chunk-twice`.
 
-    `nox -s "conformance(litellm-1.90.0)"` installs that LiteLLM version (with its proxy extra) into
-    the session's environment and runs `--target=litellm`; the report goes to
-    `reports/litellm-1.90.0/litellm/` (report.json, summary.md, snapshots/)."""
-    if target.startswith("litellm-"):
-        version = target.removeprefix("litellm-")
+    `nox -s "conformance(litellm-1.90.0)"` (or `litellm-proxy-1.90.0`) installs that LiteLLM
+    version with its proxy extra into the session's own environment and runs the gate: the plugin
+    finds `reports/litellm-1.90.0/` (committed, with expectations.yaml) by the target's name and
+    version, and the run fails on any failure not listed there and on any listed one that passes."""
+    name, _, version = target.rpartition("-")
+    if name in ("litellm", "litellm-proxy"):
         session.install("-e", ".[dev]", f"litellm[proxy]=={version}")
-        defaults = ["--target=litellm", f"--report-dir={ROOT / 'reports' / target}"]
+        defaults = [f"--target={name}"]
     else:
         session.install(".")
         defaults = [f"--target={target}"]

@@ -37,6 +37,8 @@ class KnownFailure:
     issue: str = ""
     schedules: frozenset[str] | None = None
     versions: frozenset[str] | None = None
+    flaky: bool = False
+    """The listed invariants may or may not fail: the target's behaviour depends on timing."""
 
     def covers(self, capture: str, route: str, schedule: str, version: str) -> bool:
         return (
@@ -52,6 +54,8 @@ class KnownFailure:
             data["schedules"] = sorted(self.schedules)
         if self.versions is not None:
             data["versions"] = sorted(self.versions)
+        if self.flaky:
+            data["flaky"] = True
         data["reason"] = self.reason
         if self.issue:
             data["issue"] = self.issue
@@ -90,6 +94,7 @@ def load(path: Path, target: str) -> Expectations:
             issue=row.get("issue", ""),
             schedules=frozenset(row["schedules"]) if "schedules" in row else None,
             versions=frozenset(map(str, row["versions"])) if "versions" in row else None,
+            flaky=bool(row.get("flaky", False)),
         )
         for row in data["known_failures"]
     )
@@ -121,8 +126,9 @@ class Verdict:
 
 
 def judge(failing: set[str], known: list[KnownFailure]) -> Verdict:
-    listed = frozenset().union(*(entry.invariants for entry in known)) if known else frozenset()
-    return Verdict(frozenset(failing) - listed, listed - frozenset(failing), tuple(known))
+    listed: frozenset[str] = frozenset().union(*(entry.invariants for entry in known))
+    optional: frozenset[str] = frozenset().union(*(entry.invariants for entry in known if entry.flaky))
+    return Verdict(frozenset(failing) - listed, listed - optional - frozenset(failing), tuple(known))
 
 
 def updated(previous: Expectations, rows: list[dict[str, Any]], version: str, all_schedules: list[str]) -> dict[str, Any]:
@@ -144,9 +150,17 @@ def updated(previous: Expectations, rows: list[dict[str, Any]], version: str, al
         key = (row["capture"], row["route"], frozenset(invariants))
         failing[key].add(row["schedule"])
         messages.setdefault(key, row.get("error") or next((v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] == "fail"), ""))
-    kept = [entry for entry in previous.entries if (entry.capture, entry.route) not in covered or (entry.versions is not None and version not in entry.versions)]
+    # A flaky entry is kept as written: one run cannot show all the outcomes it allows.
+    kept = [
+        entry
+        for entry in previous.entries
+        if entry.flaky or (entry.capture, entry.route) not in covered or (entry.versions is not None and version not in entry.versions)
+    ]
+    flaky = {(entry.capture, entry.route) for entry in kept if entry.flaky}
     entries = [entry.to_json() for entry in kept]
     for (capture, route, invariants), schedules in sorted(failing.items(), key=lambda item: (item[0][0], item[0][1], sorted(item[0][2]))):
+        if (capture, route) in flaky:
+            continue
         old = next((e for e in previous.entries if e.capture == capture and e.route == route and e.invariants & invariants), None)
         entry = KnownFailure(
             capture,

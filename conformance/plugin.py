@@ -79,6 +79,7 @@ class ConformanceSession:
         self.unavailable: TargetUnavailable | None = None
         self.runner: Runner | None = None
         self.records: list[dict[str, Any]] = []
+        self.capture_features: dict[str, list[str]] = {}
         self.started = time.perf_counter()
         self.is_worker = hasattr(config, "workerinput")
 
@@ -103,6 +104,7 @@ class ConformanceSession:
             corpus = load_corpus(self.corpus_root)
         except CaptureError as error:
             raise pytest.UsageError(f"--corpus: {error}") from error
+        self.capture_features = {capture.id: list(capture.features) for capture in corpus.captures}
         collector = CorpusCollector.from_parent(session, name="conformance", nodeid="conformance", path=self.corpus_root)
         new: list[pytest.Item] = [BrokenCaptureItem.from_parent(collector, name=_error_name(error), problem=str(error)) for error in corpus.errors]
         for capture in corpus.captures:
@@ -148,6 +150,7 @@ class ConformanceSession:
             "corpus_revision": report.corpus_revision(self.corpus_root),
             "schedules": self.schedules,
             "routes": sorted(route_id(r) for r in getattr(self.target, "routes", ())),
+            "capture_features": self.capture_features,
         }
         notes = list(getattr(self.target, "notes", ()))
         if self.unavailable is not None:

@@ -106,6 +106,20 @@ class _Reply:
     headers: tuple[tuple[str, str], ...]
     delay: float
     reset_at_end: bool
+    protocol: str | None
+
+
+# The path suffix each wire protocol's clients post to; a request for the other one is misrouted.
+_PROTOCOL_PATHS = {"openai-chat": "/chat/completions", "anthropic-messages": "/messages"}
+
+
+def _misrouted(path: str, protocol: str | None) -> str | None:
+    """The protocol a request's path asks for, when it is not the slot's."""
+    path = urlsplit(path).path.rstrip("/")
+    for other, suffix in _PROTOCOL_PATHS.items():
+        if other != protocol and protocol is not None and path.endswith(suffix):
+            return other
+    return None
 
 
 class _BadRequest(Exception):
@@ -200,6 +214,7 @@ class ReplayServer:
         headers: Mapping[str, str] | None = None,
         delay: float = 0.0,
         reset_at_end: bool = False,
+        protocol: str | None = None,
     ) -> Slot:
         """Make `body` available at a fresh slot. The schedule is applied now, so a bad name fails
         here rather than inside a connection.
@@ -207,7 +222,9 @@ class ReplayServer:
         A 2xx status streams the pieces as chunks, `delay` seconds apart; with `reset_at_end` the
         connection closes after the last piece without the terminating chunk (a cut-off upstream).
         Any other status sends the whole body with content-length; schedule, delay and
-        `reset_at_end` then do not apply.
+        `reset_at_end` then do not apply. With `protocol`, a request whose path belongs to the
+        other wire protocol (`/v1/messages` for an `openai-chat` capture) is answered 400 with the
+        reason, so a misrouting proxy can never pass off the other protocol's bytes as a result.
         """
         if not 200 <= status <= 599:
             raise ValueError(f"status must be a final status code 200-599, got {status}")
@@ -215,7 +232,7 @@ class ReplayServer:
             raise ValueError(f"delay must be >= 0 seconds, got {delay}")
         body = bytes(body)
         pieces = tuple(split(body, schedule))
-        reply = _Reply(pieces, body, status, _response_headers(status, headers), delay, reset_at_end)
+        reply = _Reply(pieces, body, status, _response_headers(status, headers), delay, reset_at_end, protocol)
         token = secrets.token_hex(8)
         slot = Slot(token, f"{self.base_url}/r/{token}")
         self._entries[token] = (slot, reply)
@@ -281,6 +298,11 @@ class ReplayServer:
             return
         slot, reply = entry
         slot.requests.append(request)
+        asked = _misrouted(request.path, reply.protocol)
+        if asked is not None:
+            message = f"this capture speaks {reply.protocol}, but the request went to {urlsplit(request.path).path!r}, a {asked} path"
+            await _write_whole(writer, 400, _error_body(message, "protocol_mismatch"))
+            return
         if not 200 <= reply.status < 300:
             await _write_whole(writer, reply.status, reply.body, reply.headers)
             return

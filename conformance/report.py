@@ -143,6 +143,31 @@ def _known_cell(entry: dict[str, Any] | None) -> str:
     return _cell(entry["reason"] + (f" ({entry['issue']})" if entry.get("issue") else ""), 100)
 
 
+def _reasoning_table(report: dict[str, Any]) -> list[str]:
+    """Whether reasoning survives each provider dialect on each route: the question LiteLLM's
+    DeepSeek-R1 bug raised (WIRE-FACTS §9 #1-#4)."""
+    features = report["header"].get("capture_features", {})
+    dialects = {capture: sorted(f for f in names if f.startswith("reasoning.")) for capture, names in features.items()}
+    rows = [row for row in report["items"] if dialects.get(row["capture"]) and row["outcome"] != "skipped"]
+    if not rows:
+        return []
+    routes = sorted({row["route"] for row in rows})
+    cells: dict[tuple[str, str], set[str]] = {}
+    for row in rows:
+        verdict = row.get("verdicts", {}).get("semantic.reasoning")
+        outcome = "errored" if row["outcome"] == "errored" else (verdict if isinstance(verdict, str) else verdict["outcome"] if verdict else "?")
+        cells.setdefault((row["capture"], row["route"]), set()).add(outcome)
+    lines = ["## Reasoning by dialect", "", "`semantic.reasoning` per capture and route, over every schedule.", "",
+             "| dialect | capture | " + " | ".join(f"`{r}`" for r in routes) + " |", "|---|---|" + "---|" * len(routes)]
+    for capture in sorted({row["capture"] for row in rows}, key=lambda c: (dialects[c], c)):
+        marks = []
+        for route in routes:
+            seen = cells.get((capture, route), set())
+            marks.append("kept" if seen == {"pass"} else "lost" if "fail" in seen else ", ".join(sorted(seen)) or "")
+        lines.append(f"| {', '.join(dialects[capture])} | `{capture}` | " + " | ".join(marks) + " |")
+    return [*lines, ""]
+
+
 def markdown(report: dict[str, Any]) -> str:
     header = report["header"]
     summary = report["summary"]
@@ -163,6 +188,7 @@ def markdown(report: dict[str, Any]) -> str:
         lines += ["## Invariants that caught something", "", "| invariant | severity | failed | warned | requirement |", "|---|---|---:|---:|---|"]
         lines += [f"| `{name}` | {row['severity']} | {row['failed']} | {row['warned']} | {_cell(row['requirement'], 120)} |" for name, row in broken.items()]
         lines.append("")
+    lines += _reasoning_table(report)
     problems = [row for row in report["items"] if row["outcome"] in ("failed", "errored")]
     if problems:
         lines += ["## Failing items", "", "| item | invariant | expected | actual | event | known |", "|---|---|---|---|---:|---|"]

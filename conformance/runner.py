@@ -149,6 +149,7 @@ class Runner:
             status=capture.status,
             headers=capture.headers,
             reset_at_end=bool(negative and negative["kind"] in _RESET_AT_END),
+            protocol=capture.protocol,
         )
         request = client_request(capture.request, case.route[0], case.route[1])
         exchange = Exchange(case.route, request, slot.url, token=slot.token, provider=capture.provider)

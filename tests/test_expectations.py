@@ -64,6 +64,21 @@ def test_judge_separates_new_fixed_and_known() -> None:
     assert judge(set(), []).as_expected
 
 
+def test_a_flaky_entry_accepts_its_invariants_failing_or_not_and_nothing_else() -> None:
+    known = [KnownFailure(CAPTURE, ROUTE, frozenset({"a", "b"}), "depends on timing", flaky=True)]
+    assert judge(set(), known).as_expected
+    assert judge({"a"}, known).as_expected
+    assert judge({"a", "b"}, known).as_expected
+    assert judge({"a", "c"}, known).new == {"c"}
+
+
+def test_updated_keeps_flaky_entries_as_written(tmp_path: Path) -> None:
+    previous = load(write(tmp_path / "e.yaml", [entry(flaky=True, invariants=["openai.finish.once", "semantic.text"])]), "mutant:finish-chunk-twice")
+    rows = [{"capture": CAPTURE, "route": ROUTE, "schedule": "event", "outcome": "failed", "verdicts": {"semantic.text": {"outcome": "fail", "reason": "x"}}}]
+    data = updated(previous, rows, "1", ["event"])
+    assert data["known_failures"] == [{**entry(invariants=["openai.finish.once", "semantic.text"]), "flaky": True}]
+
+
 def test_updated_keeps_reasons_and_drops_schedules_seen_everywhere(tmp_path: Path) -> None:
     previous = load(write(tmp_path / "e.yaml", [entry(issue="Q/q#19")]), "mutant:finish-chunk-twice")
     rows = [

@@ -292,3 +292,15 @@ async def test_close_aborts_open_streams_and_leaves_no_tasks(client: httpx.Async
     await server.close()  # idempotent
     with pytest.raises(httpx.ConnectError):
         await client.post(slot.url + "/v1/chat/completions", json=REQUEST)
+
+
+async def test_a_request_for_the_other_protocol_is_refused_with_the_reason() -> None:
+    async with ReplayServer() as server:
+        slot = server.register(b"data: [DONE]\n\n", protocol="openai-chat")
+        async with httpx.AsyncClient() as client:
+            refused = await client.post(slot.url + "/anthropic/v1/messages", json={"stream": True})
+            served = await client.post(slot.url + "/v1/chat/completions", json={"stream": True})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["type"] == "protocol_mismatch"
+    assert "speaks openai-chat" in refused.json()["error"]["message"]
+    assert served.status_code == 200 and served.content == b"data: [DONE]\n\n"

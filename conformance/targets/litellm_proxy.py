@@ -46,7 +46,7 @@ import yaml
 from conformance.targets import TargetError, TargetUnavailable
 from conformance.targets.base import Exchange, Head, Route
 from conformance.targets.http import ALL_ROUTES, post_stream
-from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, api_base, install_hint
+from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, RESPONSES_NOTE, api_base, install_hint, route_prefix
 
 __all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
 
@@ -191,6 +191,7 @@ class LiteLLMProxy:
 
     name = "litellm-proxy"
     routes: frozenset[Route] = ALL_ROUTES
+    notes = (RESPONSES_NOTE,)
 
     def __init__(self, *, executable: str | os.PathLike[str] | None = None, port: int | None = None, startup_timeout: float = STARTUP_TIMEOUT) -> None:
         self.executable = Path(executable) if executable is not None else find_litellm()
@@ -337,7 +338,7 @@ class LiteLLMProxy:
     async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head, None]:
         replay_base = exchange.upstream_url.split("/r/", 1)[0]
         base = await self._ensure_started(replay_base)
-        model = f"{litellm_prefix(exchange.provider or 'openai')}/{exchange.token}"
+        model = f"{route_prefix(exchange.provider or 'openai', exchange.route, str(exchange.request.get('model', '')))}/{exchange.token}"
         async for chunk in post_stream(base, exchange, model, on_transport_error=self._on_transport_error):
             yield chunk
 
