@@ -44,3 +44,13 @@ def conformance(session: nox.Session, target: str) -> None:
         defaults = [f"--target={target}"]
     args = session.posargs if any(a.startswith("--target") for a in session.posargs) else [*defaults, *session.posargs]
     session.run("pytest", *args)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """The benchmarks (bench/, figures in bench/RESULTS.md): SSE parsing against httpx-sse and
+    openai's decoder, check throughput against jsonschema and compiled validators, whole-run wall
+    time serial and with pytest-xdist, and the harness overhead against LiteLLM's SDK.
+    `nox -s bench -- --quick` for a short run."""
+    session.install("-e", ".[dev]", "httpx-sse", "fastjsonschema", "pytest-xdist", f"litellm[proxy]=={LITELLM_VERSIONS[-1]}")
+    session.run("python", "bench/run_all.py", *session.posargs)

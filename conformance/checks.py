@@ -14,6 +14,7 @@ from conformance import oracles as _oracles  # noqa: F401  (registers oracle.*)
 from conformance.invariants import Invariant, Verdict, evaluate, select
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, framing as _framing, openai_chat  # noqa: F401
 from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
+from conformance import transport as _transport  # noqa: F401,E402  (registers transport.*)
 from conformance.protocols.http import error_response
 from conformance.sse import parse
 from conformance.stream import Context, decode

@@ -85,6 +85,7 @@ class Verdict:
 
 
 _REGISTRY: dict[str, Invariant] = {}
+TRANSPORT_FAMILY = "transport."
 
 
 class DuplicateInvariant(Exception):
@@ -123,9 +124,14 @@ def registry() -> dict[str, Invariant]:
 
 
 def select(protocol: str, *, family: str | None = None) -> list[Invariant]:
-    """The invariants that apply to streams of `protocol`, optionally only ids starting with `family`."""
+    """The invariants that apply to streams of `protocol`, optionally only ids starting with `family`.
+
+    The `transport.*` family judges a target's timing, cancellation and concurrency rather than a
+    stream (`conformance.transport`): it is chosen only when asked for by name."""
     chosen = [inv for inv in registry().values() if inv.protocol in (None, protocol)]
-    return [inv for inv in chosen if family is None or inv.id.startswith(family)]
+    if family is None:
+        return [inv for inv in chosen if not inv.id.startswith(TRANSPORT_FAMILY)]
+    return [inv for inv in chosen if inv.id.startswith(family)]
 
 
 def evaluate(inv: Invariant, context: Any) -> Verdict:

@@ -8,10 +8,11 @@ corpus/README.md.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolCall", "Message", "parse_arguments", "neutral_finish"]
+__all__ = ["ToolCall", "Message", "parse_arguments", "neutral_finish", "loads"]
 
 # A turn that called client tools is a tool turn even when the provider said "stop":
 # OpenAI answers a forced tool_choice with finish_reason "stop" (WIRE-FACTS §2.3).
@@ -58,12 +59,33 @@ class Message:
         }
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} overflows a double")
+    return value
+
+
+def loads(text: str | bytes) -> Any:
+    """Strict JSON (RFC 8259): NaN and Infinity, which Python's json accepts, and numbers that overflow
+    to them raise ValueError, so verdicts and reports stay strict JSON; so does nesting too deep for
+    the parser (a RecursionError), so a hostile stream gives a verdict, not an exception."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to parse") from None
+
+
 def parse_arguments(raw: str) -> tuple[Any, bool]:
     """Concatenated tool arguments as JSON; an empty string means no arguments, i.e. {}."""
     if raw.strip() == "":
         return {}, True
     try:
-        return json.loads(raw), True
+        return loads(raw), True
     except ValueError:
         return raw, False
 

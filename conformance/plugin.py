@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from conformance import expectations, report, schedules, snapshots
+from conformance import expectations, report, schedules, snapshots, transport
 from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.lint import lint_capture
 from conformance.runner import Case, CaseResult, Runner, routes_for
@@ -43,6 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--replay-port", dest="conformance_replay_port", type=int, default=0, metavar="PORT", help="serve the replay upstream on this fixed 127.0.0.1 port, for a proxy configured by hand (`--target=http://...`); default 0: any free port")
     group.addoption("--expectations", dest="conformance_expectations", default=None, metavar="FILE", help="known failures of the target (default: expectations.yaml in the target's report folder); the run fails on any other failure and on any listed one that passes")
     group.addoption("--update-expectations", dest="conformance_update_expectations", action="store_true", default=False, help="rewrite the expectations file from this run's failures, keeping the reasons already written")
+    group.addoption("--transport", dest="conformance_transport", action="store_true", default=False, help="also run the transport checks on every route: incremental streaming, cancel propagation, 32 concurrent streams, and upstream faults (HTTP 429/500, a dropped connection, a stall, bad JSON, bad UTF-8, no terminator)")
     group.addoption("--conformance-timeout", dest="conformance_timeout", type=float, default=30.0, metavar="SECONDS", help="time bound for one case; a target that takes longer is reported as errored (default: 30)")
 
 
@@ -72,6 +73,7 @@ class ConformanceSession:
         self.report_root = Path(report_dir) if report_dir else Path(config.rootpath) / "reports"
         self.report_dir = self.report_root / report.slug(spec)
         self.update_expectations: bool = config.getoption("conformance_update_expectations")
+        self.transport: bool = config.getoption("conformance_transport")
         self.expectations = expectations.Expectations(self.report_dir / "expectations.yaml", spec, ())
         self.timeout: float = config.getoption("conformance_timeout")
         self.replay_port: int = config.getoption("conformance_replay_port")
@@ -117,7 +119,13 @@ class ConformanceSession:
             for route in served + lacking:
                 for schedule in self.schedules:
                     case = Case(capture, route, schedule)
-                    new.append(CaseItem.from_parent(collector, name=case.id, case=case, served=route in served))
+                    skip = None if route in served else f"target {self.spec} does not serve route {route_id(route)}"
+                    new.append(CaseItem.from_parent(collector, name=case.id, case=case, skip=skip))
+        if self.transport and self.unavailable is None:
+            for check in transport.CHECKS:
+                for route in sorted(self.target.routes):
+                    tcase = transport.TransportCase(check, route)
+                    new.append(TransportItem.from_parent(collector, name=tcase.id, case=tcase, skip=transport.skip_reason(check, self.target, self.spec, self.timeout)))
         items[:0] = new
 
     # -- running --------------------------------------------------------------------------------
@@ -129,6 +137,12 @@ class ConformanceSession:
             self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
         assert self.target is not None
         return self.runner.run(case, self.target)
+
+    def run_transport(self, case: transport.TransportCase) -> transport.TransportResult:
+        if self.runner is None:
+            self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
+        assert self.target is not None
+        return transport.run_check(self.runner, self.target, case)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
@@ -253,28 +267,43 @@ class InvariantsFailed(AssertionError):
     pass
 
 
-class CaseItem(pytest.Item):
-    """One capture replayed through the target on one route and one schedule."""
+class _GatedItem(pytest.Item):
+    """An item whose run gives verdicts, judged against the target's known failures.
 
-    def __init__(self, *, case: Case, served: bool, **kwargs: Any) -> None:
+    Subclasses say how to run (`_run`), how to explain a failing verdict (`_explain`) and what
+    else to compare (`_extra_problems`). Running happens in setup, so a target that errors shows
+    as a pytest error; failing invariants show as failures, and known ones as xfailed.
+    """
+
+    def __init__(self, *, skip: str | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.case = case
-        self.served = served
-        self.result: CaseResult | None = None
+        self.skip_reason = skip
+        self.result: Any = None
         self.add_marker("conformance")
-        self.obj = _conformance_case  # syrupy locates snapshots through item.obj
 
     @property
     def session_state(self) -> ConformanceSession:
         return self.config.stash[SESSION_KEY]
 
+    def _run(self) -> Any:
+        raise NotImplementedError
+
+    def _skipped(self, reason: str) -> Any:
+        raise NotImplementedError
+
+    def _explain(self, verdict: Any) -> str:
+        raise NotImplementedError
+
+    def _extra_problems(self) -> list[str]:
+        return []
+
     def setup(self) -> None:
         state = self.session_state
-        if not self.served:
-            self.result = CaseResult(self.case, "skipped", error=f"target {state.spec} does not serve route {route_id(self.case.route)}")
+        if self.skip_reason is not None:
+            self.result = self._skipped(self.skip_reason)
             self._record()
-            pytest.skip(self.result.error)
-        self.result = state.run(self.case)
+            pytest.skip(self.skip_reason)
+        self.result = self._run()
         self._record()
         if self.result.outcome == "errored":
             gate = self._gate({expectations.ERRORED})
@@ -289,12 +318,10 @@ class CaseItem(pytest.Item):
         gate = self._gate({verdict.invariant for verdict in failures})
         problems = []
         if not state.update_expectations:  # updating records the failures instead of judging them
-            problems += [_explain(state.spec, self.case, verdict, self.result) for verdict in failures if verdict.invariant in gate.new]
+            problems += [self._explain(verdict) for verdict in failures if verdict.invariant in gate.new]
             if gate.fixed:
                 problems.append(gate.explain(state.expectations.path))
-        changed = snapshots.compare(self, self.result)
-        if changed:
-            problems.append(changed)
+        problems += self._extra_problems()
         if problems:
             raise InvariantsFailed("\n\n".join(problems))
         if failures and not state.update_expectations:
@@ -302,11 +329,11 @@ class CaseItem(pytest.Item):
 
     def _gate(self, failing: set[str]) -> expectations.Verdict:
         state = self.session_state
-        known = state.expectations.for_case(self.case.capture.id, route_id(self.case.route), self.case.schedule, str(getattr(state.target, "version", "")))
+        case = self.case  # type: ignore[attr-defined]
+        known = state.expectations.for_case(case.capture.id, route_id(case.route), case.schedule, str(getattr(state.target, "version", "")))
         return expectations.judge(failing, known)
 
     def _record(self) -> None:
-        assert self.result is not None
         known = self._gate(set()).known
         self.user_properties.append((_RECORD, report.record(self.result, [entry.to_json() for entry in known])))
 
@@ -316,7 +343,64 @@ class CaseItem(pytest.Item):
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.case.capture.path, None, self.name
+        return self.case.capture.path, None, self.name  # type: ignore[attr-defined]
+
+
+class CaseItem(_GatedItem):
+    """One capture replayed through the target on one route and one schedule."""
+
+    def __init__(self, *, case: Case, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+        self.obj = _conformance_case  # syrupy locates snapshots through item.obj
+
+    def _run(self) -> CaseResult:
+        return self.session_state.run(self.case)
+
+    def _skipped(self, reason: str) -> CaseResult:
+        return CaseResult(self.case, "skipped", error=reason)
+
+    def _explain(self, verdict: Any) -> str:
+        return _explain(self.session_state.spec, self.case, verdict, self.result)
+
+    def _extra_problems(self) -> list[str]:
+        changed = snapshots.compare(self, self.result)
+        return [changed] if changed else []
+
+
+class TransportItem(_GatedItem):
+    """One transport check (`conformance.transport`) on one route: timing, cancellation,
+    concurrency or an upstream fault, judged by registered invariants and gated by expectations
+    like a capture (capture `transport/<check>`, schedule `transport`)."""
+
+    def __init__(self, *, case: transport.TransportCase, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.case = case
+
+    def _run(self) -> transport.TransportResult:
+        return self.session_state.run_transport(self.case)
+
+    def _skipped(self, reason: str) -> transport.TransportResult:
+        return transport.TransportResult(self.case, "skipped", error=reason)
+
+    def _explain(self, verdict: Any) -> str:
+        return _explain_transport(self.session_state.spec, self.case, verdict)
+
+
+def _explain_transport(spec: str, case: transport.TransportCase, verdict: Any) -> str:
+    from conformance.invariants import registry
+
+    inv = registry()[verdict.invariant]
+    lines = [
+        f"{verdict.invariant} [{inv.severity}]: {inv.requirement}",
+        f"  transport check: {case.check} ({transport.CHECKS[case.check]})",
+        f"  route:    {route_id(case.route)}",
+        f"  evidence: {inv.evidence}",
+    ]
+    for violation in verdict.violations[:3]:
+        lines += [f"  - {violation.message}", f"    expected: {_short(violation.expected)}", f"    actual:   {_short(violation.actual)}"]
+    lines.append(f"  reproduce: pytest --target={spec} -k 'transport and {case.check}'")
+    return "\n".join(lines)
 
 
 def _known(gate: expectations.Verdict) -> str:

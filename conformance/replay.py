@@ -107,6 +107,7 @@ class _Reply:
     delay: float
     reset_at_end: bool
     protocol: str | None
+    stall: tuple[int, float] | None = None
 
 
 # The path suffix each wire protocol's clients post to; a request for the other one is misrouted.
@@ -215,6 +216,7 @@ class ReplayServer:
         delay: float = 0.0,
         reset_at_end: bool = False,
         protocol: str | None = None,
+        stall: tuple[int, float] | None = None,
     ) -> Slot:
         """Make `body` available at a fresh slot. The schedule is applied now, so a bad name fails
         here rather than inside a connection.
@@ -225,14 +227,17 @@ class ReplayServer:
         `reset_at_end` then do not apply. With `protocol`, a request whose path belongs to the
         other wire protocol (`/v1/messages` for an `openai-chat` capture) is answered 400 with the
         reason, so a misrouting proxy can never pass off the other protocol's bytes as a result.
+        `stall=(index, seconds)` pauses that long before piece `index` (an upstream that hangs).
         """
         if not 200 <= status <= 599:
             raise ValueError(f"status must be a final status code 200-599, got {status}")
         if delay < 0:
             raise ValueError(f"delay must be >= 0 seconds, got {delay}")
+        if stall is not None and stall[1] < 0:
+            raise ValueError(f"a stall must last >= 0 seconds, got {stall[1]}")
         body = bytes(body)
         pieces = tuple(split(body, schedule))
-        reply = _Reply(pieces, body, status, _response_headers(status, headers), delay, reset_at_end, protocol)
+        reply = _Reply(pieces, body, status, _response_headers(status, headers), delay, reset_at_end, protocol, stall)
         token = secrets.token_hex(8)
         slot = Slot(token, f"{self.base_url}/r/{token}")
         self._entries[token] = (slot, reply)
@@ -335,7 +340,7 @@ def _body_model(body: bytes) -> str | None:
         return None
     try:
         parsed = json.loads(body)
-    except ValueError:  # UnicodeDecodeError and JSONDecodeError both
+    except (ValueError, RecursionError):  # UnicodeDecodeError, JSONDecodeError, hostile nesting
         return None
     model = parsed.get("model") if isinstance(parsed, dict) else None
     return (model.strip() or None) if isinstance(model, str) else None
@@ -356,6 +361,8 @@ async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, wri
         for index, piece in enumerate(reply.pieces):
             if index and reply.delay > 0:
                 await asyncio.wait({gone}, timeout=reply.delay)
+            if reply.stall is not None and index == reply.stall[0]:
+                await asyncio.wait({gone}, timeout=reply.stall[1])
             if gone.done() or writer.is_closing():
                 return False
             writer.write(b"%x\r\n%b\r\n" % (len(piece), piece) if chunked else piece)

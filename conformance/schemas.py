@@ -3,11 +3,20 @@
 A name is a path below `schemas/` without `.schema.json`: `capture`,
 `openai-chat/chat.completion.chunk`, `anthropic-messages/message_start`. Validation asks
 `is_valid` first and explains only on failure, because the explanation is the slow part.
+
+The wire schemas (`openai-chat/*`, `anthropic-messages/*`, checked on every event) are first asked
+of a compiled validator, `jsonschema-rs`, when it is installed: about 100 times faster than
+`jsonschema` (bench/RESULTS.md). It may only say "valid": whenever it says "invalid" (or cannot
+take the instance), `jsonschema` decides and explains, so it can never add a failure, and
+tests/test_schemas.py proves it agrees with `jsonschema` on every accepted instance and on the
+corpus. The other schemas (captures, expectations, reports) use `pattern` and `format`, whose
+regex dialects differ between the two, and are rarely checked: `jsonschema` alone judges them.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -22,6 +31,9 @@ from conformance._resources import data_path
 __all__ = ["SchemaProblem", "names", "problems", "validator"]
 
 _SUFFIX = ".schema.json"
+# Schemas given to the compiled fast path: those checked on every streamed event. None of them
+# uses `pattern` or `format` (tests/test_schemas.py asserts it).
+_FAST_PREFIXES = ("openai-chat/", "anthropic-messages/")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +75,32 @@ def validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(document, registry=_registry(), format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
+@cache
+def _fast(name: str) -> Callable[[Any], bool] | None:
+    """`jsonschema-rs`'s `is_valid` for wire schema `name`, or None (not installed, or not a wire
+    schema): a fast way to say "valid", never the judge of "invalid"."""
+    if not name.startswith(_FAST_PREFIXES):
+        return None
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return None
+    documents = _documents()
+    registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
+    return jsonschema_rs.Draft202012Validator(documents[name], registry=registry, validate_formats=True).is_valid
+
+
+def _fast_valid(name: str, instance: Any) -> bool:
+    """True when the compiled validator accepts `instance`; False means "ask jsonschema"."""
+    fast = _fast(name)
+    if fast is None:
+        return False
+    try:
+        return fast(instance)
+    except Exception:  # noqa: BLE001  (a value it cannot take, e.g. a non-str key: jsonschema decides)
+        return False
+
+
 def _dotted(parts: Any) -> str:
     text = ""
     for part in parts:
@@ -77,7 +115,7 @@ def _problem(error: ValidationError) -> SchemaProblem:
 def problems(name: str, instance: Any) -> list[SchemaProblem]:
     """Every way `instance` breaks schema `name`, the most specific first; [] when valid."""
     checker = validator(name)
-    if checker.is_valid(instance):
+    if _fast_valid(name, instance) or checker.is_valid(instance):
         return []
     errors = list(checker.iter_errors(instance))
     # best_match descends into oneOf/anyOf branches, so the first problem names the real cause

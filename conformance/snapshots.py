@@ -10,7 +10,6 @@ Snapshots are compared only where they were recorded (the folder exists) or when
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from syrupy.assertion import SnapshotAssertion
 from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.location import PyTestLocation
 
+from conformance.neutral import loads
 from conformance.runner import CaseResult
 from conformance.sse import parse
 from conformance.targets import route_id
@@ -47,7 +47,7 @@ def normalized(output: bytes) -> list[dict[str, Any]]:
     rows = []
     for event in events:
         try:
-            data: Any = _mask(json.loads(event.data))
+            data: Any = _mask(loads(event.data))
         except ValueError:
             data = event.data
         rows.append({"event": event.type, "data": data})

@@ -75,23 +75,32 @@ class SSEParser:
     def __init__(self) -> None:
         self._buffer = b""
         self._buffer_offset = 0  # stream offset of self._buffer[0]
+        self._pieces: list[bytes] = []  # reads after self._buffer with no line end: joined once, when a line ends
         self._pending_cr: int | None = None  # offset of a CR that ended the last read
         self._bom_decided = False
         self._data: list[str] = []
         self._type = ""
         self._last_event_id = ""
         self._event_start: int | None = None
-        self._observed: dict[str, Observation] = {}
+        self._observed: dict[str, list] = {}  # kind -> [first offset, count, example]
         self.retry: int | None = None
         self.closed = False
 
     @property
     def observations(self) -> tuple[Observation, ...]:
-        return tuple(sorted(self._observed.values(), key=lambda o: (o.offset, o.kind)))
+        observed = (Observation(kind, offset, count, example) for kind, (offset, count, example) in self._observed.items())
+        return tuple(sorted(observed, key=lambda o: (o.offset, o.kind)))
 
     def feed(self, chunk: bytes) -> list[Event]:
         if self.closed:
             raise ValueError("SSEParser.feed() called after close()")
+        if self._buffer and self._bom_decided and b"\n" not in chunk and b"\r" not in chunk:
+            # The line goes on: keep the read, so that a long line fed in small reads is not quadratic.
+            self._pieces.append(bytes(chunk))
+            return []
+        if self._pieces:
+            self._buffer = b"".join([self._buffer, *self._pieces])
+            self._pieces = []
         buffer = self._buffer + chunk if self._buffer else bytes(chunk)
         if not self._bom_decided:
             if len(buffer) < 3 and _BOM.startswith(buffer):
@@ -112,6 +121,28 @@ class SSEParser:
                 self._observe("line-ending-cr", self._pending_cr, "")
             self._pending_cr = None
         events: list[Event] = []
+        first_cr = buffer.find(b"\r")
+        if first_cr < 0:
+            self._buffer = self._lines(buffer, b"\n", "line-ending-lf", events)
+            return events
+        # CRs occur (rarely): the lines around them go through the general loop, the LF-only lines
+        # before and after them through the fast one.
+        before = buffer.rfind(b"\n", 0, first_cr) + 1
+        after = buffer.find(b"\n", buffer.rfind(b"\r")) + 1 or len(buffer)
+        if before:
+            self._lines(buffer[:before], b"\n", "line-ending-lf", events)
+        middle = buffer[before:after]
+        if middle.count(b"\r") == middle.count(b"\r\n") == middle.count(b"\n"):
+            rest = self._lines(middle, b"\r\n", "line-ending-crlf", events)
+        else:
+            rest = self._mixed(middle, events)
+        if after < len(buffer):
+            rest = self._lines(buffer[after:], b"\n", "line-ending-lf", events)
+        self._buffer = rest
+        return events
+
+    def _mixed(self, buffer: bytes, events: list[Event]) -> bytes:
+        """Every complete line of `buffer`, whatever its line ending; returns the incomplete rest."""
         position = 0
         for match in _LINE_END.finditer(buffer):
             line_end = match.start()
@@ -122,15 +153,51 @@ class SSEParser:
                 self._observe(_TERMINATOR_KIND[terminator], self._buffer_offset + line_end, "")
             self._line(buffer[position:line_end], self._buffer_offset + position, events)
             position = match.end()
-        self._buffer = buffer[position:]
         self._buffer_offset += position
-        return events
+        return buffer[position:]
+
+    def _lines(self, buffer: bytes, terminator: bytes, kind: str, events: list[Event]) -> bytes:
+        """The common case, fast: every complete line of `buffer` ends with `terminator`. The same
+        result as `_mixed`, with a short cut for `data: ` lines; returns the incomplete rest."""
+        lines = buffer.split(terminator)
+        rest = lines.pop()
+        if not lines:
+            return rest
+        offset = self._buffer_offset
+        self._observe_many(kind, offset + len(lines[0]), len(lines))
+        step = len(terminator)
+        line = self._line
+        data = self._data
+        for raw in lines:
+            if raw[:6] == b"data: ":
+                if self._event_start is None:
+                    self._event_start = offset
+                try:
+                    data.append(raw[6:].decode("utf-8"))
+                except UnicodeDecodeError:
+                    line(raw, offset, events)
+            elif raw:
+                line(raw, offset, events)
+            elif data:
+                # _dispatch, inlined for the common case of an event with data.
+                events.append(Event(self._type or "message", "\n".join(data), self._last_event_id, self._event_start, offset))
+                data = self._data = []
+                self._type = ""
+                self._event_start = None
+            else:
+                self._dispatch(offset, events)
+            offset += len(raw) + step
+        self._buffer_offset = offset
+        return rest
 
     def close(self) -> list[Event]:
         """End of stream: per WHATWG, an event without its final blank line is discarded."""
         if self.closed:
             return []
         self.closed = True
+        if self._pieces:
+            self._buffer = b"".join([self._buffer, *self._pieces])
+            self._pieces = []
         if self._pending_cr is not None:
             self._observe("line-ending-cr", self._pending_cr, "")
             self._pending_cr = None
@@ -146,9 +213,17 @@ class SSEParser:
     def _observe(self, kind: str, offset: int, example: str) -> None:
         seen = self._observed.get(kind)
         if seen is None:
-            self._observed[kind] = Observation(kind, offset, 1, example[:_EXAMPLE_LIMIT])
+            self._observed[kind] = [offset, 1, example[:_EXAMPLE_LIMIT]]
         else:
-            self._observed[kind] = Observation(kind, seen.offset, seen.count + 1, seen.example)
+            seen[1] += 1
+
+    def _observe_many(self, kind: str, offset: int, count: int) -> None:
+        """`count` observations of `kind` with an empty example, the first at `offset`."""
+        seen = self._observed.get(kind)
+        if seen is None:
+            self._observed[kind] = [offset, count, ""]
+        else:
+            seen[1] += count
 
     def _line(self, raw: bytes, offset: int, events: list[Event]) -> None:
         if not raw:

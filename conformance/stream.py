@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.neutral import Message
+from conformance.neutral import Message, loads
 from conformance.sse import Event, Observation
 
 __all__ = ["DONE", "Payload", "Context", "decode", "hashable"]
@@ -30,8 +30,8 @@ def decode(events: list[Event]) -> list[Payload]:
             payloads.append(Payload(index, event, is_done=True))
             continue
         try:
-            payloads.append(Payload(index, event, json.loads(event.data)))
-        except (ValueError, RecursionError) as error:
+            payloads.append(Payload(index, event, loads(event.data)))
+        except ValueError as error:
             payloads.append(Payload(index, event, json_error=f"{error}"))
     return payloads
 

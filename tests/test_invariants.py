@@ -1143,7 +1143,9 @@ def test_invariant(case: Case) -> None:
 
 
 def test_every_invariant_has_a_passing_and_a_failing_case() -> None:
-    ids = set(registry())
+    # transport.* judge timings and concurrent runs, not one stream: tests/test_transport.py has
+    # their passing and failing cases.
+    ids = {name for name in registry() if not name.startswith("transport.")}
     passing = {case.invariant for case in CASES if case.should == "pass"}
     failing = {case.invariant for case in CASES if case.should == "fail"}
     assert {case.invariant for case in CASES} == ids, f"unknown ids in the table: {sorted({c.invariant for c in CASES} - ids)}"

@@ -1151,3 +1151,74 @@ def test_rejected(schema: str, instance: Any, fragment: str) -> None:
 def test_case_ids_are_unique() -> None:
     ids = [c[0] for c in ACCEPTED] + [c[0] for c in REJECTED]
     assert len(ids) == len(set(ids))
+
+
+# ------------------------------------------------------- the compiled fast path agrees with jsonschema
+# conformance.schemas asks jsonschema-rs first for the wire schemas and lets jsonschema decide and
+# explain whenever it says "invalid". A compiled validator that accepted what jsonschema rejects
+# would hide a failure, so it must agree with jsonschema on every instance we have: the tables
+# above, and every payload of the corpus against every wire schema (mostly mismatches, so both
+# answers are exercised).
+
+WIRE_SCHEMAS = [path.relative_to(SCHEMAS).as_posix()[: -len(".schema.json")] for path in SCHEMA_FILES]
+WIRE_SCHEMAS = [name for name in WIRE_SCHEMAS if name.startswith(("openai-chat/", "anthropic-messages/"))]
+
+
+def fast_validator(name: str) -> Any:
+    from conformance import schemas
+
+    fast = schemas._fast(name)
+    if fast is None:
+        pytest.skip("jsonschema-rs is not installed: jsonschema alone validates")
+    return fast
+
+
+def corpus_payloads() -> list[Any]:
+    from conformance.corpus import load_corpus
+    from conformance.sse import parse
+    from conformance.stream import decode
+
+    payloads = []
+    for capture in load_corpus().captures:
+        payloads.extend(p.json for p in decode(parse(capture.body)[0]) if p.json is not None)
+    return payloads
+
+
+def test_fast_path_covers_exactly_the_wire_schemas() -> None:
+    from conformance import schemas
+
+    assert sorted(n for n in schemas.names() if n.startswith(schemas._FAST_PREFIXES)) == sorted(WIRE_SCHEMAS)
+
+
+@pytest.mark.parametrize("name", WIRE_SCHEMAS)
+def test_wire_schemas_use_no_pattern_or_format(name: str) -> None:
+    """Regex dialects and format checkers differ between validators; the fast path needs neither."""
+    text = (SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")
+    assert '"pattern"' not in text and '"format"' not in text and '"patternProperties"' not in text
+
+
+@pytest.mark.parametrize(
+    ("schema", "instance", "valid"),
+    [(c[1], c[2], True) for c in ACCEPTED if c[1] in WIRE_SCHEMAS] + [(c[1], c[2], False) for c in REJECTED if c[1] in WIRE_SCHEMAS],
+    ids=[c[0] for c in ACCEPTED if c[1] in WIRE_SCHEMAS] + [c[0] for c in REJECTED if c[1] in WIRE_SCHEMAS],
+)
+def test_fast_path_agrees_on_the_tables(schema: str, instance: Any, valid: bool) -> None:
+    assert fast_validator(schema)(instance) is valid
+    assert validator(schema).is_valid(instance) is valid
+
+
+@pytest.mark.parametrize("name", WIRE_SCHEMAS)
+def test_fast_path_agrees_on_the_corpus(name: str) -> None:
+    fast, slow = fast_validator(name), validator(name)
+    payloads = corpus_payloads()
+    assert len(payloads) > 300
+    disagreements = [p for p in payloads if fast(p) != slow.is_valid(p)]
+    assert not disagreements, f"{len(disagreements)} corpus payloads judged differently, e.g. {disagreements[0]!r}"
+
+
+def test_problems_explain_with_jsonschema_when_the_fast_path_rejects() -> None:
+    from conformance import schemas
+
+    found = schemas.problems(CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"})
+    assert found and found[0].message == "'choices' is a required property"
+    assert schemas.problems(CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}) == []

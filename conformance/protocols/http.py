@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
-from conformance.neutral import Message
+from conformance.neutral import Message, loads
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.stream import Context
 
@@ -17,7 +16,7 @@ __all__ = ["error_response"]
 def error_response(raw: bytes, status: int) -> Message:
     """The neutral message of an error response: no content, the error its body names."""
     try:
-        body: Any = json.loads(raw)
+        body: Any = loads(raw)
     except ValueError:
         body = None
     error = body.get("error") if isinstance(body, dict) else None
@@ -34,7 +33,7 @@ def _error_status(ctx: Context) -> bool:
 def error_body(ctx: Context) -> Iterator[Violation]:
     """A 4xx or 5xx response carries a JSON error object in the client's protocol: `{"error": {"message": …}}`, and for Anthropic clients `{"type": "error", "error": {"type": …, "message": …}}`."""
     try:
-        body: Any = json.loads(ctx.raw)
+        body: Any = loads(ctx.raw)
     except ValueError:
         yield Violation(f"HTTP {ctx.status} body is not JSON", "a JSON error object", ctx.raw[:200].decode("utf-8", "replace"))
         return

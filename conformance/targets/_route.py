@@ -12,7 +12,9 @@ from contextlib import aclosing
 from typing import Any, ClassVar
 
 from conformance.sse import Event
-from conformance.targets._upstream import FramerFactory, UpstreamFailure, open_upstream
+import httpx
+
+from conformance.targets._upstream import TIMEOUT, FramerFactory, UpstreamFailure, open_upstream
 from conformance.targets.base import Exchange
 
 __all__ = ["RouteStream", "run_route"]
@@ -46,11 +48,11 @@ class RouteStream:
         raise NotImplementedError
 
 
-async def run_route(stream: RouteStream, framer: FramerFactory) -> AsyncGenerator[bytes, None]:
+async def run_route(stream: RouteStream, framer: FramerFactory, timeout: httpx.Timeout = TIMEOUT) -> AsyncGenerator[bytes, None]:
     """Drive `stream` over its upstream, yielding each output event as soon as it exists."""
     exchange = stream.exchange
     url = exchange.upstream_url.rstrip("/") + stream.upstream_path
-    upstream = open_upstream(url, stream.upstream_body(), exchange.headers, framer())
+    upstream = open_upstream(url, stream.upstream_body(), exchange.headers, framer(), timeout)
     async with aclosing(upstream) as items:
         async for item in items:
             if isinstance(item, UpstreamFailure):

@@ -57,13 +57,14 @@ async def open_upstream(
     body: dict[str, Any],
     headers: tuple[tuple[str, str], ...],
     framer: Framer,
+    timeout: httpx.Timeout = TIMEOUT,
 ) -> AsyncGenerator[Event | UpstreamFailure, None]:
     """Stream `body` to `url`; yield its SSE events, then at most one failure.
 
     One client per stream, so concurrent streams share no connection state (WIRE-FACTS §10 X3).
     """
     body_began = False
-    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+    async with httpx.AsyncClient(timeout=timeout) as client:
         try:
             async with client.stream("POST", url, json=body, headers=list(headers)) as response:
                 if not 200 <= response.status_code < 300:

@@ -8,8 +8,10 @@ is `mutant:<name>`.
 
 from __future__ import annotations
 
+import asyncio
+import collections
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,8 @@ from conformance.targets._upstream import FramerFactory
 from conformance.targets._wire import DONE, anthropic_event
 from conformance.targets.anthropic_passthrough import AnthropicPassthrough
 from conformance.targets.anthropic_to_openai import AnthropicToOpenAI, ToolBlock
-from conformance.targets.base import Route, Target
+from conformance.targets._upstream import UpstreamFailure
+from conformance.targets.base import Exchange, Route, Target
 from conformance.targets.openai_normalizer import OpenAINormalizer
 from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
 from conformance.targets.reference import Reference
@@ -40,6 +43,8 @@ class Mutant:
     evidence: str  # WIRE-FACTS §9 number and the issue it comes from
     caught_by: str  # the invariant id that must catch it
     factory: Callable[[], Target]
+    transport: str = ""
+    """The transport check (`conformance.transport.CHECKS`) that catches it, when no capture can."""
 
 
 def _synthetic(data: str) -> Event:
@@ -200,6 +205,94 @@ class _ToOpenAIArgsFromStartInput(AnthropicToOpenAI):
         return json.dumps(tool.start_input if isinstance(tool.start_input, dict) else {})
 
 
+# -- transport bugs (issue: buffering, cancellation, shared state, failures as clean finishes) ----
+
+
+class _BufferingFramer:
+    """Holds every upstream event until the body ends, then releases them all at once."""
+
+    def __init__(self) -> None:
+        self._parser = SSEParser()
+        self._held: list[Event] = []
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        self._held += self._parser.feed(chunk)
+        return []
+
+    def close(self) -> list[Event]:
+        held, self._held = self._held + self._parser.close(), []
+        return held
+
+
+class _KeepsReading(Reference):
+    """Reads the upstream in a task of its own into a queue; when the client leaves, the task
+    reads on to the end."""
+
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+        return self._relay(super().stream(exchange))
+
+    async def _relay(self, upstream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+        async def pump() -> None:
+            try:
+                async for chunk in upstream:
+                    await queue.put(chunk)
+            finally:
+                await queue.put(None)
+
+        task = asyncio.ensure_future(pump())
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+        while (chunk := await queue.get()) is not None:
+            yield chunk
+
+
+_BACKGROUND: set[asyncio.Future[None]] = set()
+
+_SHARED_QUEUE: collections.deque[bytes] = collections.deque()
+"""One output queue for every stream of the process: LiteLLM's shared chunk queue."""
+
+
+class _SharedQueue(Reference):
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+        return self._through_queue(super().stream(exchange))
+
+    async def _through_queue(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        async for chunk in chunks:
+            _SHARED_QUEUE.append(chunk)
+            await asyncio.sleep(0)  # another stream may write or take in between
+            if _SHARED_QUEUE:
+                yield _SHARED_QUEUE.popleft()
+        while _SHARED_QUEUE:
+            await asyncio.sleep(0)
+            if _SHARED_QUEUE:
+                yield _SHARED_QUEUE.popleft()
+
+
+# An upstream HTTP error answered as a clean finish: the cut-off mutants' clean endings, on failure.
+class _NormalizerFinishesOnError(_NormalizerFinishesCutOff):
+    def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
+        return self.on_cut_off()
+
+
+class _AdapterFinishesOnError(_AdapterFinishesCutOff):
+    def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
+        return self.on_cut_off()
+
+
+class _ToOpenAIFinishesOnError(_ToOpenAIFinishesCutOff):
+    def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
+        start = {"type": "message_start", "message": {"id": "msg_0", "type": "message", "role": "assistant", "model": "", "content": [], "stop_reason": None, "usage": {}}}
+        return self.on_event(_synthetic(json.dumps(start))) + self.on_cut_off()
+
+
+class _PassthroughFinishesOnError(_PassthroughFinishesCutOff):
+    def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
+        start = {"type": "message_start", "message": {"id": "msg_0", "type": "message", "role": "assistant", "model": "", "content": [], "stop_reason": None, "usage": {}}}
+        return self.forward("message_start", start, _synthetic(json.dumps(start))) + self.on_cut_off()
+
+
 # -- the registry ---------------------------------------------------------------------------------
 
 
@@ -211,11 +304,13 @@ def _mutant(
     *,
     streams: Mapping[Route, type[RouteStream]] | None = None,
     framer: FramerFactory = SSEParser,
+    target: type[Reference] = Reference,
+    transport: str = "",
 ) -> Mutant:
     def factory() -> Target:
-        return Reference(f"mutant:{name}", streams=streams, framer=framer)
+        return target(f"mutant:{name}", streams=streams, framer=framer)
 
-    return Mutant(name, bug, evidence, caught_by, factory)
+    return Mutant(name, bug, evidence, caught_by, factory, transport)
 
 
 MUTANTS: dict[str, Mutant] = {
@@ -295,6 +390,43 @@ MUTANTS: dict[str, Mutant] = {
             "WIRE-FACTS §9 #14 (earendil-works/pi PR #2593), #12 (envoyproxy/ai-gateway#1465)",
             "semantic.tool-calls",
             streams={TO_OPENAI: _ToOpenAIArgsFromStartInput},
+        ),
+        _mutant(
+            "buffers-whole-stream",
+            "Every route holds the upstream's events until its body ends, then releases them all at once.",
+            "WIRE-FACTS §9 (transport issue: a proxy that buffers a whole stream, then releases it)",
+            "transport.incremental",
+            framer=_BufferingFramer,
+            transport="incremental",
+        ),
+        _mutant(
+            "reads-on-after-disconnect",
+            "Every route reads the upstream in a background task that goes on to the end after the client disconnects.",
+            "WIRE-FACTS §9 (transport issue: a proxy that keeps reading upstream after the client has gone)",
+            "transport.cancel-propagates",
+            target=_KeepsReading,
+            transport="cancel-propagates",
+        ),
+        _mutant(
+            "shared-chunk-queue",
+            "Every stream writes its output through one process-wide queue, so concurrent streams take each other's chunks.",
+            "WIRE-FACTS §9 (LiteLLM's chunk queue shared across instances), §10 X3",
+            "transport.concurrent-isolation",
+            target=_SharedQueue,
+            transport="concurrent-isolation",
+        ),
+        _mutant(
+            "upstream-error-as-clean-finish",
+            "Every route answers an upstream HTTP error status with a clean, empty finish.",
+            "WIRE-FACTS §9 #28 (failures reported as a clean finish), §8",
+            "semantic.error-surfaced",
+            streams={
+                NORMALIZER: _NormalizerFinishesOnError,
+                ADAPTER: _AdapterFinishesOnError,
+                TO_OPENAI: _ToOpenAIFinishesOnError,
+                PASSTHROUGH: _PassthroughFinishesOnError,
+            },
+            transport="fault-http-500",
         ),
     )
 }

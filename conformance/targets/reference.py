@@ -9,10 +9,12 @@ from __future__ import annotations
 import importlib.metadata
 from collections.abc import AsyncIterator, Mapping
 
+import httpx
+
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.sse import SSEParser
 from conformance.targets._route import RouteStream, run_route
-from conformance.targets._upstream import FramerFactory
+from conformance.targets._upstream import TIMEOUT, FramerFactory
 from conformance.targets.anthropic_passthrough import AnthropicPassthrough
 from conformance.targets.anthropic_to_openai import AnthropicToOpenAI
 from conformance.targets.base import Exchange, Route
@@ -41,7 +43,8 @@ class Reference:
     """Target protocol v1 (`conformance.targets.base`).
 
     `streams` replaces the stream class of some routes and `framer` the upstream SSE framer of
-    all of them; the mutants use exactly these two seams. Every call to `stream` builds fresh
+    all of them; the mutants use exactly these two seams. `upstream_read_timeout` bounds the
+    silence between upstream reads (default: 30 s). Every call to `stream` builds fresh
     state and its own HTTP client, so concurrent streams share nothing (WIRE-FACTS §10 X3).
     """
 
@@ -55,18 +58,23 @@ class Reference:
         *,
         streams: Mapping[Route, type[RouteStream]] | None = None,
         framer: FramerFactory = SSEParser,
+        upstream_read_timeout: float | None = None,
     ) -> None:
         self.name = name
         self.version = package_version()
         self._streams = {**ROUTE_STREAMS, **(streams or {})}
         self._framer = framer
         self.routes = frozenset(self._streams)
+        # How long the upstream may stay silent before the stream ends with an error: the
+        # transport check `fault-stall` times its stall to outlast it.
+        self.upstream_read_timeout: float = upstream_read_timeout if upstream_read_timeout is not None else float(TIMEOUT.read or 30.0)
+        self._timeout = TIMEOUT if upstream_read_timeout is None else httpx.Timeout(TIMEOUT.read or 30.0, connect=TIMEOUT.connect, read=upstream_read_timeout)
 
     def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
         route_stream = self._streams.get(exchange.route)
         if route_stream is None:
             raise ValueError(f"{self.name} does not serve route {exchange.route!r}; it serves {sorted(self.routes)}")
-        return run_route(route_stream(exchange), self._framer)
+        return run_route(route_stream(exchange), self._framer, self._timeout)
 
     async def aclose(self) -> None:
         """Nothing to release: each stream owns, and closes, its own HTTP client."""

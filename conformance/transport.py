@@ -1,0 +1,443 @@
+"""Transport checks: what a proxy does with time, cancellation, concurrency and upstream faults.
+
+These are not per-capture content checks. Each check runs once per route through the target
+(`conformance::transport::<check>[<route>]`) against a synthesized upstream served by the replay
+server, and gives the verdicts of registered invariants:
+
+- `incremental`: a paced upstream (100 ms between events); `transport.incremental`.
+- `cancel-propagates`: the client leaves after a few events; `transport.cancel-propagates`.
+- `concurrent-isolation`: 32 corpus captures at once, each compared with its run alone;
+  `transport.concurrent-isolation`.
+- `fault-*`: an upstream fault (HTTP 429 or 500 before the stream, the connection dropped
+  mid-stream, a stall past the target's upstream timeout, an unparsable JSON event, a stream that
+  never sends its terminator); checked by `semantic.error-surfaced`, `semantic.text` and
+  `http.error-body`. `fault-invalid-utf8` is not a fault in SSE (WHATWG decodes invalid bytes to
+  U+FFFD), so it is checked by `semantic.text` against the replaced text and
+  `semantic.clean-finish`.
+
+Timing bounds are deliberately generous (a loaded 2-core machine must never flake): a buffering
+proxy misses them by seconds, not milliseconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from conformance import checks as _checks  # checks imports this module: only attributes at call time
+from conformance.client_request import client_request
+from conformance.invariants import Verdict, Violation, evaluate, invariant, registry
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.sse import SSEParser
+from conformance.targets.base import Exchange, Head, Route, Target, route_id
+
+__all__ = ["CHECKS", "SCHEDULE", "TransportCase", "run_check", "skip_reason"]
+
+SCHEDULE = "transport"
+"""The `schedule` of every transport item in reports and expectations files."""
+
+PACE = 0.1  # seconds between upstream events
+INCREMENTAL_EVENTS = 30  # an upstream lasting 2.9 s
+CANCEL_EVENTS = 50  # 4.9 s: long past the cancel bound
+CANCEL_AFTER = 3  # output events read before the client leaves
+CANCEL_BOUND = 2.0  # seconds within which the upstream must see the client's disconnect
+CONCURRENT_STREAMS = 32
+STALL_MARGIN = 1.5  # seconds the stall lasts past the target's upstream read timeout
+
+_EVIDENCE = "issue: proxies buffer whole streams, keep reading after the client left, share state across streams, or finish cleanly on an upstream failure"
+
+
+# -- the invariants -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """When output events reached the client, against when the paced upstream sent its events."""
+
+    upstream_seconds: float
+    """From the first upstream event to the last: pace × (events − 1)."""
+    event_times: tuple[float, ...]
+    """Each complete output event's arrival, in seconds after the upstream request arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    events_read: int
+    disconnect_after: float | None
+    """Seconds from the client's close to the upstream seeing the connection closed; None: never within the wait."""
+    bound: float
+
+
+@dataclass(frozen=True, slots=True)
+class Isolation:
+    streams: int
+    mismatches: tuple[tuple[str, Any, Any], ...]
+    """(capture id, output alone, output under concurrency) for each stream that differed."""
+
+
+def _is(kind: type) -> Callable[[Any], bool]:
+    return lambda ctx: isinstance(ctx, kind)
+
+
+@invariant("transport.incremental", applies=_is(Pacing), level="proxy", evidence=f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}")
+def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
+    """Output events reach the client while a paced upstream is still sending: the first before half the upstream's duration, half of them before it ends, and all spread over at least half of it."""
+    half = ctx.upstream_seconds / 2
+    if not ctx.event_times:
+        yield Violation("no complete output event reached the client", "output events while the upstream streams", "none")
+        return
+    first, last = ctx.event_times[0], ctx.event_times[-1]
+    if first > half:
+        yield Violation(f"the first output event arrived {first:.2f} s after the upstream request, but the upstream streams for {ctx.upstream_seconds:.1f} s: the output was held back", f"< {half:.2f} s", round(first, 3))
+    middle = ctx.event_times[len(ctx.event_times) // 2]
+    if middle > ctx.upstream_seconds:
+        yield Violation(f"half the output events arrived only after the upstream had finished ({middle:.2f} s, upstream {ctx.upstream_seconds:.1f} s): the output did not keep pace", f"< {ctx.upstream_seconds:.2f} s", round(middle, 3))
+    elif last - first < half:
+        yield Violation(f"the output events arrived within {last - first:.2f} s of each other while the upstream took {ctx.upstream_seconds:.1f} s: the stream was buffered and released at once", f">= {half:.2f} s between the first and last output event", round(last - first, 3))
+
+
+@invariant("transport.cancel-propagates", applies=_is(Cancellation), level="proxy", evidence=f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}")
+def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
+    """When the client disconnects mid-stream, the upstream connection is closed within 2 seconds."""
+    if ctx.disconnect_after is None:
+        yield Violation(f"the client closed its stream after {ctx.events_read} events, but the upstream connection was still being read {ctx.bound:g} s later", f"upstream closed within {ctx.bound:g} s", "still open")
+    elif ctx.disconnect_after > ctx.bound:
+        yield Violation(f"the upstream connection closed {ctx.disconnect_after:.2f} s after the client left", f"<= {ctx.bound:g} s", round(ctx.disconnect_after, 3))
+
+
+@invariant("transport.concurrent-isolation", applies=_is(Isolation), level="proxy", evidence="WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)")
+def concurrent_isolation(ctx: Isolation) -> Iterator[Violation]:
+    """Streams run concurrently through one target instance give the same normalized output as each run alone."""
+    for capture, alone, together in ctx.mismatches[:5]:
+        yield Violation(f"{capture}: the output under {ctx.streams} concurrent streams differs from its output alone", alone, together)
+
+
+# -- synthesized upstream bodies ------------------------------------------------------------------
+
+_WORDS = [f"w{number} " for number in range(1000)]
+
+
+def _sse(data: str, name: str | None = None) -> bytes:
+    return ((f"event: {name}\n" if name else "") + f"data: {data}\n\n").encode("utf-8")
+
+
+def _openai_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    chunk = {"id": "chatcmpl-transport", "object": "chat.completion.chunk", "created": 1795251621, "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    return _sse(json.dumps(chunk))
+
+
+def _anthropic(payload: dict[str, Any]) -> bytes:
+    return _sse(json.dumps(payload), str(payload["type"]))
+
+
+def _text_delta(protocol: str, text: str) -> bytes:
+    if protocol == OPENAI_CHAT:
+        return _openai_chunk({"content": text})
+    return _anthropic({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
+
+
+def _opening(protocol: str) -> list[bytes]:
+    if protocol == OPENAI_CHAT:
+        return [_openai_chunk({"role": "assistant", "content": ""})]
+    message = {"id": "msg_transport", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 1}}
+    return [_anthropic({"type": "message_start", "message": message}), _anthropic({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
+
+
+def _closing(protocol: str, words: int) -> list[bytes]:
+    if protocol == OPENAI_CHAT:
+        return [_openai_chunk({}, "stop"), b"data: [DONE]\n\n"]
+    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": words}}
+    return [_anthropic({"type": "content_block_stop", "index": 0}), _anthropic(delta), _anthropic({"type": "message_stop"})]
+
+
+def _text_body(protocol: str, words: int, *, closed: bool = True) -> tuple[bytes, str]:
+    """(a stream of `words` text deltas, its text); without `closed`, it stops before any finish."""
+    events = _opening(protocol) + [_text_delta(protocol, word) for word in _WORDS[:words]]
+    if closed:
+        events += _closing(protocol, words)
+    return b"".join(events), "".join(_WORDS[:words])
+
+
+def _error_body(protocol: str, status: int) -> bytes:
+    kind, message = ("rate_limit_error", "Rate limit reached; retry later.") if status == 429 else ("api_error", "Internal server error.")
+    if protocol == OPENAI_CHAT:
+        return json.dumps({"error": {"message": message, "type": kind if status == 429 else "server_error", "param": None, "code": "rate_limit_exceeded" if status == 429 else None}}).encode()
+    return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
+
+
+def _request(upstream: str) -> dict[str, Any]:
+    if upstream == OPENAI_CHAT:
+        return {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": "Count in words."}]}
+    return {"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "Count in words."}]}
+
+
+# -- running a check ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Capture:
+    """Stands in for a corpus capture in reports and expectations: `transport/<check>`."""
+
+    id: str
+    path: Path
+
+
+@dataclass(frozen=True, slots=True)
+class TransportCase:
+    check: str
+    route: Route
+    schedule: str = SCHEDULE
+
+    @property
+    def id(self) -> str:
+        return f"transport::{self.check}[{route_id(self.route)}]"
+
+    @property
+    def capture(self) -> _Capture:
+        return _Capture(f"transport/{self.check}", Path(__file__))
+
+
+@dataclass(slots=True)
+class TransportResult:
+    """Shaped like `runner.CaseResult`, so `report.record` takes it as it is."""
+
+    case: TransportCase
+    outcome: str
+    verdicts: list[Verdict] = field(default_factory=list)
+    output: bytes = b""
+    status: int = 200
+    chunks: int = 0
+    message: Any = None
+    error: str = ""
+    seconds: float = 0.0
+    upstream_requests: int = 0
+
+    @property
+    def failures(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.outcome == "fail"]
+
+
+def skip_reason(check: str, target: Target, spec: str, case_timeout: float) -> str | None:
+    """Why `check` cannot run on this target, or None."""
+    if check == "fault-stall":
+        read_timeout = getattr(target, "upstream_read_timeout", None)
+        if not isinstance(read_timeout, (int, float)) or read_timeout <= 0:
+            return f"target {spec} does not declare its upstream read timeout (`upstream_read_timeout`), so no stall can be timed to outlast it"
+        if read_timeout + STALL_MARGIN + 5 > case_timeout:
+            return f"a stall past target {spec}'s {read_timeout:g} s upstream read timeout would outlast the {case_timeout:g} s case bound; raise it with --conformance-timeout"
+    return None
+
+
+async def _watch_request(slot: Any) -> float:
+    """When the replay server received the slot's first request (monotonic seconds)."""
+    while not slot.requests:
+        await asyncio.sleep(0.005)
+    return time.monotonic()
+
+
+async def _collect(target: Target, exchange: Exchange, *, stop_after: int | None = None, times: list[float] | None = None) -> tuple[int, list[bytes]]:
+    """The target's output (status, writes); with `stop_after`, the client closes the stream after
+    that many complete events. `times` receives each complete event's arrival (monotonic)."""
+    status, chunks, parser, events = 200, [], SSEParser(), 0
+    stream = target.stream(exchange)
+    try:
+        async for chunk in stream:
+            if isinstance(chunk, Head):
+                status = chunk.status
+                continue
+            chunks.append(bytes(chunk))
+            now = time.monotonic()
+            for _ in parser.feed(bytes(chunk)):
+                events += 1
+                if times is not None:
+                    times.append(now)
+            if stop_after is not None and events >= stop_after:
+                break
+    finally:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
+    return status, chunks
+
+
+def _exchange(route: Route, slot: Any, provider: str = "") -> Exchange:
+    request = client_request(_request(route[0]), route[0], route[1])
+    return Exchange(route, request, slot.url, token=slot.token, provider=provider or ("openai" if route[0] == OPENAI_CHAT else "anthropic"))
+
+
+def _verdicts(context: Any, ids: tuple[str, ...]) -> list[Verdict]:
+    known = registry()
+    return [evaluate(known[name], context) for name in ids]
+
+
+async def _incremental(runner: Any, target: Target, route: Route) -> TransportResult:
+    body, _ = _text_body(route[0], INCREMENTAL_EVENTS - len(_opening(route[0])) - len(_closing(route[0], 0)))
+    slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
+    try:
+        watcher = asyncio.ensure_future(_watch_request(slot))
+        times: list[float] = []
+        status, chunks = await _collect(target, _exchange(route, slot), times=times)
+        began = await asyncio.wait_for(watcher, 1) if slot.requests else None
+    finally:
+        runner.replay.unregister(slot.token)
+    pieces = body.count(b"\n\n")
+    relative = tuple(t - began for t in times) if began is not None else ()
+    context = Pacing(PACE * (pieces - 1), relative)
+    return _result(TransportCase("incremental", route), _verdicts(context, ("transport.incremental",)), chunks, status, len(slot.requests))
+
+
+async def _cancel(runner: Any, target: Target, route: Route) -> TransportResult:
+    body, _ = _text_body(route[0], CANCEL_EVENTS)
+    slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
+    try:
+        status, chunks = await _collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
+        closed = time.monotonic()
+        disconnect: float | None = None
+        while time.monotonic() - closed < CANCEL_BOUND + 0.5:
+            if slot.disconnects:
+                disconnect = time.monotonic() - closed
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        runner.replay.unregister(slot.token)
+    events = sum(1 for _ in SSEParser().feed(b"".join(chunks)))
+    context = Cancellation(events, disconnect, CANCEL_BOUND)
+    return _result(TransportCase("cancel-propagates", route), _verdicts(context, ("transport.cancel-propagates",)), chunks, status, len(slot.requests))
+
+
+async def _one_capture(runner: Any, target: Target, route: Route, capture: Any) -> dict[str, Any]:
+    slot = runner.replay.register(capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol)
+    try:
+        request = client_request(capture.request, route[0], route[1])
+        exchange = Exchange(route, request, slot.url, token=slot.token, provider=capture.provider)
+        try:
+            status, chunks = await _collect(target, exchange)
+        except Exception as error:  # a crash alone and under load must match too
+            return {"raised": type(error).__name__}
+    finally:
+        runner.replay.unregister(slot.token)
+    ctx = _checks.build_context(b"".join(chunks), route[1], chunks=chunks, status=status, request=request)
+    return {"status": status, **ctx.message.to_json()}
+
+
+def _isolation_captures(route: Route) -> list[Any]:
+    from conformance.corpus import load_corpus
+
+    captures = [c for c in load_corpus().captures if c.protocol == route[0] and c.negative is None and c.status == 200]
+    return sorted(captures, key=lambda c: c.id)
+
+
+async def _concurrent(runner: Any, target: Target, route: Route) -> TransportResult:
+    captures = _isolation_captures(route)
+    alone = {capture.id: await _one_capture(runner, target, route, capture) for capture in captures}
+    chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
+    together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
+    mismatches = tuple((c.id, alone[c.id], out) for c, out in zip(chosen, together) if out != alone[c.id])
+    context = Isolation(len(chosen), mismatches)
+    return _result(TransportCase("concurrent-isolation", route), _verdicts(context, ("transport.concurrent-isolation",)), [], 200, 0)
+
+
+# fault name -> (what the upstream does, the invariants that judge it)
+_FAULT_CHECKS = ("semantic.error-surfaced", "semantic.text", "http.error-body")
+FAULTS: dict[str, str] = {
+    "fault-http-429": "the upstream answers HTTP 429 with a JSON error before any event",
+    "fault-http-500": "the upstream answers HTTP 500 with a JSON error before any event",
+    "fault-reset": "the upstream connection drops mid-stream, without the chunked body's end",
+    "fault-stall": "the upstream stalls mid-stream past the target's upstream read timeout",
+    "fault-invalid-json": "a data event mid-stream is not JSON, and the body ends after it",
+    "fault-invalid-utf8": "a text delta holds bytes that are not UTF-8; SSE decodes them to U+FFFD",
+    "fault-no-done": "the upstream body ends cleanly after some text but never sends its finish or terminator",
+}
+
+
+async def _fault(runner: Any, target: Target, route: Route, name: str) -> TransportResult:
+    upstream = route[0]
+    kwargs: dict[str, Any] = {"schedule": "event", "protocol": upstream}
+    negative: dict[str, Any] | None = {"kind": "upstream-error"}
+    checks = _FAULT_CHECKS
+    if name in ("fault-http-429", "fault-http-500"):
+        body, text = _error_body(upstream, int(name[-3:])), ""
+        kwargs["status"] = int(name[-3:])
+    elif name in ("fault-reset", "fault-no-done"):
+        body, text = _text_body(upstream, 5, closed=False)
+        kwargs["reset_at_end"] = name == "fault-reset"
+        negative = {"kind": "cut-off"}
+    elif name == "fault-stall":
+        first, text = _text_body(upstream, 2, closed=False)
+        rest, _ = _text_body(upstream, 4)
+        body = first + rest[len(first):]
+        # Every event is a piece; one long pause before the third text delta outlasts the target.
+        kwargs["stall"] = (len(_opening(upstream)) + 2, float(getattr(target, "upstream_read_timeout")) + STALL_MARGIN)
+        negative = {"kind": "cut-off"}
+    elif name == "fault-invalid-json":
+        before, text = _text_body(upstream, 3, closed=False)
+        broken = b'data: {"id":"chatcmpl-transport","choices":[{"index":0,"delta":{"content":" in\n\n' if upstream == OPENAI_CHAT else b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" in\n\n'
+        body = before + broken  # then the body ends, as in corpus/openai-chat/openai/invalid-json-chunk
+        negative = {"kind": "invalid-json"}
+    elif name == "fault-invalid-utf8":
+        before, prefix = _text_body(upstream, 3, closed=False)
+        bad = _text_delta(upstream, "bad:XX!").replace(b"XX", b"\xff\xc3")
+        body = before + bad + b"".join(_closing(upstream, 4))
+        text = prefix + "bad:\ufffd\ufffd!"
+        negative, checks = None, ("semantic.text", "semantic.clean-finish")
+    else:
+        raise ValueError(f"unknown fault {name!r}")
+    slot = runner.replay.register(body, **kwargs)
+    try:
+        exchange = _exchange(route, slot)
+        status, chunks = await _collect(target, exchange)
+    finally:
+        runner.replay.unregister(slot.token)
+    output = b"".join(chunks)
+    expect = {"text": text, "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": "stop" if negative is None else None}
+    ctx = _checks.build_context(output, route[1], chunks=chunks, status=status, request=exchange.request, expect=expect, negative=negative)
+    known = registry()
+    verdicts = _checks.check(ctx, [known[name] for name in checks])
+    result = _result(TransportCase(name, route), verdicts, chunks, status, len(slot.requests))
+    result.message = ctx.message
+    return result
+
+
+def _result(case: TransportCase, verdicts: list[Verdict], chunks: list[bytes], status: int, requests: int) -> TransportResult:
+    outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
+    return TransportResult(case, outcome, verdicts, b"".join(chunks), status, len(chunks), upstream_requests=requests)
+
+
+CHECKS: dict[str, str] = {
+    "incremental": f"a paced upstream ({PACE * 1000:g} ms between {INCREMENTAL_EVENTS} events) streams through incrementally",
+    "cancel-propagates": f"the client leaves after {CANCEL_AFTER} events; the upstream sees it within {CANCEL_BOUND:g} s",
+    "concurrent-isolation": f"{CONCURRENT_STREAMS} corpus captures at once give the outputs they give alone",
+    **FAULTS,
+}
+"""Every transport check, by name: what it does."""
+
+
+def run_check(runner: Any, target: Target, case: TransportCase) -> TransportResult:
+    """Run one transport check on the runner's loop; a crash or time-out makes the item errored."""
+    import traceback
+
+    coroutine: Coroutine[Any, Any, TransportResult]
+    if case.check == "incremental":
+        coroutine = _incremental(runner, target, case.route)
+    elif case.check == "cancel-propagates":
+        coroutine = _cancel(runner, target, case.route)
+    elif case.check == "concurrent-isolation":
+        coroutine = _concurrent(runner, target, case.route)
+    else:
+        coroutine = _fault(runner, target, case.route, case.check)
+    started = time.perf_counter()
+    bound = runner.timeout * (3 if case.check == "concurrent-isolation" else 1)
+    try:
+        result = runner.call(coroutine, timeout=bound)
+    except TimeoutError:
+        return TransportResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+    except Exception as error:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return TransportResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
+    result.seconds = time.perf_counter() - started
+    return result

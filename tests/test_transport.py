@@ -1,0 +1,113 @@
+"""Transport checks: each invariant passes and fails, the reference passes every check, each
+transport mutant is caught, and the plugin collects the items (skipped with a reason where a
+target cannot run one)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from conformance import transport
+from conformance.invariants import evaluate, registry
+from conformance.runner import Runner
+from conformance.targets import load
+from conformance.targets.mutants import MUTANTS
+from conformance.targets.reference import Reference
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(scope="module")
+def runner() -> Iterator[Runner]:
+    runner = Runner(timeout=30)
+    yield runner
+    runner.close()
+
+
+def _outcome(invariant: str, context: object) -> str:
+    return evaluate(registry()[invariant], context).outcome
+
+
+def test_incremental_passes_paced_output_and_fails_buffered_output() -> None:
+    paced = transport.Pacing(2.9, tuple(0.05 + 0.1 * n for n in range(30)))
+    assert _outcome("transport.incremental", paced) == "pass"
+    buffered = transport.Pacing(2.9, tuple(2.95 + 0.001 * n for n in range(30)))
+    assert _outcome("transport.incremental", buffered) == "fail"
+    first_then_held = transport.Pacing(2.9, (0.05, *(2.95 + 0.001 * n for n in range(29))))
+    assert _outcome("transport.incremental", first_then_held) == "fail"
+    assert _outcome("transport.incremental", transport.Pacing(2.9, ())) == "fail"
+
+
+def test_cancel_propagates_passes_a_prompt_close_and_fails_a_late_or_missing_one() -> None:
+    assert _outcome("transport.cancel-propagates", transport.Cancellation(3, 0.05, 2.0)) == "pass"
+    assert _outcome("transport.cancel-propagates", transport.Cancellation(3, None, 2.0)) == "fail"
+    assert _outcome("transport.cancel-propagates", transport.Cancellation(3, 2.3, 2.0)) == "fail"
+
+
+def test_concurrent_isolation_passes_equal_outputs_and_fails_a_difference() -> None:
+    assert _outcome("transport.concurrent-isolation", transport.Isolation(32, ())) == "pass"
+    mixed = transport.Isolation(32, (("openai-chat/openai/x", {"text": "a"}, {"text": "b"}),))
+    assert _outcome("transport.concurrent-isolation", mixed) == "fail"
+
+
+def test_transport_invariants_never_judge_a_corpus_stream() -> None:
+    from conformance.invariants import select
+
+    assert not [inv.id for inv in select("openai-chat") if inv.id.startswith("transport.")]
+    assert {inv.id for inv in select("openai-chat", family="transport.")} == {"transport.incremental", "transport.cancel-propagates", "transport.concurrent-isolation"}
+
+
+def test_reference_passes_every_transport_check(runner: Runner) -> None:
+    target = Reference(upstream_read_timeout=1.0)  # short, so the stall check runs here
+    failures = {}
+    for check in transport.CHECKS:
+        assert transport.skip_reason(check, target, "reference", runner.timeout) is None
+        for route in sorted(target.routes):
+            result = transport.run_check(runner, target, transport.TransportCase(check, route))
+            if result.outcome != "passed":
+                failures[result.case.id] = result.error or [v.to_json() for v in result.failures]
+    assert failures == {}
+
+
+def test_a_stall_is_skipped_with_a_reason_when_the_timeout_is_unknown_or_too_long() -> None:
+    class NoTimeout:
+        name, version, routes = "x", "1", frozenset()
+
+    assert "does not declare its upstream read timeout" in (transport.skip_reason("fault-stall", NoTimeout(), "x", 30) or "")  # type: ignore[arg-type]
+    assert "--conformance-timeout" in (transport.skip_reason("fault-stall", Reference(), "reference", 30) or "")
+    assert transport.skip_reason("incremental", NoTimeout(), "x", 30) is None  # type: ignore[arg-type]
+
+
+TRANSPORT_MUTANTS = sorted(name for name, mutant in MUTANTS.items() if mutant.transport)
+
+
+def test_every_transport_bug_has_a_mutant() -> None:
+    assert {MUTANTS[name].caught_by for name in TRANSPORT_MUTANTS} >= {"transport.incremental", "transport.cancel-propagates", "transport.concurrent-isolation", "semantic.error-surfaced"}
+
+
+@pytest.mark.parametrize("name", TRANSPORT_MUTANTS)
+def test_transport_mutant_is_caught_by_its_invariant(runner: Runner, name: str) -> None:
+    mutant = MUTANTS[name]
+    target = load(f"mutant:{name}")
+    route = sorted(target.routes)[0]
+    result = transport.run_check(runner, target, transport.TransportCase(mutant.transport, route))
+    assert result.outcome != "errored", result.error
+    assert mutant.caught_by in {v.invariant for v in result.failures}, [v.to_json() for v in result.verdicts]
+
+
+def test_plugin_collects_transport_items_and_skips_what_a_target_cannot_run(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest("--target=reference", "--transport", "-p", "no:cacheprovider", "-k", "transport and (fault-stall or fault-http-429)", "-rs", f"--report-dir={pytester.path / 'reports'}")
+    result.assert_outcomes(passed=4, skipped=4)
+    result.stdout.fnmatch_lines(["*upstream read timeout would outlast the 30 s case bound*"])
+    collected = pytester.runpytest("--target=reference", "--transport", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport")
+    lines = collected.stdout.str()
+    for check in transport.CHECKS:
+        assert f"conformance::transport::{check}[openai-chat-to-anthropic-messages]" in lines
+
+
+def test_transport_checks_are_opt_in(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport")
+    assert "conformance::transport::" not in collected.stdout.str()
