@@ -19,20 +19,12 @@ from conformance.invariants import Violation, invariant
 from conformance.oracles._common import TIMEOUT, client_name, compared, describe_error, differs, http_client
 from conformance.oracles._server import serving
 from conformance.protocols import ANTHROPIC_MESSAGES
+from conformance.protocols.anthropic_messages import FINISH
 from conformance.stream import Context
 
 __all__ = ["run", "Assembled"]
 
 CLIENT = "anthropic-sdk-python"
-_FINISH = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-    "pause_turn": "pause_turn",
-}
 # The SDK warns (DeprecationWarning) when asked for a retired model; the server ignores the model anyway.
 _MODEL = "conformance-oracle"
 _DEFAULT_MESSAGES = [{"role": "user", "content": "conformance oracle"}]
@@ -50,7 +42,7 @@ class Assembled:
         self.signatures = [block.signature for block in thinking if isinstance(getattr(block, "signature", None), str) and block.signature]
         self.tool_calls = [{"name": getattr(block, "name", None), "arguments": getattr(block, "input", None)} for block in blocks if getattr(block, "type", None) == "tool_use"]
         self.raw_finish = getattr(message, "stop_reason", None)
-        self.finish = _FINISH.get(self.raw_finish, self.raw_finish) if isinstance(self.raw_finish, str) else self.raw_finish
+        self.finish = FINISH.get(self.raw_finish, self.raw_finish) if isinstance(self.raw_finish, str) else self.raw_finish
 
 
 def _text(value: Any) -> str:

@@ -15,11 +15,12 @@ from conformance.neutral import Message, ToolCall, parse_arguments
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.stream import Context, Payload, hashable
 
-__all__ = ["Block", "View", "view", "assemble", "EVENT_TYPES"]
+__all__ = ["Block", "View", "view", "assemble", "EVENT_TYPES", "FINISH"]
 
 EVENT_TYPES = ("message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop", "ping", "error")
 
-_FINISH = {
+FINISH = {
+    # stop_reason -> the neutral finish of corpus/README.md
     "end_turn": "stop",
     "stop_sequence": "stop",
     "max_tokens": "length",
@@ -162,7 +163,7 @@ def assemble(v: View) -> Message:
         delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
         stop = delta.get("stop_reason")
         if isinstance(stop, str) and stop:
-            message.finish = _FINISH.get(stop, stop)
+            message.finish = FINISH.get(stop, stop)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         if usage.get("input_tokens") is not None:
             input_tokens = usage["input_tokens"]
