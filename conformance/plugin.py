@@ -138,7 +138,7 @@ class ConformanceSession:
         assert self.target is not None
         return self.runner.run(case, self.target)
 
-    def run_transport(self, case: transport.TransportCase) -> transport.TransportResult:
+    def run_transport(self, case: transport.TransportCase) -> CaseResult:
         if self.runner is None:
             self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
         assert self.target is not None
@@ -361,7 +361,10 @@ class CaseItem(_GatedItem):
         return CaseResult(self.case, "skipped", error=reason)
 
     def _explain(self, verdict: Any) -> str:
-        return _explain(self.session_state.spec, self.case, verdict, self.result)
+        case, spec = self.case, self.session_state.spec
+        where = [f"  capture:  {case.capture.path.with_suffix('.sse')}", f"  route:    {route_id(case.route)}    schedule: {case.schedule}"]
+        reproduce = f"pytest --target={spec} -k '{case.capture.id} and {case.schedule}'; serve the upstream by hand: conformance replay {case.capture.id} --schedule {case.schedule}"
+        return _explain(verdict, where, self.result.output, reproduce)
 
     def _extra_problems(self) -> list[str]:
         changed = snapshots.compare(self, self.result)
@@ -377,30 +380,16 @@ class TransportItem(_GatedItem):
         super().__init__(**kwargs)
         self.case = case
 
-    def _run(self) -> transport.TransportResult:
+    def _run(self) -> CaseResult:
         return self.session_state.run_transport(self.case)
 
-    def _skipped(self, reason: str) -> transport.TransportResult:
-        return transport.TransportResult(self.case, "skipped", error=reason)
+    def _skipped(self, reason: str) -> CaseResult:
+        return CaseResult(self.case, "skipped", error=reason)
 
     def _explain(self, verdict: Any) -> str:
-        return _explain_transport(self.session_state.spec, self.case, verdict)
-
-
-def _explain_transport(spec: str, case: transport.TransportCase, verdict: Any) -> str:
-    from conformance.invariants import registry
-
-    inv = registry()[verdict.invariant]
-    lines = [
-        f"{verdict.invariant} [{inv.severity}]: {inv.requirement}",
-        f"  transport check: {case.check} ({transport.CHECKS[case.check]})",
-        f"  route:    {route_id(case.route)}",
-        f"  evidence: {inv.evidence}",
-    ]
-    for violation in verdict.violations[:3]:
-        lines += [f"  - {violation.message}", f"    expected: {_short(violation.expected)}", f"    actual:   {_short(violation.actual)}"]
-    lines.append(f"  reproduce: pytest --target={spec} -k 'transport and {case.check}'")
-    return "\n".join(lines)
+        case = self.case
+        where = [f"  transport check: {case.check} ({transport.CHECKS[case.check]})", f"  route:    {route_id(case.route)}"]
+        return _explain(verdict, where, self.result.output, f"pytest --target={self.session_state.spec} --transport -k 'transport and {case.check}'")
 
 
 def _known(gate: expectations.Verdict) -> str:
@@ -411,18 +400,14 @@ def _conformance_case() -> None:
     """Stands in for a test function where syrupy expects one."""
 
 
-def _explain(spec: str, case: Case, verdict: Any, result: CaseResult) -> str:
-    """Where (capture, route, schedule, event), what (requirement, expected vs actual), what next."""
+def _explain(verdict: Any, where: list[str], output: bytes, reproduce: str) -> str:
+    """Which requirement, where (capture or check, route, schedule, event), what (expected vs
+    actual, the offending event), and the command that reproduces it."""
     from conformance.invariants import registry
 
     inv = registry()[verdict.invariant]
-    lines = [
-        f"{verdict.invariant} [{inv.severity}]: {inv.requirement}",
-        f"  capture:  {case.capture.path.with_suffix('.sse')}",
-        f"  route:    {route_id(case.route)}    schedule: {case.schedule}",
-        f"  evidence: {inv.evidence}",
-    ]
-    events = _events(result.output)
+    lines = [f"{verdict.invariant} [{inv.severity}]: {inv.requirement}", *where, f"  evidence: {inv.evidence}"]
+    events = _events(output)
     for violation in verdict.violations[:3]:
         lines.append(f"  - {violation.message}")
         lines.append(f"    expected: {_short(violation.expected)}")
@@ -432,7 +417,7 @@ def _explain(spec: str, case: Case, verdict: Any, result: CaseResult) -> str:
             lines.append(f"    event {violation.event}{at}: {_short(events[violation.event], 300)}")
     if len(verdict.violations) > 3:
         lines.append(f"  … and {len(verdict.violations) - 3} more")
-    lines.append(f"  reproduce: pytest --target={spec} -k '{case.capture.id} and {case.schedule}'; serve the upstream by hand: conformance replay {case.capture.id} --schedule {case.schedule}")
+    lines.append(f"  reproduce: {reproduce}")
     return "\n".join(lines)
 
 

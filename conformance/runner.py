@@ -12,16 +12,15 @@ import threading
 import time
 import traceback
 from collections.abc import Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture
-from conformance.invariants import Verdict
-from conformance.neutral import Message
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer
+from conformance.results import CaseResult
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
 __all__ = ["Case", "CaseResult", "Runner", "routes_for"]
@@ -41,31 +40,6 @@ class Case:
     @property
     def id(self) -> str:
         return f"{self.capture.id}[{route_id(self.route)}][{self.schedule}]"
-
-
-@dataclass(slots=True)
-class CaseResult:
-    case: Case
-    outcome: str
-    """passed, failed, errored or skipped."""
-    verdicts: list[Verdict] = field(default_factory=list)
-    output: bytes = b""
-    status: int = 200
-    """The HTTP status the target's client got."""
-    chunks: int = 0
-    message: Message | None = None
-    error: str = ""
-    """Why the case errored or was skipped."""
-    seconds: float = 0.0
-    upstream_requests: int = 0
-
-    @property
-    def failures(self) -> list[Verdict]:
-        return [v for v in self.verdicts if v.outcome == "fail"]
-
-    @property
-    def warnings(self) -> list[Verdict]:
-        return [v for v in self.verdicts if v.outcome == "warning"]
 
 
 def routes_for(capture: Capture, target: Target) -> tuple[list[Route], list[Route]]:

@@ -25,7 +25,7 @@ import asyncio
 import json
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from conformance import checks as _checks  # checks imports this module: only at
 from conformance.client_request import client_request
 from conformance.invariants import Verdict, Violation, evaluate, invariant, registry
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.results import CaseResult
 from conformance.sse import SSEParser
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
@@ -202,26 +203,6 @@ class TransportCase:
         return _Capture(f"transport/{self.check}", Path(__file__))
 
 
-@dataclass(slots=True)
-class TransportResult:
-    """Shaped like `runner.CaseResult`, so `report.record` takes it as it is."""
-
-    case: TransportCase
-    outcome: str
-    verdicts: list[Verdict] = field(default_factory=list)
-    output: bytes = b""
-    status: int = 200
-    chunks: int = 0
-    message: Any = None
-    error: str = ""
-    seconds: float = 0.0
-    upstream_requests: int = 0
-
-    @property
-    def failures(self) -> list[Verdict]:
-        return [v for v in self.verdicts if v.outcome == "fail"]
-
-
 def skip_reason(check: str, target: Target, spec: str, case_timeout: float) -> str | None:
     """Why `check` cannot run on this target, or None."""
     if check == "fault-stall":
@@ -275,7 +256,7 @@ def _verdicts(context: Any, ids: tuple[str, ...]) -> list[Verdict]:
     return [evaluate(known[name], context) for name in ids]
 
 
-async def _incremental(runner: Any, target: Target, route: Route) -> TransportResult:
+async def _incremental(runner: Any, target: Target, route: Route) -> CaseResult:
     body, _ = _text_body(route[0], INCREMENTAL_EVENTS - len(_opening(route[0])) - len(_closing(route[0], 0)))
     slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
     try:
@@ -291,7 +272,7 @@ async def _incremental(runner: Any, target: Target, route: Route) -> TransportRe
     return _result(TransportCase("incremental", route), _verdicts(context, ("transport.incremental",)), chunks, status, len(slot.requests))
 
 
-async def _cancel(runner: Any, target: Target, route: Route) -> TransportResult:
+async def _cancel(runner: Any, target: Target, route: Route) -> CaseResult:
     body, _ = _text_body(route[0], CANCEL_EVENTS)
     slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
     try:
@@ -332,7 +313,7 @@ def _isolation_captures(route: Route) -> list[Any]:
     return sorted(captures, key=lambda c: c.id)
 
 
-async def _concurrent(runner: Any, target: Target, route: Route) -> TransportResult:
+async def _concurrent(runner: Any, target: Target, route: Route) -> CaseResult:
     captures = _isolation_captures(route)
     alone = {capture.id: await _one_capture(runner, target, route, capture) for capture in captures}
     chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
@@ -355,7 +336,7 @@ FAULTS: dict[str, str] = {
 }
 
 
-async def _fault(runner: Any, target: Target, route: Route, name: str) -> TransportResult:
+async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseResult:
     upstream = route[0]
     kwargs: dict[str, Any] = {"schedule": "event", "protocol": upstream}
     negative: dict[str, Any] | None = {"kind": "upstream-error"}
@@ -403,9 +384,9 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> Transp
     return result
 
 
-def _result(case: TransportCase, verdicts: list[Verdict], chunks: list[bytes], status: int, requests: int) -> TransportResult:
+def _result(case: TransportCase, verdicts: list[Verdict], chunks: list[bytes], status: int, requests: int) -> CaseResult:
     outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
-    return TransportResult(case, outcome, verdicts, b"".join(chunks), status, len(chunks), upstream_requests=requests)
+    return CaseResult(case, outcome, verdicts, b"".join(chunks), status, len(chunks), upstream_requests=requests)
 
 
 CHECKS: dict[str, str] = {
@@ -417,11 +398,11 @@ CHECKS: dict[str, str] = {
 """Every transport check, by name: what it does."""
 
 
-def run_check(runner: Any, target: Target, case: TransportCase) -> TransportResult:
+def run_check(runner: Any, target: Target, case: TransportCase) -> CaseResult:
     """Run one transport check on the runner's loop; a crash or time-out makes the item errored."""
     import traceback
 
-    coroutine: Coroutine[Any, Any, TransportResult]
+    coroutine: Coroutine[Any, Any, CaseResult]
     if case.check == "incremental":
         coroutine = _incremental(runner, target, case.route)
     elif case.check == "cancel-propagates":
@@ -435,9 +416,9 @@ def run_check(runner: Any, target: Target, case: TransportCase) -> TransportResu
     try:
         result = runner.call(coroutine, timeout=bound)
     except TimeoutError:
-        return TransportResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+        return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
     except Exception as error:
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        return TransportResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
+        return CaseResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
     result.seconds = time.perf_counter() - started
     return result
