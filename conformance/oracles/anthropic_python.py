@@ -83,7 +83,7 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
         return
     messages, max_tokens = _request(ctx)
     try:
-        message = run(ctx.raw, messages, max_tokens, getattr(ctx, "status", 200))
+        message = run(ctx.raw, messages, max_tokens, ctx.status)
     except anthropic.APIConnectionError as error:
         yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'anthropic')}", "the stream served over loopback", type(error).__name__)
         return

@@ -110,7 +110,7 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
         return
     model, messages = _request(ctx)
     try:
-        completion = run(ctx.raw, model, messages, getattr(ctx, "status", 200))
+        completion = run(ctx.raw, model, messages, ctx.status)
     except openai.APIConnectionError as error:
         yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}", "the stream served over loopback", type(error).__name__)
         return
