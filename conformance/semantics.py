@@ -12,7 +12,7 @@ from conformance.invariants import Violation, invariant
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.stream import Context
 
-__all__: list[str] = []
+__all__ = ["first_difference", "truncate"]
 
 
 def _compared(ctx: Context) -> bool:
@@ -23,11 +23,11 @@ def _positive(ctx: Context) -> bool:
     return ctx.expect is not None and ctx.negative is None
 
 
-def _truncate(text: str, limit: int = 200) -> str:
+def truncate(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
 
 
-def _first_difference(expected: str, actual: str) -> str:
+def first_difference(expected: str, actual: str) -> str:
     for position, (a, b) in enumerate(zip(expected, actual)):
         if a != b:
             return f"first difference at character {position}: expected {expected[position:position + 20]!r}, got {actual[position:position + 20]!r}"
@@ -36,7 +36,7 @@ def _first_difference(expected: str, actual: str) -> str:
 
 def _compare_text(name: str, expected: str, actual: str) -> Iterator[Violation]:
     if expected != actual:
-        yield Violation(f"{name} differs; {_first_difference(expected, actual)}", _truncate(expected), _truncate(actual))
+        yield Violation(f"{name} differs; {first_difference(expected, actual)}", truncate(expected), truncate(actual))
 
 
 @invariant("semantic.text", applies=_compared, evidence="WIRE-FACTS §10 (a proxy re-encodes, it never rewrites content); #7 (first text_delta after thinking dropped), #32, #33 (framing and UTF-8 splits corrupting text)")
@@ -98,7 +98,7 @@ def signatures_preserved(ctx: Context) -> Iterator[Violation]:
     """Thinking signatures reach an Anthropic client byte for byte, and none is invented."""
     expected = list((ctx.expect or {}).get("signatures", []))
     if ctx.message.signatures != expected:
-        yield Violation("thinking signatures differ", [_truncate(s, 40) for s in expected], [_truncate(s, 40) for s in ctx.message.signatures])
+        yield Violation("thinking signatures differ", [truncate(s, 40) for s in expected], [truncate(s, 40) for s in ctx.message.signatures])
 
 
 @invariant("semantic.clean-finish", applies=_positive, evidence="§2.1, §5.1 (a complete stream ends with [DONE] or message_stop); #28 (a stream with no terminal event truncates silently)")

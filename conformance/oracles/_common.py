@@ -9,7 +9,7 @@ import traceback
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from conformance.semantics import _first_difference, _truncate
+from conformance.semantics import first_difference, truncate
 from conformance.stream import Context
 
 __all__ = ["TIMEOUT", "compared", "client_name", "describe_error", "differs", "http_client"]
@@ -62,16 +62,16 @@ def describe_error(error: BaseException, package: str) -> str:
         if marker in frame.filename:
             where = f" (at {package}/{frame.filename.rsplit(marker, 1)[1].replace(os.sep, '/')}:{frame.lineno})"
             break
-    return f"{type(error).__name__}: {_truncate(text, 300)}{where}"
+    return f"{type(error).__name__}: {truncate(text, 300)}{where}"
 
 
 def differs(client: str, what: str, expected: Any, actual: Any) -> str:
     """'<client> assembled <what> <actual>, expected <expected>', with the first difference for text."""
     message = f"{client} assembled {what} {_short(actual)}, expected {_short(expected)}"
     if isinstance(expected, str) and isinstance(actual, str):
-        message += f" ({_first_difference(expected, actual)})"
+        message += f" ({first_difference(expected, actual)})"
     return message
 
 
 def _short(value: Any) -> str:
-    return _truncate(repr(value), 120)
+    return truncate(repr(value), 120)
