@@ -43,7 +43,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--replay-port", dest="conformance_replay_port", type=int, default=0, metavar="PORT", help="serve the replay upstream on this fixed 127.0.0.1 port, for a proxy configured by hand (`--target=http://...`); default 0: any free port")
     group.addoption("--expectations", dest="conformance_expectations", default=None, metavar="FILE", help="known failures of the target (default: expectations.yaml in the target's report folder); the run fails on any other failure and on any listed one that passes")
     group.addoption("--update-expectations", dest="conformance_update_expectations", action="store_true", default=False, help="rewrite the expectations file from this run's failures, keeping the reasons already written")
-    group.addoption("--transport", dest="conformance_transport", action="store_true", default=False, help="also run the transport checks on every route: incremental streaming, cancel propagation, 32 concurrent streams, and upstream faults (HTTP 429/500, a dropped connection, a stall, bad JSON, bad UTF-8, no terminator)")
+    group.addoption("--no-transport", dest="conformance_transport", action="store_false", default=True, help="skip the transport checks, which otherwise run on every route: incremental streaming, cancel propagation, 32 concurrent streams, and upstream faults (HTTP 429/500, a connection reset, a stall, bad JSON, bad UTF-8, no terminator)")
     group.addoption("--conformance-timeout", dest="conformance_timeout", type=float, default=30.0, metavar="SECONDS", help="time bound for one case; a target that takes longer is reported as errored (default: 30)")
 
 
@@ -389,7 +389,7 @@ class TransportItem(_GatedItem):
     def _explain(self, verdict: Any) -> str:
         case = self.case
         where = [f"  transport check: {case.check} ({transport.CHECKS[case.check]})", f"  route:    {route_id(case.route)}"]
-        return _explain(verdict, where, self.result.output, f"pytest --target={self.session_state.spec} --transport -k 'transport and {case.check}'")
+        return _explain(verdict, where, self.result.output, f"pytest --target={self.session_state.spec} -k 'transport and {case.check}'")
 
 
 def _known(gate: expectations.Verdict) -> str:

@@ -32,6 +32,8 @@ import logging
 import re
 import secrets
 import socket
+import struct
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -222,7 +224,8 @@ class ReplayServer:
         here rather than inside a connection.
 
         A 2xx status streams the pieces as chunks, `delay` seconds apart; with `reset_at_end` the
-        connection closes after the last piece without the terminating chunk (a cut-off upstream).
+        connection is reset (a TCP RST) after the last piece, without the terminating chunk: an
+        upstream cut off mid-stream.
         Any other status sends the whole body with content-length; schedule, delay and
         `reset_at_end` then do not apply. With `protocol`, a request whose path belongs to the
         other wire protocol (`/v1/messages` for an `openai-chat` capture) is answered 400 with the
@@ -369,7 +372,9 @@ async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, wri
             await writer.drain()
         if gone.done() or writer.is_closing():
             return False
-        if chunked and not reply.reset_at_end:
+        if reply.reset_at_end:
+            await _reset(writer)
+        elif chunked:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         return True
@@ -378,6 +383,38 @@ async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, wri
     finally:
         gone.cancel()
         await asyncio.wait({gone})  # unlike awaiting it, this does not swallow our own cancellation
+
+
+async def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with a TCP RST rather than a FIN, as a crashed or killed upstream does.
+
+    A reset discards whatever the kernel has not yet delivered, so first every byte written must
+    have left: the transport's buffer and the socket's send queue (Linux: SIOCOUTQ) are empty, or
+    the client has stopped reading for `_FLUSH_BOUND` seconds. The peer can still read what it
+    received before it sees the reset.
+    """
+    sock = writer.get_extra_info("socket")
+    deadline = time.monotonic() + _FLUSH_BOUND
+    while (writer.transport.get_write_buffer_size() or _unsent(sock)) and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+_FLUSH_BOUND = 2.0
+
+
+def _unsent(sock: Any) -> int:
+    """Bytes in the socket's send queue not yet acknowledged by the peer; 0 where unknown."""
+    try:
+        import fcntl  # Unix only
+        import termios
+
+        return int(struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0"))[0])
+    except (ImportError, AttributeError, OSError, ValueError):
+        return 0
 
 
 async def _until_eof(reader: asyncio.StreamReader) -> None:

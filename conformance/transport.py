@@ -4,16 +4,19 @@ These are not per-capture content checks. Each check runs once per route through
 (`conformance::transport::<check>[<route>]`) against a synthesized upstream served by the replay
 server, and gives the verdicts of registered invariants:
 
-- `incremental`: a paced upstream (100 ms between events); `transport.incremental`.
+- `incremental`: a paced upstream (50 ms between events); `transport.incremental`.
 - `cancel-propagates`: the client leaves after a few events; `transport.cancel-propagates`.
 - `concurrent-isolation`: 32 corpus captures at once, each compared with its run alone;
   `transport.concurrent-isolation`.
-- `fault-*`: an upstream fault (HTTP 429 or 500 before the stream, the connection dropped
-  mid-stream, a stall past the target's upstream timeout, an unparsable JSON event, a stream that
-  never sends its terminator); checked by `semantic.error-surfaced`, `semantic.text` and
-  `http.error-body`. `fault-invalid-utf8` is not a fault in SSE (WHATWG decodes invalid bytes to
-  U+FFFD), so it is checked by `semantic.text` against the replaced text and
-  `semantic.clean-finish`.
+- `fault-*`: an upstream fault (HTTP 429 or 500 before the stream, the connection reset
+  mid-stream, a stall past the target's upstream timeout, an unparsable JSON event, bytes that are
+  not UTF-8, a stream that never sends its terminator); checked by `semantic.error-surfaced`,
+  `semantic.text` (the text before the fault is kept, and nothing of the broken event) and
+  `http.error-body`.
+
+Invalid UTF-8 counts as a fault although SSE alone would decode it to U+FFFD (WHATWG §9.2.5):
+the events carry JSON, which must be UTF-8 (RFC 8259 §8.1), and a proxy that substitutes
+U+FFFD and finishes cleanly hands the client altered text that it cannot tell from the real one.
 
 Timing bounds are deliberately generous (a loaded 2-core machine must never flake): a buffering
 proxy misses them by seconds, not milliseconds.
@@ -42,8 +45,9 @@ __all__ = ["CHECKS", "SCHEDULE", "TransportCase", "run_check", "skip_reason"]
 SCHEDULE = "transport"
 """The `schedule` of every transport item in reports and expectations files."""
 
-PACE = 0.1  # seconds between upstream events
-INCREMENTAL_EVENTS = 30  # an upstream lasting 2.9 s
+PACE = 0.05  # seconds between upstream events
+INCREMENTAL_EVENTS = 30  # an upstream lasting 1.45 s
+CANCEL_PACE = 0.1
 CANCEL_EVENTS = 50  # 4.9 s: long past the cancel bound
 CANCEL_AFTER = 3  # output events read before the client leaves
 CANCEL_BOUND = 2.0  # seconds within which the upstream must see the client's disconnect
@@ -274,7 +278,7 @@ async def _incremental(runner: Any, target: Target, route: Route) -> CaseResult:
 
 async def _cancel(runner: Any, target: Target, route: Route) -> CaseResult:
     body, _ = _text_body(route[0], CANCEL_EVENTS)
-    slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
+    slot = runner.replay.register(body, schedule="event", delay=CANCEL_PACE, protocol=route[0])
     try:
         status, chunks = await _collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
         closed = time.monotonic()
@@ -323,15 +327,14 @@ async def _concurrent(runner: Any, target: Target, route: Route) -> CaseResult:
     return _result(TransportCase("concurrent-isolation", route), _verdicts(context, ("transport.concurrent-isolation",)), [], 200, 0)
 
 
-# fault name -> (what the upstream does, the invariants that judge it)
 _FAULT_CHECKS = ("semantic.error-surfaced", "semantic.text", "http.error-body")
 FAULTS: dict[str, str] = {
     "fault-http-429": "the upstream answers HTTP 429 with a JSON error before any event",
     "fault-http-500": "the upstream answers HTTP 500 with a JSON error before any event",
-    "fault-reset": "the upstream connection drops mid-stream, without the chunked body's end",
+    "fault-reset": "the upstream connection is reset (TCP RST) mid-stream, before the chunked body's end",
     "fault-stall": "the upstream stalls mid-stream past the target's upstream read timeout",
-    "fault-invalid-json": "a data event mid-stream is not JSON, and the body ends after it",
-    "fault-invalid-utf8": "a text delta holds bytes that are not UTF-8; SSE decodes them to U+FFFD",
+    "fault-invalid-json": "a data event mid-stream is not JSON, and the stream then goes on to a clean finish",
+    "fault-invalid-utf8": "a text delta mid-stream holds bytes that are not UTF-8, and the stream then goes on to a clean finish",
     "fault-no-done": "the upstream body ends cleanly after some text but never sends its finish or terminator",
 }
 
@@ -339,8 +342,7 @@ FAULTS: dict[str, str] = {
 async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseResult:
     upstream = route[0]
     kwargs: dict[str, Any] = {"schedule": "event", "protocol": upstream}
-    negative: dict[str, Any] | None = {"kind": "upstream-error"}
-    checks = _FAULT_CHECKS
+    negative = {"kind": "upstream-error"}
     if name in ("fault-http-429", "fault-http-500"):
         body, text = _error_body(upstream, int(name[-3:])), ""
         kwargs["status"] = int(name[-3:])
@@ -358,14 +360,14 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseRe
     elif name == "fault-invalid-json":
         before, text = _text_body(upstream, 3, closed=False)
         broken = b'data: {"id":"chatcmpl-transport","choices":[{"index":0,"delta":{"content":" in\n\n' if upstream == OPENAI_CHAT else b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" in\n\n'
-        body = before + broken  # then the body ends, as in corpus/openai-chat/openai/invalid-json-chunk
+        # Then the stream goes on to a clean finish, so a proxy that skips the event is caught too.
+        body = before + broken + _text_delta(upstream, " after") + b"".join(_closing(upstream, 5))
         negative = {"kind": "invalid-json"}
     elif name == "fault-invalid-utf8":
-        before, prefix = _text_body(upstream, 3, closed=False)
+        before, text = _text_body(upstream, 3, closed=False)
         bad = _text_delta(upstream, "bad:XX!").replace(b"XX", b"\xff\xc3")
-        body = before + bad + b"".join(_closing(upstream, 4))
-        text = prefix + "bad:\ufffd\ufffd!"
-        negative, checks = None, ("semantic.text", "semantic.clean-finish")
+        body = before + bad + _text_delta(upstream, " after") + b"".join(_closing(upstream, 5))
+        negative = {"kind": "invalid-utf8"}
     else:
         raise ValueError(f"unknown fault {name!r}")
     slot = runner.replay.register(body, **kwargs)
@@ -375,10 +377,10 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseRe
     finally:
         runner.replay.unregister(slot.token)
     output = b"".join(chunks)
-    expect = {"text": text, "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": "stop" if negative is None else None}
+    expect = {"text": text, "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": None}
     ctx = _checks.build_context(output, route[1], chunks=chunks, status=status, request=exchange.request, expect=expect, negative=negative)
     known = registry()
-    verdicts = _checks.check(ctx, [known[name] for name in checks])
+    verdicts = _checks.check(ctx, [known[name] for name in _FAULT_CHECKS])
     result = _result(TransportCase(name, route), verdicts, chunks, status, len(slot.requests))
     result.message = ctx.message
     return result

@@ -106,7 +106,7 @@ def corpus(tmp_path: Path) -> Path:
 
 def run(pytester: pytest.Pytester, corpus: Path, *args: str) -> pytest.RunResult:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    return pytester.runpytest("-p", "no:cacheprovider", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
+    return pytester.runpytest("-p", "no:cacheprovider", "--no-transport", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
                               "--schedule=event", "--report-dir", str(pytester.path / "out"), "-rxX", *args)
 
 

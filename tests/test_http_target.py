@@ -170,6 +170,15 @@ def test_routes_default_to_all_four_and_narrow_by_query() -> None:
     }
 
 
+def test_read_timeout_declares_the_proxy_timeout_for_the_stall_check() -> None:
+    from conformance import transport
+
+    assert load("http://127.0.0.1:4000?read_timeout=2.5").upstream_read_timeout == 2.5
+    assert load("http://127.0.0.1:4000").upstream_read_timeout is None
+    assert transport.skip_reason("fault-stall", load("http://127.0.0.1:4000?read_timeout=2.5"), "http", 30) is None
+    assert "does not declare" in (transport.skip_reason("fault-stall", load("http://127.0.0.1:4000"), "http", 30) or "")
+
+
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
@@ -179,6 +188,9 @@ def test_routes_default_to_all_four_and_narrow_by_query() -> None:
         ("http://127.0.0.1:4000?model=fixed-name", "must contain {token}"),
         ("http://127.0.0.1:4000?model={token}-{region}", "may use only {token}, {provider} and {litellm}"),
         ("http://", "is not a proxy URL"),
+        ("http://127.0.0.1:4000?read_timeout=soon", "read_timeout must be a positive number of seconds, got 'soon'"),
+        ("http://127.0.0.1:4000?read_timeout=0", "read_timeout must be a positive number"),
+        ("http://127.0.0.1:4000?read_timeout=inf", "read_timeout must be a positive number"),
     ],
 )
 def test_bad_specs_say_what_is_wrong(spec: str, says: str) -> None:
@@ -237,7 +249,7 @@ def test_pytest_against_a_proxy_configured_for_a_fixed_replay_port(pytester: pyt
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     with proxy_in_a_thread(f"http://127.0.0.1:{replay_port}") as passthrough:
         result = pytester.runpytest_inprocess(
-            "-p", "no:cacheprovider", f"--target={passthrough.url}?routes={SAME_PROTOCOL}", f"--replay-port={replay_port}",
+            "-p", "no:cacheprovider", "--no-transport", f"--target={passthrough.url}?routes={SAME_PROTOCOL}", f"--replay-port={replay_port}",
             f"--corpus={corpus}", "--report-dir", str(pytester.path / "out"), "-rs",
         )  # fmt: skip
     result.assert_outcomes(passed=4, skipped=4)
@@ -267,7 +279,7 @@ def test_a_target_log_is_attached_to_the_report(pytester: pytest.Pytester) -> No
     pytester.syspathinsert()
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--target=loggingtarget:Logging", f"--corpus={corpus}", "--schedule=event", "--report-dir", str(pytester.path / "out"))
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--no-transport", "--target=loggingtarget:Logging", f"--corpus={corpus}", "--schedule=event", "--report-dir", str(pytester.path / "out"))
     result.assert_outcomes(passed=2)
     folder = pytester.path / "out" / "loggingtarget-Logging"
     assert json.loads((folder / "report.json").read_text())["header"]["target_log"] == "proxy.log"

@@ -83,7 +83,8 @@ def small_corpus(root: Path, *ids: str) -> Path:
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     if not (pytester.path / "pytest.ini").exists():  # a user's repo pins this; pytest-asyncio warns without it
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    return pytester.runpytest("-p", "no:cacheprovider", "--report-dir", str(pytester.path / "out"), *args)
+    # The transport checks have their own tests (test_transport.py); here they would only add time.
+    return pytester.runpytest("-p", "no:cacheprovider", "--no-transport", "--report-dir", str(pytester.path / "out"), *args)
 
 
 def read_report(pytester: pytest.Pytester, target: str) -> dict:

@@ -319,6 +319,19 @@ async def test_upstream_faults_become_an_error_frame(
     assert finishes(payloads) == []
 
 
+@pytest.mark.parametrize("schedule", ["event", "byte"])
+async def test_bytes_that_are_not_utf8_end_the_stream_with_an_error_frame(server: ReplayServer, reference: Target, schedule: str) -> None:
+    good = openai_stream(chunk({"role": "assistant", "content": "hi"}), done=False)
+    bad = openai_stream(chunk({"content": "bad:XX"}), done=False).replace(b"XX", b"\xff\xc3")
+    after = openai_stream(chunk({"content": " more"}), chunk({}, "stop"))
+    payloads = openai_payloads((await drive(server, reference, NORMALIZER, OPENAI_REQUEST, good + bad + after, schedule=schedule))[0])
+    assert [p["choices"][0]["delta"].get("content") for p in payloads[:-1]] == ["hi"]
+    assert payloads[-1]["error"]["type"] == "upstream_error"
+    first_bad_byte = len(good) + bad.index(b"\xff")
+    assert f"not UTF-8 at byte {first_bad_byte} " in payloads[-1]["error"]["message"]
+    assert "[DONE]" not in payloads and finishes(payloads) == []
+
+
 async def test_connection_refused_becomes_an_error_frame(server: ReplayServer, reference: Target) -> None:
     url = f"http://127.0.0.1:{_closed_port()}"
     output, _ = await drive(server, reference, NORMALIZER, OPENAI_REQUEST, b"", upstream_url=url)
@@ -630,6 +643,14 @@ async def test_passthrough_cut_off_gets_an_error_event(server: ReplayServer, ref
     events = anthropic_events((await drive(server, reference, PASSTHROUGH, ANTHROPIC_REQUEST, body, **register))[0])
     assert [name for name, _ in events] == ["message_start", "content_block_start", "content_block_delta", "error"]
     assert events[-1][1]["error"]["type"] == "api_error"
+
+
+async def test_passthrough_ends_with_an_error_at_an_event_that_is_not_json(server: ReplayServer, reference: Target) -> None:
+    events = text_events()
+    body = anthropic_stream(*events[:3]) + b"event: content_block_delta\ndata: {\"type\":\"content_bl\n\n" + anthropic_stream(*events[3:])
+    output = anthropic_events((await drive(server, reference, PASSTHROUGH, ANTHROPIC_REQUEST, body))[0])
+    assert [name for name, _ in output] == ["message_start", "content_block_start", "content_block_delta", "error"]
+    assert "not JSON" in output[-1][1]["error"]["message"]
 
 
 async def test_passthrough_status_error_becomes_an_error_event(server: ReplayServer, reference: Target) -> None:

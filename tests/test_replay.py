@@ -236,13 +236,20 @@ async def test_error_status_is_sent_with_content_length(server: ReplayServer, cl
     assert response.json()["error"]["type"] == "rate_limit_error"
 
 
-async def test_reset_at_end_cuts_the_body_off(server: ReplayServer, client: httpx.AsyncClient) -> None:
+async def test_reset_at_end_resets_the_connection_after_every_piece(server: ReplayServer, client: httpx.AsyncClient) -> None:
     slot = server.register(BODY, schedule="event", reset_at_end=True)
     received: list[bytes] = []
-    with pytest.raises(httpx.RemoteProtocolError, match="incomplete chunked read"):
+    # A TCP RST, not a FIN: the client's read fails with ECONNRESET once it has every piece.
+    with pytest.raises(httpx.ReadError) as raised:
         async with client.stream("POST", slot.url + "/v1/chat/completions", json=REQUEST) as response:
             async for piece in response.aiter_raw():
                 received.append(piece)
+    chain: list[BaseException] = []
+    error: BaseException | None = raised.value
+    while error is not None and len(chain) < 10:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(link, ConnectionResetError) for link in chain), chain
     assert received == split(BODY, "event")
     assert slot.disconnects == 0
 

@@ -59,7 +59,7 @@ def test_transport_invariants_never_judge_a_corpus_stream() -> None:
 
 
 def test_reference_passes_every_transport_check(runner: Runner) -> None:
-    target = Reference(upstream_read_timeout=1.0)  # short, so the stall check runs here
+    target = Reference()
     failures = {}
     for check in transport.CHECKS:
         assert transport.skip_reason(check, target, "reference", runner.timeout) is None
@@ -75,7 +75,8 @@ def test_a_stall_is_skipped_with_a_reason_when_the_timeout_is_unknown_or_too_lon
         name, version, routes = "x", "1", frozenset()
 
     assert "does not declare its upstream read timeout" in (transport.skip_reason("fault-stall", NoTimeout(), "x", 30) or "")  # type: ignore[arg-type]
-    assert "--conformance-timeout" in (transport.skip_reason("fault-stall", Reference(), "reference", 30) or "")
+    assert "--conformance-timeout" in (transport.skip_reason("fault-stall", Reference(upstream_read_timeout=30), "reference", 30) or "")
+    assert transport.skip_reason("fault-stall", Reference(), "reference", 30) is None
     assert transport.skip_reason("incremental", NoTimeout(), "x", 30) is None  # type: ignore[arg-type]
 
 
@@ -98,16 +99,17 @@ def test_transport_mutant_is_caught_by_its_invariant(runner: Runner, name: str) 
 
 def test_plugin_collects_transport_items_and_skips_what_a_target_cannot_run(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    result = pytester.runpytest("--target=reference", "--transport", "-p", "no:cacheprovider", "-k", "transport and (fault-stall or fault-http-429)", "-rs", f"--report-dir={pytester.path / 'reports'}")
+    # A 5 s case bound is too short for a stall past the reference's 2 s read timeout.
+    result = pytester.runpytest("--target=reference", "--conformance-timeout=5", "-p", "no:cacheprovider", "-k", "transport and (fault-stall or fault-http-429)", "-rs", f"--report-dir={pytester.path / 'reports'}")
     result.assert_outcomes(passed=4, skipped=4)
-    result.stdout.fnmatch_lines(["*upstream read timeout would outlast the 30 s case bound*"])
-    collected = pytester.runpytest("--target=reference", "--transport", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport")
+    result.stdout.fnmatch_lines(["*upstream read timeout would outlast the 5 s case bound*"])
+    collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport")
     lines = collected.stdout.str()
     for check in transport.CHECKS:
         assert f"conformance::transport::{check}[openai-chat-to-anthropic-messages]" in lines
 
 
-def test_transport_checks_are_opt_in(pytester: pytest.Pytester) -> None:
+def test_transport_checks_run_by_default_and_no_transport_skips_them(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport")
+    collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "--no-transport", "-k", "transport")
     assert "conformance::transport::" not in collected.stdout.str()

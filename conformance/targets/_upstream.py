@@ -8,6 +8,7 @@ A route never sees httpx: it gets `Event`s in order and, at most once and last, 
 
 from __future__ import annotations
 
+import codecs
 import json
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
@@ -41,9 +42,10 @@ class UpstreamFailure:
     """The upstream could not deliver its stream.
 
     `kind` is `status` (an HTTP status outside 2xx; `error` holds the body's `error` object when
-    it had one), `transport` (no response: connect failure, timeout, reset before the headers) or
+    it had one), `transport` (no response: connect failure, timeout, reset before the headers),
     `cut-off` (the body broke off after it began: a reset, an incomplete chunked body, a read
-    timeout). To a route a cut-off is the same fault as a body that ends before its terminator.
+    timeout) or `not-utf8` (the body holds bytes that are not UTF-8). To a route a cut-off is the
+    same fault as a body that ends before its terminator.
     """
 
     kind: str
@@ -72,9 +74,15 @@ async def open_upstream(
                     yield _status_failure(response.status_code, raw)
                     return
                 body_began = True
+                decoder, offset = codecs.getincrementaldecoder("utf-8")(), 0
                 async for chunk in response.aiter_bytes():
-                    for event in framer.feed(chunk):
+                    valid = _utf8_prefix(decoder, chunk)
+                    for event in framer.feed(valid):
                         yield event
+                    offset += len(valid)
+                    if len(valid) < len(chunk):
+                        yield UpstreamFailure("not-utf8", f"upstream sent bytes that are not UTF-8 at byte {offset} of its body: {chunk[len(valid):len(valid) + 8]!r}")
+                        return
                 for event in framer.close():
                     yield event
         except httpx.HTTPError as exc:
@@ -83,6 +91,21 @@ async def open_upstream(
                 yield UpstreamFailure("cut-off", f"upstream connection broke off mid-stream: {detail}")
             else:
                 yield UpstreamFailure("transport", f"upstream connection failed: {detail}")
+
+
+def _utf8_prefix(decoder: codecs.IncrementalDecoder, chunk: bytes) -> bytes:
+    """The part of `chunk` before its first byte that cannot be UTF-8 (all of it when valid).
+
+    SSE would decode such bytes to U+FFFD (WHATWG §9.2.5), but the events carry JSON, which must
+    be UTF-8 (RFC 8259 §8.1): a replacement character would alter the content silently, so the
+    stream ends with an error before the event that holds them.
+    """
+    pending = len(decoder.getstate()[0])  # bytes of a character split across reads
+    try:
+        decoder.decode(chunk)
+    except UnicodeDecodeError as error:
+        return chunk[: max(0, error.start - pending)]
+    return chunk
 
 
 def _status_failure(status: int, raw: bytes) -> UpstreamFailure:

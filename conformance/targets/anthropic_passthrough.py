@@ -3,7 +3,8 @@ do for native Anthropic models.
 
 Each event's data goes out exactly as received (padding included, §5.4); only the framing is
 rewritten to LF with an `event:` line. Signatures are therefore byte-exact (A7, X2). The one thing
-a pass-through adds is an `event: error` when the upstream stops without its terminator (#28).
+a pass-through adds is an `event: error` when the upstream stops without its terminator (#28) or
+sends an event that is not JSON.
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ class AnthropicPassthrough(RouteStream):
         try:
             payload: Any = json.loads(event.data)
         except ValueError:
-            payload = None  # passed through all the same: a pass-through does not judge data
+            # Forwarded, it would crash the client's SDK, and a stream that then finished would
+            # look complete to any client that skips it: the fault is an error here (§8).
+            self.done = True
+            return [anthropic_error("api_error", f"upstream sent an event whose data is not JSON: {event.data[:80]!r}")]
         json_type = payload.get("type") if isinstance(payload, dict) else None
         # An event without an `event:` line is invisible to the Anthropic SDK (§7.4): name it
         # after its JSON type.

@@ -26,7 +26,9 @@ Options, as a query string on the spec:
   `anthropic-messages-to-anthropic-messages`); a route the proxy lacks otherwise fails its items;
 - `model=<template>`: the model name sent, with `{token}`, `{provider}` and `{litellm}` (the
   capture provider's LiteLLM prefix, `hosted_vllm` for `vllm`) filled in; default
-  `{provider}/{token}`.
+  `{provider}/{token}`;
+- `read_timeout=<seconds>`: how long the proxy waits for a silent upstream before it gives up, as
+  configured; the transport check `fault-stall` needs it and is skipped without it.
 
 `CONFORMANCE_PROXY_API_KEY`, when set, is sent as `Authorization: Bearer …` and `x-api-key`.
 """
@@ -127,17 +129,18 @@ async def post_stream(
             # The proxy cut its body off: what the client got is the output.
 
 
-def parse_spec(spec: str) -> tuple[str, frozenset[Route], str]:
-    """`http://host:port/path?routes=…&model=…` → (base URL, routes, model template)."""
+def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
+    """`http://host:port/path?routes=…&model=…&read_timeout=…` → (base URL, routes, model
+    template, upstream read timeout)."""
     from conformance.targets import TargetError
 
     parts = urlsplit(spec)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise TargetError("bad-url", f"{spec!r} is not a proxy URL; give http://HOST:PORT")
     query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(query) - {"routes", "model"})
+    unknown = sorted(set(query) - {"routes", "model", "read_timeout"})
     if unknown:
-        raise TargetError("bad-url", f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>")
+        raise TargetError("bad-url", f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>, read_timeout=<seconds>")
     routes = ALL_ROUTES
     if "routes" in query:
         by_id = {route_id(r): r for r in ALL_ROUTES}
@@ -153,8 +156,16 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str]:
         template.format(token="t", provider="p", litellm="l")
     except (KeyError, IndexError, ValueError) as error:
         raise TargetError("bad-url", f"{spec!r}: model template {template!r} may use only {{token}}, {{provider}} and {{litellm}} ({error})") from None
+    read_timeout: float | None = None
+    if "read_timeout" in query:
+        try:
+            read_timeout = float(query["read_timeout"][-1])
+        except ValueError:
+            read_timeout = -1.0
+        if not 0 < read_timeout < float("inf"):
+            raise TargetError("bad-url", f"{spec!r}: read_timeout must be a positive number of seconds, got {query['read_timeout'][-1]!r}")
     base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-    return base, routes, template
+    return base, routes, template, read_timeout
 
 
 class HttpTarget:
@@ -163,8 +174,9 @@ class HttpTarget:
     name = "http"
 
     def __init__(self, base_url: str, routes: Iterable[Route] | None = None, model: str | None = None) -> None:
-        """`base_url` may carry the `?routes=…&model=…` options; explicit arguments win over them."""
-        self.base_url, parsed_routes, parsed_model = parse_spec(base_url)
+        """`base_url` may carry the `?routes=…&model=…&read_timeout=…` options; explicit arguments
+        win over them. `upstream_read_timeout` stays None without `read_timeout`."""
+        self.base_url, parsed_routes, parsed_model, self.upstream_read_timeout = parse_spec(base_url)
         self.routes: frozenset[Route] = frozenset(routes) if routes is not None else parsed_routes
         self.model = model if model is not None else parsed_model
         self.version = "unknown"

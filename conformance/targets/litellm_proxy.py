@@ -46,7 +46,7 @@ import yaml
 from conformance.targets import TargetError, TargetUnavailable
 from conformance.targets.base import Exchange, Head, Route
 from conformance.targets.http import ALL_ROUTES, post_stream
-from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, RESPONSES_NOTE, api_base, install_hint, route_prefix
+from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, RESPONSES_NOTE, UPSTREAM_TIMEOUT, api_base, install_hint, route_prefix
 
 __all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
 
@@ -124,7 +124,7 @@ def proxy_config(replay_base_url: str) -> dict[str, Any]:
             # /v1/messages to an `openai/` model otherwise goes upstream to the Responses API; the
             # openai-chat captures are Chat Completions streams.
             "use_chat_completions_url_for_anthropic_messages": True,
-            "request_timeout": 60,
+            "request_timeout": UPSTREAM_TIMEOUT,
         },
         "router_settings": {
             "num_retries": 0,
@@ -192,6 +192,7 @@ class LiteLLMProxy:
     name = "litellm-proxy"
     routes: frozenset[Route] = ALL_ROUTES
     notes = (RESPONSES_NOTE,)
+    upstream_read_timeout = UPSTREAM_TIMEOUT  # the config's request_timeout
 
     def __init__(self, *, executable: str | os.PathLike[str] | None = None, port: int | None = None, startup_timeout: float = STARTUP_TIMEOUT) -> None:
         self.executable = Path(executable) if executable is not None else find_litellm()
@@ -245,6 +246,7 @@ class LiteLLMProxy:
             self._fail(f"the LiteLLM proxy cannot start: port {port} on 127.0.0.1 is already in use")
         env = {k: v for k, v in os.environ.items() if k not in SCRUBBED_ENV}
         env.update(OFFLINE_ENV)
+        env["PYTHONFAULTHANDLER"] = "1"  # a crash of a native extension leaves its traceback in the log
         try:
             with self.log_path.open("ab") as log:
                 popen = subprocess.Popen(

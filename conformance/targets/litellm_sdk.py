@@ -201,6 +201,11 @@ RESPONSES_NOTE = (
 )
 
 
+# LiteLLM's `timeout`, as a deployment would set it; short, because the upstream is the replay
+# server on loopback, which pauses only when the transport check `fault-stall` stalls it.
+UPSTREAM_TIMEOUT = 3.0
+
+
 class LiteLLM:
     """Target protocol v1 (`conformance.targets.base`) over LiteLLM's SDK, in process."""
 
@@ -208,6 +213,7 @@ class LiteLLM:
     version: str
     routes: frozenset[Route] = ROUTES
     notes = (RESPONSES_NOTE,)
+    upstream_read_timeout = UPSTREAM_TIMEOUT
 
     def __init__(self) -> None:
         set_offline_environment()  # before LiteLLM's first import: no cost-map download
@@ -259,6 +265,7 @@ class LiteLLM:
             "stream": True,
             "api_base": api_base(prefix, exchange.upstream_url),
             "api_key": _DUMMY_KEY,
+            "timeout": UPSTREAM_TIMEOUT,
         }
         if exchange.headers:
             call["extra_headers"] = dict(exchange.headers)
@@ -285,6 +292,11 @@ class LiteLLM:
                 yield frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
         finally:
             await frames.aclose()
+            # As the proxy's streaming response does once its client has gone: closing the
+            # generators alone may leave LiteLLM's upstream response open.
+            closer = getattr(response, "aclose", None)
+            if closer is not None:
+                await closer()
 
     async def aclose(self) -> None:
         """LiteLLM caches its HTTP clients per event loop; nothing else is held."""

@@ -293,6 +293,17 @@ class _PassthroughFinishesOnError(_PassthroughFinishesCutOff):
         return self.forward("message_start", start, _synthetic(json.dumps(start))) + self.on_cut_off()
 
 
+# An upstream event whose data is not JSON forwarded as it is, and the stream goes on to a clean
+# finish: what LiteLLM's Anthropic routes do (reports/litellm-*/expectations.yaml).
+class _PassthroughForwardsUnparsable(AnthropicPassthrough):
+    def on_event(self, event: Event) -> list[bytes]:
+        try:
+            json.loads(event.data)
+        except ValueError:
+            return self.forward(event.type, None, event)
+        return super().on_event(event)
+
+
 # -- the registry ---------------------------------------------------------------------------------
 
 
@@ -427,6 +438,14 @@ MUTANTS: dict[str, Mutant] = {
                 PASSTHROUGH: _PassthroughFinishesOnError,
             },
             transport="fault-http-500",
+        ),
+        _mutant(
+            "forwards-unparsable-event",
+            "The Anthropic pass-through forwards an upstream event whose data is not JSON and streams on to a clean finish.",
+            "WIRE-FACTS §9 (transport issue: an unparsable JSON chunk must surface as an error), §8; seen on LiteLLM's Anthropic routes (reports/litellm-*/expectations.yaml)",
+            "semantic.error-surfaced",
+            streams={PASSTHROUGH: _PassthroughForwardsUnparsable},
+            transport="fault-invalid-json",
         ),
     )
 }

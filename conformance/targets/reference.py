@@ -21,7 +21,7 @@ from conformance.targets.base import Exchange, Route
 from conformance.targets.openai_normalizer import OpenAINormalizer
 from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
 
-__all__ = ["ROUTE_STREAMS", "Reference", "package_version"]
+__all__ = ["DEFAULT_UPSTREAM_READ_TIMEOUT", "ROUTE_STREAMS", "Reference", "package_version"]
 
 # (upstream protocol, client protocol) -> the class that streams one request through that route.
 ROUTE_STREAMS: Mapping[Route, type[RouteStream]] = {
@@ -30,6 +30,9 @@ ROUTE_STREAMS: Mapping[Route, type[RouteStream]] = {
     (ANTHROPIC_MESSAGES, OPENAI_CHAT): AnthropicToOpenAI,
     (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES): AnthropicPassthrough,
 }
+
+
+DEFAULT_UPSTREAM_READ_TIMEOUT = 2.0  # seconds
 
 
 def package_version() -> str:
@@ -44,7 +47,7 @@ class Reference:
 
     `streams` replaces the stream class of some routes and `framer` the upstream SSE framer of
     all of them; the mutants use exactly these two seams. `upstream_read_timeout` bounds the
-    silence between upstream reads (default: 30 s). Every call to `stream` builds fresh
+    silence between upstream reads (default: 2 s). Every call to `stream` builds fresh
     state and its own HTTP client, so concurrent streams share nothing (WIRE-FACTS §10 X3).
     """
 
@@ -66,9 +69,12 @@ class Reference:
         self._framer = framer
         self.routes = frozenset(self._streams)
         # How long the upstream may stay silent before the stream ends with an error: the
-        # transport check `fault-stall` times its stall to outlast it.
-        self.upstream_read_timeout: float = upstream_read_timeout if upstream_read_timeout is not None else float(TIMEOUT.read or 30.0)
-        self._timeout = TIMEOUT if upstream_read_timeout is None else httpx.Timeout(TIMEOUT.read or 30.0, connect=TIMEOUT.connect, read=upstream_read_timeout)
+        # transport check `fault-stall` times its stall to outlast it. Short, because this
+        # target's upstream is always the replay server on loopback, which pauses only when a
+        # check stalls it on purpose; a production proxy must wait far longer (a reasoning model
+        # can send nothing for minutes while it thinks).
+        self.upstream_read_timeout = DEFAULT_UPSTREAM_READ_TIMEOUT if upstream_read_timeout is None else upstream_read_timeout
+        self._timeout = httpx.Timeout(TIMEOUT.read or 30.0, connect=TIMEOUT.connect, read=self.upstream_read_timeout)
 
     def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
         route_stream = self._streams.get(exchange.route)
