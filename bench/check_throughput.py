@@ -6,7 +6,12 @@
 - `checks`: the whole pipeline, `build_context` (SSE parse, JSON decode, protocol view, assembly)
   and `check` with every invariant except the client oracles (`oracle.*`, which replay each stream
   through the official SDKs over loopback HTTP and are timed separately);
-- `checks + oracles`: the same with the oracles.
+- `checks + oracles`: the same with the oracles;
+- `checks, long streams`: `checks` again on every capture with its text and reasoning delta events
+  repeated until it carries about `LONG_EVENTS` events (a few hundred tokens, each in its own
+  event, as real streams send them), checked against the `expect` of the longer text. The corpus
+  captures carry about 13 events each, so their per-stream cost weighs more than it would in
+  real use; this row shows the per-event cost.
 
     python bench/check_throughput.py [--repeat 3]
 """
@@ -22,8 +27,11 @@ from conformance import schemas
 from conformance.checks import build_context, check
 from conformance.corpus import default_corpus, load_corpus
 from conformance.invariants import select
+from conformance.protocols.openai_chat import REASONING_FIELDS
 from conformance.sse import parse
 from conformance.stream import decode
+
+LONG_EVENTS = 500
 
 
 def _captures() -> list:
@@ -51,6 +59,45 @@ def schema_instances(captures: list) -> list[tuple[str, object]]:
             if name is not None:
                 pairs.append((name, payload.json))
     return pairs
+
+
+def _is_text_delta(protocol: str, data: object) -> bool:
+    """Whether an event only adds text or reasoning, so that repeating it keeps the stream well formed."""
+    if not isinstance(data, dict):
+        return False
+    if protocol == "anthropic-messages":
+        delta = data.get("delta")
+        return data.get("type") == "content_block_delta" and isinstance(delta, dict) and delta.get("type") in ("text_delta", "thinking_delta")
+    choices = data.get("choices")
+    if data.get("usage") is not None or not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
+        return False
+    delta = choices[0].get("delta")
+    return (
+        choices[0].get("finish_reason") is None
+        and isinstance(delta, dict)
+        and not delta.get("tool_calls")
+        and any(isinstance(delta.get(name), str) and delta[name] for name in ("content", *REASONING_FIELDS))
+    )
+
+
+def long_streams(captures: list) -> list[tuple[bytes, str, dict]]:
+    """(body, protocol, build_context options) for every capture, its text and reasoning delta events
+    repeated in place (bytes as sent) up to about `LONG_EVENTS` events; `expect` is what the longer
+    stream assembles to, so that the semantic checks compare rather than fail."""
+    cases = []
+    for c in captures:
+        options = {"request": c.request, "expect": c.expect, "negative": c.negative, "status": c.status}
+        events = parse(c.body)[0] if c.status < 300 else []
+        repeated = {p.index for p in decode(events) if _is_text_delta(c.protocol, p.json)}
+        if not repeated:
+            cases.append((c.body, c.protocol, options))
+            continue
+        copies = -(-(LONG_EVENTS - len(events) + len(repeated)) // len(repeated))
+        bounds = [event.start for event in events] + [len(c.body)]
+        body = c.body[: bounds[0]] + b"".join(c.body[bounds[i] : bounds[i + 1]] * (copies if i in repeated else 1) for i in range(len(events)))
+        options["expect"] = build_context(body, c.protocol, **options).message.to_json()
+        cases.append((body, c.protocol, options))
+    return cases
 
 
 def compiled_validators():
@@ -104,22 +151,25 @@ def run(repeat: int) -> list[list[object]]:
     seconds, _ = best_of(repeat, lambda: [schemas.problems(name, data) for name, data in pairs])
     rows.append(["schema", "conformance.schemas.problems (ours)", len(pairs), f"{len(pairs) / seconds / 1e3:.1f} k", f"{len(pairs) / seconds / base:.2f}x"])
 
-    streams = [c for c in captures]
-    events = sum(len(parse(c.body)[0]) for c in streams)
-    invariants = {protocol: select(protocol) for protocol in {c.protocol for c in streams}}
+    streams = [(c.body, c.protocol, {"request": c.request, "expect": c.expect, "negative": c.negative, "status": c.status}) for c in captures]
+    events = sum(len(parse(body)[0]) for body, _, _ in streams)
+    invariants = {protocol: select(protocol) for protocol in {c.protocol for c in captures}}
     without_oracles = {p: [inv for inv in invs if not inv.id.startswith("oracle.")] for p, invs in invariants.items()}
 
-    def pipeline(chosen):
-        for c in streams:
-            ctx = build_context(c.body, c.protocol, request=c.request, expect=c.expect, negative=c.negative, status=c.status)
-            check(ctx, chosen[c.protocol])
+    def pipeline(cases, chosen):
+        for body, protocol, options in cases:
+            check(build_context(body, protocol, **options), chosen[protocol])
 
-    check(build_context(streams[0].body, streams[0].protocol), invariants[streams[0].protocol])  # warm up the oracles
+    check(build_context(captures[0].body, captures[0].protocol), invariants[captures[0].protocol])  # warm up the oracles
     for label, chosen, times in (("checks (schema + every invariant but oracle.*)", without_oracles, repeat), ("checks + client oracles", invariants, 1)):
-        seconds, _ = best_of(times, lambda chosen=chosen: pipeline(chosen))
+        seconds, _ = best_of(times, lambda chosen=chosen: pipeline(streams, chosen))
         rows.append(["pipeline", label, events, f"{events / seconds / 1e3:.1f} k", f"{events / seconds / base:.2f}x"])
+    long = long_streams(captures)
+    long_events = sum(len(parse(body)[0]) for body, _, _ in long)
+    seconds, _ = best_of(repeat, lambda: pipeline(long, without_oracles))
+    rows.append(["pipeline", f"checks, long streams (~{LONG_EVENTS} events each; not the corpus)", long_events, f"{long_events / seconds / 1e3:.1f} k", f"{long_events / seconds / base:.2f}x"])
 
-    print(f"Check throughput: {len(streams)} captures, {len(pairs)} schema instances, {events} events ({machine()}); CPU time of this process, best of {repeat}")
+    print(f"Check throughput: {len(captures)} captures, {len(pairs)} schema instances, {events} events ({machine()}); CPU time of this process, best of {repeat}")
     print(table(["stage", "what", "events", "events/s", "vs jsonschema"], rows))
     return rows
 

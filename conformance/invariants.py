@@ -16,7 +16,7 @@ Scope:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = ["Severity", "Outcome", "Violation", "Invariant", "Verdict", "invariant", "registry", "select"]
@@ -54,6 +54,14 @@ class Invariant:
     check: Callable[[Any], Iterable[Violation]]
     applies: Callable[[Any], bool] | None
     module: str
+    # Verdicts are frozen, so one pass and one skip verdict, made here, serve every stream: making a
+    # new one for each stream cost as much as a typical check.
+    passed: Verdict = field(init=False, repr=False, compare=False)
+    skipped: Verdict = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "passed", Verdict(self.id, "pass", self.severity))
+        object.__setattr__(self, "skipped", Verdict(self.id, "skipped", self.severity, reason="not applicable to this stream"))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -136,9 +144,9 @@ def select(protocol: str, *, family: str | None = None) -> list[Invariant]:
 
 def evaluate(inv: Invariant, context: Any) -> Verdict:
     if inv.applies is not None and not inv.applies(context):
-        return Verdict(inv.id, "skipped", inv.severity, reason="not applicable to this stream")
+        return inv.skipped
     violations = tuple(inv.check(context))
     if not violations:
-        return Verdict(inv.id, "pass", inv.severity)
+        return inv.passed
     outcome: Outcome = "fail" if inv.severity == "error" else "warning"
     return Verdict(inv.id, outcome, inv.severity, violations, violations[0].message)

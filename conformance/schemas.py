@@ -28,7 +28,7 @@ from referencing import Registry, Resource
 
 from conformance._resources import data_path
 
-__all__ = ["SchemaProblem", "names", "problems", "validator"]
+__all__ = ["SchemaProblem", "all_valid", "names", "problems", "validator"]
 
 _SUFFIX = ".schema.json"
 # Schemas given to the compiled fast path: those checked on every streamed event. None of them
@@ -76,9 +76,10 @@ def validator(name: str) -> Draft202012Validator:
 
 
 @cache
-def _fast(name: str) -> Callable[[Any], bool] | None:
+def _fast(name: str, many: bool = False) -> Callable[[Any], bool] | None:
     """`jsonschema-rs`'s `is_valid` for wire schema `name`, or None (not installed, or not a wire
-    schema): a fast way to say "valid", never the judge of "invalid"."""
+    schema): a fast way to say "valid", never the judge of "invalid". With `many`, it takes a list
+    and says whether every item is valid under `name`."""
     if not name.startswith(_FAST_PREFIXES):
         return None
     try:
@@ -87,18 +88,25 @@ def _fast(name: str) -> Callable[[Any], bool] | None:
         return None
     documents = _documents()
     registry = jsonschema_rs.Registry([(doc["$id"], doc) for doc in documents.values()])
-    return jsonschema_rs.Draft202012Validator(documents[name], registry=registry, validate_formats=True).is_valid
+    schema = {"type": "array", "items": {"$ref": documents[name]["$id"]}} if many else documents[name]
+    return jsonschema_rs.Draft202012Validator(schema, registry=registry, validate_formats=True).is_valid
 
 
-def _fast_valid(name: str, instance: Any) -> bool:
+def _fast_valid(name: str, instance: Any, many: bool = False) -> bool:
     """True when the compiled validator accepts `instance`; False means "ask jsonschema"."""
-    fast = _fast(name)
+    fast = _fast(name, many)
     if fast is None:
         return False
     try:
         return fast(instance)
     except Exception:  # noqa: BLE001  (a value it cannot take, e.g. a non-str key: jsonschema decides)
         return False
+
+
+def all_valid(name: str, instances: list[Any]) -> bool:
+    """True when the compiled validator accepts every instance under schema `name`, in one call for
+    a whole stream rather than one per event; False means "ask `problems` of each"."""
+    return _fast_valid(name, instances, many=True)
 
 
 def _dotted(parts: Any) -> str:

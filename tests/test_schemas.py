@@ -1222,3 +1222,16 @@ def test_problems_explain_with_jsonschema_when_the_fast_path_rejects() -> None:
     found = schemas.problems(CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"})
     assert found and found[0].message == "'choices' is a required property"
     assert schemas.problems(CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}) == []
+
+
+@pytest.mark.parametrize("name", WIRE_SCHEMAS)
+def test_fast_path_on_a_list_agrees_with_each_item(name: str) -> None:
+    """`all_valid` (one call per stream) says "valid" exactly when every item is valid alone."""
+    from conformance import schemas
+
+    fast_validator(name)
+    payloads = corpus_payloads()
+    valid = [p for p in payloads if validator(name).is_valid(p)]
+    lists = [[], valid, payloads] + [valid[:i] + [p] + valid[i:] for i, p in enumerate(payloads[:60])]
+    for instances in lists:
+        assert schemas.all_valid(name, instances) is all(map(validator(name).is_valid, instances))

@@ -30,15 +30,20 @@ _NO_INDEX = 1 << 32  # keys for tool calls that carry no index, after every real
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like the other views' records: one is built for every chunk checked, and a frozen
+# dataclass takes about three times as long to build.
+@dataclass(slots=True)
 class Chunk:
     event: int
     data: dict[str, Any]
+    choices: list[dict[str, Any]]
+    """The objects in `data["choices"]`, anything else there dropped."""
 
-    @property
-    def choices(self) -> list[dict[str, Any]]:
-        choices = self.data.get("choices")
-        return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
+
+Delta = tuple[Chunk, Any, dict[str, Any], dict[str, Any]]
+"""(chunk, choice index, choice, delta) for one choice of one chunk; a missing delta reads as {}."""
+ToolDelta = tuple[Chunk, Any, dict[str, Any]]
+"""(chunk, choice index, tool call) for one object in a delta's `tool_calls`."""
 
 
 @dataclass(slots=True)
@@ -50,39 +55,45 @@ class View:
     done: list[int] = field(default_factory=list)
     non_json: list[Payload] = field(default_factory=list)
     count: int = 0
+    deltas: list[Delta] = field(default_factory=list)
+    """Every choice of every chunk, in stream order."""
+    tool_deltas: list[ToolDelta] = field(default_factory=list)
+    """Every tool-call object of every delta, in stream order."""
 
 
 def view(payloads: list[Payload]) -> View:
+    """Sort the payloads, and unpack every chunk's choices, deltas and tool calls once, for the
+    assembler and every invariant to share."""
     result = View(count=len(payloads))
     for payload in payloads:
+        data = payload.json
         if payload.is_done:
             result.done.append(payload.index)
-        elif payload.json_error or not isinstance(payload.json, dict):
+        elif payload.json_error or not isinstance(data, dict):
             result.non_json.append(payload)
-        elif payload.json.get("error"):
-            result.errors.append(Chunk(payload.index, payload.json))
+        elif data.get("error"):
+            result.errors.append(Chunk(payload.index, data, _choices(data)))
         else:
-            result.chunks.append(Chunk(payload.index, payload.json))
+            chunk = Chunk(payload.index, data, _choices(data))
+            result.chunks.append(chunk)
+            for choice in chunk.choices:
+                index = hashable(choice.get("index", 0))
+                delta = choice.get("delta")
+                delta = delta if isinstance(delta, dict) else {}
+                result.deltas.append((chunk, index, choice, delta))
+                for call in _list(delta.get("tool_calls")):
+                    if isinstance(call, dict):
+                        result.tool_deltas.append((chunk, index, call))
     return result
 
+
+def _choices(data: dict[str, Any]) -> list[dict[str, Any]]:
+    choices = data.get("choices")
+    return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
 
 
 def _list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-def _choice_index(choice: dict[str, Any]) -> Any:
-    return hashable(choice.get("index", 0))
-
-
-def _deltas(v: View, choice_index: int | None = None) -> Iterator[tuple[Chunk, dict[str, Any], dict[str, Any]]]:
-    """(chunk, choice, delta) for every choice, or only the given choice index."""
-    for chunk in v.chunks:
-        for choice in chunk.choices:
-            if choice_index is not None and _choice_index(choice) != choice_index:
-                continue
-            delta = choice.get("delta")
-            yield chunk, choice, delta if isinstance(delta, dict) else {}
 
 
 def _reasoning(delta: dict[str, Any]) -> str:
@@ -96,15 +107,21 @@ def _reasoning(delta: dict[str, Any]) -> str:
 def assemble(v: View) -> Message:
     """The neutral message of choice 0, read as a lenient client would."""
     message = Message()
-    calls: dict[int, dict[str, str]] = {}
+    # Pieces are joined at the end: adding to a string attribute copies it, which is quadratic in a long stream.
+    text: list[str] = []
+    refusal: list[str] = []
+    reasoning: list[str] = []
+    calls: dict[int, tuple[dict[str, str], list[str]]] = {}
     last_key: int | None = None
     finish: str | None = None
-    for chunk, choice, delta in _deltas(v, 0):
+    for _chunk, index, choice, delta in v.deltas:
+        if index != 0:
+            continue
         if isinstance(delta.get("content"), str):
-            message.text += delta["content"]
+            text.append(delta["content"])
         if isinstance(delta.get("refusal"), str):
-            message.refusal += delta["refusal"]
-        message.reasoning += _reasoning(delta)
+            refusal.append(delta["refusal"])
+        reasoning.append(_reasoning(delta))
         for call in _list(delta.get("tool_calls")):
             if not isinstance(call, dict):
                 continue
@@ -113,19 +130,21 @@ def assemble(v: View) -> Message:
                 # Mistral sends index-less calls, each whole with its id (§3, §4): an id starts a new call.
                 key = _NO_INDEX + len(calls) if call.get("id") or last_key is None else last_key
             last_key = key
-            slot = calls.setdefault(key, {"id": "", "name": "", "arguments": ""})
+            slot, arguments = calls.setdefault(key, ({"id": "", "name": ""}, []))
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
             if isinstance(call.get("id"), str) and call["id"] and not slot["id"]:
                 slot["id"] = call["id"]
             if isinstance(function.get("name"), str) and function["name"] and not slot["name"]:
                 slot["name"] = function["name"]
             if isinstance(function.get("arguments"), str):
-                slot["arguments"] += function["arguments"]
+                arguments.append(function["arguments"])
         if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
             finish = _FINISH.get(choice["finish_reason"], choice["finish_reason"])
-    for index in sorted(calls):
-        arguments, valid = parse_arguments(calls[index]["arguments"])
-        message.tool_calls.append(ToolCall(calls[index]["id"], calls[index]["name"], arguments, valid))
+    message.text, message.refusal, message.reasoning = "".join(text), "".join(refusal), "".join(reasoning)
+    for key in sorted(calls):
+        slot, pieces = calls[key]
+        arguments, valid = parse_arguments("".join(pieces))
+        message.tool_calls.append(ToolCall(slot["id"], slot["name"], arguments, valid))
     message.finish = neutral_finish(finish, bool(message.tool_calls))
     for chunk in v.chunks:
         usage = chunk.data.get("usage")
@@ -210,7 +229,11 @@ def error_schema(ctx: Context) -> Iterator[Violation]:
 @invariant("openai.chunk.schema", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)")
 def chunk_schema(ctx: Context) -> Iterator[Violation]:
     """Every chunk validates against the lenient `chat.completion.chunk` schema."""
-    for chunk in ctx.view.chunks:
+    chunks = ctx.view.chunks
+    # One call for a valid stream; the chunks are explained one by one only if not.
+    if schemas.all_valid(CHUNK_SCHEMA, [chunk.data for chunk in chunks]):
+        return
+    for chunk in chunks:
         for problem in schemas.problems(CHUNK_SCHEMA, chunk.data)[:1]:
             yield Violation(f"chunk breaks the schema: {problem.message}", "schemas/openai-chat/chat.completion.chunk.schema.json", _at(chunk.data, problem.path), chunk.event, problem.path)
 
@@ -218,14 +241,19 @@ def chunk_schema(ctx: Context) -> Iterator[Violation]:
 @invariant("openai.chunk.identity-stable", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)")
 def identity_stable(ctx: Context) -> Iterator[Violation]:
     """`id`, `created` and `model` are the same on every chunk."""
-    first: dict[str, Any] | None = None
+    first: tuple[Any, ...] | None = None
     for chunk in ctx.view.chunks:
-        identity = {key: chunk.data.get(key) for key in ("id", "created", "model")}
+        data = chunk.data
+        identity = (data.get("id"), data.get("created"), data.get("model"))
         if first is None:
             first = identity
         elif identity != first:
-            yield Violation("chunk identity changed mid-stream", first, identity, chunk.event)
+            yield Violation("chunk identity changed mid-stream", _identity(first), _identity(identity), chunk.event)
             return
+
+
+def _identity(values: tuple[Any, ...]) -> dict[str, Any]:
+    return dict(zip(("id", "created", "model"), values))
 
 
 @invariant("openai.choice.one-per-chunk", protocol=OPENAI_CHAT, evidence="§2.3 (n=3: every chunk carries exactly one choice); O10")
@@ -243,30 +271,22 @@ def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
 def role_first_only(ctx: Context) -> Iterator[Violation]:
     """`role` appears only in the first delta of each choice."""
     seen: set[int] = set()
-    for chunk, choice, delta in _deltas(ctx.view):
-        index = _choice_index(choice)
+    for chunk, index, _choice, delta in ctx.view.deltas:
         if "role" in delta and delta["role"] is not None and index in seen:
             yield Violation("role repeated after the choice's first delta", "no role", delta["role"], chunk.event, f"choices[{index}].delta.role")
             return
         seen.add(index)
 
 
-def _tool_deltas(ctx: Context) -> Iterator[tuple[Chunk, int, dict[str, Any]]]:
-    for chunk, choice, delta in _deltas(ctx.view):
-        for call in _list(delta.get("tool_calls")):
-            if isinstance(call, dict):
-                yield chunk, _choice_index(choice), call
-
-
 def _has_tool_calls(ctx: Context) -> bool:
-    return any(True for _ in _tool_deltas(ctx))
+    return bool(ctx.view.tool_deltas)
 
 
 @invariant("openai.tool.header-once", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)")
 def tool_header_once(ctx: Context) -> Iterator[Violation]:
     """A tool call's `id` and `function.name` appear only in that call's first delta."""
     seen: set[tuple[int, Any]] = set()
-    for chunk, choice, call in _tool_deltas(ctx):
+    for chunk, choice, call in ctx.view.tool_deltas:
         key = (choice, hashable(call.get("index")))
         if key in seen:
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
@@ -281,7 +301,7 @@ def tool_header_once(ctx: Context) -> Iterator[Violation]:
 def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
     """The first delta of every tool call carries a non-empty `id` and a non-empty `function.name`."""
     seen: set[tuple[int, Any]] = set()
-    for chunk, choice, call in _tool_deltas(ctx):
+    for chunk, choice, call in ctx.view.tool_deltas:
         key = (choice, hashable(call.get("index")))
         if key in seen:
             continue
@@ -296,7 +316,7 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
     """Tool-call indices of each choice start at 0 and each new call takes the next index."""
     next_index: dict[int, int] = {}
     seen: set[tuple[int, Any]] = set()
-    for chunk, choice, call in _tool_deltas(ctx):
+    for chunk, choice, call in ctx.view.tool_deltas:
         index = call.get("index")
         if (choice, hashable(index)) in seen:
             continue
@@ -312,7 +332,7 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
 def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
     """Each tool-call index belongs to one call: a delta never brings a second `id` to an index already in use."""
     owner: dict[tuple[int, Any], str] = {}
-    for chunk, choice, call in _tool_deltas(ctx):
+    for chunk, choice, call in ctx.view.tool_deltas:
         call_id = call.get("id")
         if not isinstance(call_id, str) or not call_id or not isinstance(call.get("index"), int):
             continue  # openai.tool.index-dense (proxy level) reports a missing index
@@ -340,8 +360,7 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
 def finish_once(ctx: Context) -> Iterator[Violation]:
     """Each choice has at most one non-null `finish_reason`, and no delta for that choice follows it."""
     finished: dict[int, int] = {}
-    for chunk, choice, delta in _deltas(ctx.view):
-        index = _choice_index(choice)
+    for chunk, index, choice, delta in ctx.view.deltas:
         if index in finished:
             yield Violation("choice continues after its finish chunk", "nothing after the finish chunk", {"finish_reason": choice.get("finish_reason"), "delta": delta}, chunk.event, f"choices[{index}]")
             return
@@ -353,8 +372,7 @@ def finish_once(ctx: Context) -> Iterator[Violation]:
 def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
     """A `finish_reason` of `tool_calls` comes only after at least one tool call in that choice."""
     called: set[int] = set()
-    for chunk, choice, delta in _deltas(ctx.view):
-        index = _choice_index(choice)
+    for chunk, index, choice, delta in ctx.view.deltas:
         if delta.get("tool_calls"):
             called.add(index)
         if choice.get("finish_reason") == "tool_calls" and index not in called:
@@ -369,11 +387,11 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
     """With `include_usage`, exactly one chunk has `choices: []`, it carries the usage and follows every finish chunk; other chunks have no usage; without it, no chunk is choice-less."""
     v: View = ctx.view
     empty = [c for c in v.chunks if c.data.get("choices") == []]
-    stray = [c for c in v.chunks if c.data.get("choices") != [] and c.data.get("usage") is not None]
     if not _include_usage(ctx):
         for chunk in empty:
             yield Violation("choice-less chunk sent although the client did not ask for usage", "every chunk has a choice", chunk.data, chunk.event, "choices")
         return
+    stray = [c for c in v.chunks if c.data.get("choices") != [] and c.data.get("usage") is not None]
     if stray:
         yield Violation("usage on a chunk that has choices", "usage only on the choices:[] chunk", stray[0].data.get("usage"), stray[0].event, "usage")
     if _ends_in_error(ctx):
@@ -381,7 +399,7 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
     if len(empty) != 1 or not isinstance(empty[0].data.get("usage"), dict):
         yield Violation("include_usage needs exactly one choices:[] chunk carrying usage", 1, len(empty), empty[1].event if len(empty) > 1 else None)
         return
-    last_finish = max((c.event for c, choice, _ in _deltas(v) if choice.get("finish_reason") is not None), default=-1)
+    last_finish = max((c.event for c, _index, choice, _delta in v.deltas if choice.get("finish_reason") is not None), default=-1)
     if empty[0].event < last_finish:
         yield Violation("usage chunk comes before a finish chunk", f"after event {last_finish}", empty[0].event, empty[0].event)
 
@@ -393,7 +411,7 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
 def reasoning_one_field(ctx: Context) -> Iterator[Violation]:
     """Reasoning travels in one field for the whole stream, never in two fields at once."""
     used: dict[str, int] = {}
-    for chunk, _choice, delta in _deltas(ctx.view):
+    for chunk, _index, _choice, delta in ctx.view.deltas:
         for name in _ALL_REASONING_FIELDS:
             if delta.get(name):
                 used.setdefault(name, chunk.event)
