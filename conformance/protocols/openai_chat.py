@@ -24,6 +24,7 @@ ERROR_SCHEMA = "openai-chat/error"
 # Reasoning dialects, in the order a delta is read when it carries more than one (§3).
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 _ALL_REASONING_FIELDS = (*REASONING_FIELDS, "reasoning_details")
+_REASONING_KEYS = frozenset(_ALL_REASONING_FIELDS)
 
 _NO_INDEX = 1 << 32  # keys for tool calls that carry no index, after every real index
 
@@ -65,6 +66,8 @@ def view(payloads: list[Payload]) -> View:
     """Sort the payloads, and unpack every chunk's choices, deltas and tool calls once, for the
     assembler and every invariant to share."""
     result = View(count=len(payloads))
+    # Bound once: this loop runs for every event of every stream checked.
+    add_chunk, add_delta, add_tool_delta = result.chunks.append, result.deltas.append, result.tool_deltas.append
     for payload in payloads:
         data = payload.json
         if payload.is_done:
@@ -75,15 +78,20 @@ def view(payloads: list[Payload]) -> View:
             result.errors.append(Chunk(payload.index, data, _choices(data)))
         else:
             chunk = Chunk(payload.index, data, _choices(data))
-            result.chunks.append(chunk)
+            add_chunk(chunk)
             for choice in chunk.choices:
-                index = hashable(choice.get("index", 0))
+                index = choice.get("index", 0)
+                if type(index) is not int:  # garbage in an index field; an int is its own key
+                    index = hashable(index)
                 delta = choice.get("delta")
-                delta = delta if isinstance(delta, dict) else {}
-                result.deltas.append((chunk, index, choice, delta))
-                for call in _list(delta.get("tool_calls")):
-                    if isinstance(call, dict):
-                        result.tool_deltas.append((chunk, index, call))
+                if not isinstance(delta, dict):
+                    delta = {}
+                add_delta((chunk, index, choice, delta))
+                calls = delta.get("tool_calls")
+                if calls and isinstance(calls, list):
+                    for call in calls:
+                        if isinstance(call, dict):
+                            add_tool_delta((chunk, index, call))
     return result
 
 
@@ -117,11 +125,13 @@ def assemble(v: View) -> Message:
     for _chunk, index, choice, delta in v.deltas:
         if index != 0:
             continue
-        if isinstance(delta.get("content"), str):
-            text.append(delta["content"])
-        if isinstance(delta.get("refusal"), str):
+        content = delta.get("content")
+        if isinstance(content, str):
+            text.append(content)
+        if "refusal" in delta and isinstance(delta["refusal"], str):
             refusal.append(delta["refusal"])
-        reasoning.append(_reasoning(delta))
+        if not _REASONING_KEYS.isdisjoint(delta):  # most deltas carry none, and would add ""
+            reasoning.append(_reasoning(delta))
         for call in _list(delta.get("tool_calls")):
             if not isinstance(call, dict):
                 continue
@@ -412,6 +422,8 @@ def reasoning_one_field(ctx: Context) -> Iterator[Violation]:
     """Reasoning travels in one field for the whole stream, never in two fields at once."""
     used: dict[str, int] = {}
     for chunk, _index, _choice, delta in ctx.view.deltas:
+        if _REASONING_KEYS.isdisjoint(delta):
+            continue  # most deltas: one set look-up per key instead of a get per reasoning field
         for name in _ALL_REASONING_FIELDS:
             if delta.get(name):
                 used.setdefault(name, chunk.event)
