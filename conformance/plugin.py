@@ -6,6 +6,9 @@ Hook phases, in the order pytest calls them:
   `SESSION_KEY`); without it the plugin does nothing.
 - `pytest_collection_modifyitems`: adds one item per capture × route × schedule, before
   `-k`/`-m` deselection runs, plus an errored item per capture that does not load or lint.
+- `pytest_collection_finish`: freezes what the collection built (`gc.freeze`, as it does after
+  loading the target), so that garbage collections while items run skip it; a clean-up added at
+  configure time unfreezes it.
 - item `setup`: runs the case (target errors and time-outs surface as pytest errors);
   `runtest`: fails on every failing invariant and on a changed snapshot.
 - `pytest_runtest_logreport` / `pytest_sessionfinish`: gather each item's record (from xdist
@@ -14,6 +17,7 @@ Hook phases, in the order pytest calls them:
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from importlib.metadata import PackageNotFoundError, version
@@ -54,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "conformance: an item replayed through --target")
     session = ConformanceSession(config, spec)
     config.stash[SESSION_KEY] = session
+    # Undoes `_freeze_heap`. Added here, before pytest's own plugins add theirs, it runs after them
+    # (clean-ups run last in, first out), so their garbage collections still skip the frozen heap.
+    config.add_cleanup(gc.unfreeze)
     config.pluginmanager.register(session, "conformance-session")
 
 
@@ -96,6 +103,7 @@ class ConformanceSession:
             self.target = _Unavailable(self.spec)
         except TargetError as error:
             raise pytest.UsageError(f"--target={self.spec}: {error} [{error.code}]") from error
+        _freeze_heap()  # the target's imports, before the corpus and the SDKs add to the heap
         self.report_dir = _report_folder(self.report_root, self.spec, self.target.version)
         chosen = self.config.getoption("conformance_expectations")
         try:
@@ -127,6 +135,9 @@ class ConformanceSession:
                     tcase = transport.TransportCase(check, route)
                     new.append(TransportItem.from_parent(collector, name=tcase.id, case=tcase, skip=transport.skip_reason(check, self.target, self.spec, self.timeout)))
         items[:0] = new
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        _freeze_heap()
 
     # -- running --------------------------------------------------------------------------------
 
@@ -220,6 +231,16 @@ class _Unavailable:
 
         self.name = spec
         self.routes = frozenset((upstream, client) for upstream in PROTOCOLS for client in PROTOCOLS)
+
+
+def _freeze_heap() -> None:
+    """Leave every object alive now out of later garbage collections (`gc.freeze`).
+
+    What a run builds before its items (the target with all it imported, the SDKs, the corpus, the
+    items) lives until the run ends, yet every full collection walked all of it: with LiteLLM
+    loaded, one took about 0.3 s, and loading the corpus, running the items and pytest's end of run
+    trigger several. The clean-up added in `pytest_configure` unfreezes it."""
+    gc.freeze()
 
 
 def _report_folder(root: Path, spec: str, version: str) -> Path:
@@ -338,7 +359,10 @@ class _GatedItem(pytest.Item):
         self.user_properties.append((_RECORD, report.record(self.result, [entry.to_json() for entry in known])))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        if isinstance(excinfo.value, InvariantsFailed):
+        # pytest renders a long traceback even for an imperative xfail, which it then reports by
+        # its reason only: rendering parses the source file of each of ~20 frames, about 0.1 s an
+        # item, more than the checks themselves take.
+        if isinstance(excinfo.value, (InvariantsFailed, pytest.xfail.Exception)):
             return str(excinfo.value)
         return super().repr_failure(excinfo)
 

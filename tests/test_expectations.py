@@ -124,6 +124,18 @@ def test_listed_failures_make_the_run_green(pytester: pytest.Pytester, corpus: P
     assert result.ret == 0
 
 
+def test_a_known_failure_is_reported_by_its_reason_alone(pytester: pytest.Pytester, corpus: Path) -> None:
+    """pytest would render an xfail's whole traceback, reading the source of every frame, only to
+    report its reason: the item hands over the reason instead."""
+    write(folder(pytester) / "expectations.yaml", [entry(issue="QwenLM/qwen-code#2402")])
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    recorder = pytester.inline_run("-p", "no:cacheprovider", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
+                                   "--schedule=event", "--report-dir", str(pytester.path / "out"))
+    [known] = [report for report in recorder.getreports("pytest_runtest_logreport") if hasattr(report, "wasxfail")]
+    assert known.wasxfail == "known failure: sends the finish chunk twice (QwenLM/qwen-code#2402)"
+    assert known.longrepr == known.wasxfail
+
+
 def test_an_unlisted_failure_fails_the_run(pytester: pytest.Pytester, corpus: Path) -> None:
     result = run(pytester, corpus)
     result.assert_outcomes(passed=1, failed=1)

@@ -21,6 +21,9 @@ from conformance.checks import build_context, check
 from conformance.corpus import load_corpus
 from conformance.invariants import Verdict, evaluate, registry
 from conformance.oracles import _server
+from conformance.oracles import anthropic_python as anthropic_oracle
+from conformance.oracles import openai_python as openai_oracle
+from conformance.oracles._common import Read, Reads
 from conformance.oracles.anthropic_python import Assembled as AnthropicAssembled
 from conformance.oracles.anthropic_python import run as run_anthropic
 from conformance.oracles.openai_python import Assembled as OpenAIAssembled
@@ -278,6 +281,109 @@ def test_an_error_response_passes_a_negative_capture_and_fails_a_positive_one(pr
     assert negative.outcome == "pass", messages(negative)
     positive = evaluate(registry()[invariant], build_context(body, protocol, expect={"text": "Hi", "finish": "stop"}, status=502))
     assert_fails_naming(positive, client, "raised", "502")
+
+
+# ----------------------------------------------------------------- one read per distinct response
+
+ORACLE_MODULE = {OA: openai_oracle, AN: anthropic_oracle}
+TEXT_STREAM = {OA: (OA_TEXT, OA_TEXT_EXPECT), AN: (AN_TEXT, AN_TEXT_EXPECT)}
+SDK = {OA: openai, AN: anthropic}
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """The bodies each oracle's SDK client actually reads over HTTP, in order, starting from an
+    empty memory of reads."""
+    read: list[bytes] = []
+    for module in ORACLE_MODULE.values():
+        monkeypatch.setattr(module, "_READS", Reads())
+        real = module.run
+
+        def counted(raw: bytes, *args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            read.append(raw)
+            return _real(raw, *args, **kwargs)
+
+        monkeypatch.setattr(module, "run", counted)
+    return read
+
+
+def oracle_verdict(protocol: str, raw: bytes, expect: dict[str, Any], *, status: int = 200, request: dict[str, Any] | None = None) -> Verdict:
+    return evaluate(registry()[ORACLE_FOR[protocol]], build_context(raw, protocol, expect=expect, status=status, request=request))
+
+
+@pytest.mark.parametrize("protocol", [OA, AN])
+def test_the_same_response_is_read_once_and_judged_against_each_expect(protocol: str, reads: list[bytes]) -> None:
+    raw, expect = TEXT_STREAM[protocol]
+    assert oracle_verdict(protocol, raw, expect).outcome == "pass"
+    other = oracle_verdict(protocol, raw, {**expect, "text": "Goodbye"})
+    assert other.outcome == "fail" and "expected 'Goodbye'" in other.reason
+    assert reads == [raw]
+
+
+@pytest.mark.parametrize("protocol", [OA, AN])
+def test_responses_one_byte_apart_are_each_read(protocol: str, reads: list[bytes]) -> None:
+    raw, expect = TEXT_STREAM[protocol]
+    changed = raw.replace(b"Hello", b"Jello")
+    assert oracle_verdict(protocol, raw, expect).outcome == "pass"
+    assert oracle_verdict(protocol, changed, expect).outcome == "fail"
+    assert oracle_verdict(protocol, raw, expect).outcome == "pass"
+    assert reads == [raw, changed]
+
+
+@pytest.mark.parametrize(("protocol", "body"), [(OA, OPENAI_ERROR_BODY), (AN, ANTHROPIC_ERROR_BODY)], ids=[OA, AN])
+def test_the_same_body_with_another_status_is_read_again(protocol: str, body: bytes, reads: list[bytes]) -> None:
+    """Served with 200, an error body is an event stream without events; with 502, an error response."""
+    expect = {"text": "", "finish": None}
+    as_stream = oracle_verdict(protocol, body, expect)
+    as_error = oracle_verdict(protocol, body, expect, status=502)
+    assert "502" not in as_stream.reason and "502" in as_error.reason
+    assert reads == [body, body]
+
+
+@pytest.mark.parametrize("protocol", [OA, AN])
+def test_the_same_response_to_another_request_is_read_again(protocol: str, reads: list[bytes]) -> None:
+    raw, expect = TEXT_STREAM[protocol]
+    for text in ("first question", "second question", "first question"):
+        request = {"model": "m", "max_tokens": 64, "messages": [{"role": "user", "content": text}]}
+        assert oracle_verdict(protocol, raw, expect, request=request).outcome == "pass"
+    assert reads == [raw, raw]
+
+
+@pytest.mark.parametrize("protocol", [OA, AN])
+def test_a_read_that_never_reached_the_loopback_server_is_not_kept(protocol: str, reads: list[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+    module, sdk = ORACLE_MODULE[protocol], SDK[protocol]
+    raw, expect = TEXT_STREAM[protocol]
+    counted = module.run
+    unreachable = sdk.APIConnectionError(request=httpx.Request("POST", "http://127.0.0.1:9/"))
+    monkeypatch.setattr(module, "run", lambda *args, **kwargs: (_ for _ in ()).throw(unreachable))
+    failed = oracle_verdict(protocol, raw, expect)
+    assert failed.outcome == "fail" and "could not read the stream from the oracle's loopback server" in failed.reason
+    monkeypatch.setattr(module, "run", counted)
+    assert oracle_verdict(protocol, raw, expect).outcome == "pass"
+    assert reads == [raw]
+
+
+def test_reads_keep_what_the_client_raised_and_forget_the_least_recently_used() -> None:
+    kept = Reads(size=2)
+    made: list[str] = []
+
+    def read(key: str) -> Read:
+        def client() -> str:
+            made.append(key)
+            if key == "raises":
+                raise ValueError("bad stream")
+            return f"result of {key}"
+
+        return kept.get(key, client, transient=ConnectionError)
+
+    assert read("a") == Read(result="result of a")
+    error = read("raises").error
+    assert isinstance(error, ValueError)
+    assert read("raises").error is error  # kept: not made again
+    assert read("a").result == "result of a"  # kept, and now the most recently used
+    read("b")  # evicts "raises", the least recently used
+    read("raises")
+    assert made == ["a", "raises", "b", "raises"]
 
 
 # ------------------------------------------------------------------------------------- the corpus

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 import time
@@ -227,6 +228,25 @@ def test_snapshots_catch_a_changed_output(fakes: pytest.Pytester, monkeypatch: p
     result = run(fakes, *args)
     result.assert_outcomes(failed=2)
     result.stdout.fnmatch_lines(["*snapshot: the normalized output differs*", "*--snapshot-update*"])
+
+
+FREEZE_PROBE = """
+import gc
+
+
+def pytest_runtest_setup(item):
+    assert gc.get_freeze_count() > 0, "the heap is not frozen while items run"
+"""
+
+
+def test_the_heap_is_left_out_of_garbage_collections_while_items_run_and_put_back_after(pytester: pytest.Pytester) -> None:
+    """Frozen, what lives through the run (the target's imports, the corpus, the items) is not walked
+    by each full collection; the run leaves the garbage collector as it found it."""
+    pytester.makeconftest(FREEZE_PROBE)
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    assert gc.get_freeze_count() == 0
+    run(pytester, "--target=reference", f"--corpus={corpus}").assert_outcomes(passed=4)
+    assert gc.get_freeze_count() == 0
 
 
 UNAVAILABLE_TARGET = '''

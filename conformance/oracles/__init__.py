@@ -3,7 +3,10 @@
 WIRE-FACTS §10 X1. Each oracle serves the stream's bytes from a loopback HTTP server
 (`conformance.oracles._server`) and reads them with the real client, so the SDK's transport, SSE
 decoder, stream loop and accumulator all take part. A client exception, or an assembled message
-that differs from the capture's `expect`, fails and names the client and its version.
+that differs from the capture's `expect`, fails and names the client and its version. A client
+reads each distinct response once: an output the same to the byte, with the same status and
+request (as the default schedules often produce twice), gets the read already made
+(`_common.Reads`).
 
 - `oracle.openai-python`: openai-python, `client.chat.completions.stream()` (openai-chat streams).
 - `oracle.anthropic-python`: anthropic-sdk-python, `client.messages.stream()` (anthropic-messages streams).

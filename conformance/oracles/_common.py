@@ -1,18 +1,24 @@
-"""What both client oracles share: applicability, the client's name and version, and wording."""
+"""What both client oracles share: applicability, the client's name and version, wording, and the
+memory of what a client made of each response it read."""
 
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import threading
 import traceback
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from types import ModuleType
 from typing import Any
 
 from conformance.semantics import first_difference, truncate
 from conformance.stream import Context
 
-__all__ = ["TIMEOUT", "compared", "client_name", "describe_error", "differs", "http_client"]
+__all__ = ["TIMEOUT", "Read", "Reads", "compared", "client_name", "describe_error", "differs", "http_client", "response_key"]
 
 TIMEOUT = 10.0
 """Seconds an SDK client may take over one stream; the loopback server sends it all at once."""
@@ -38,6 +44,57 @@ def http_client(sdk: Any) -> Any:
             client = _http_clients[key] = sdk.DefaultHttpxClient(trust_env=False, timeout=TIMEOUT)
             atexit.register(client.close)
         return client
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """What an SDK client made of one response: what it returned, or what it raised."""
+
+    result: Any = None
+    error: Exception | None = None
+
+
+def response_key(sdk: ModuleType, raw: bytes, status: int, *request: Any) -> tuple[Hashable, ...]:
+    """Everything a client's reading depends on: the SDK (by module: a re-imported SDK is another
+    client), the response (body and status) and the request arguments, which set up its stream
+    helper. The request is JSON, keyed by its canonical text."""
+    return (sdk, bytes(raw), status, json.dumps(request, sort_keys=True))
+
+
+class Reads:
+    """What an SDK client made of each distinct response, kept so that it reads each one once.
+
+    The default schedules run every capture × route twice, and a target whose output does not
+    depend on the chunking streams the same bytes both times (one that stamps fresh ids or clocks
+    does not, and each of its outputs is read). Given a `response_key`, the client would make the
+    same read again, so the oracle's verdict is the same. The most recent `size` reads are kept. A
+    read that could not reach the loopback server (`transient`) is the harness's trouble, not the
+    client's verdict on the stream, and is not kept.
+    """
+
+    def __init__(self, size: int = 128) -> None:
+        self._size = size
+        self._kept: OrderedDict[Hashable, Read] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, read: Callable[[], Any], transient: type[Exception]) -> Read:
+        """The kept read for `key`, or a new one made by calling `read`."""
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+                return kept
+        try:
+            made = Read(result=read())
+        except transient as error:
+            return Read(error=error)
+        except Exception as error:  # any exception is the client's verdict on the stream
+            made = Read(error=error)
+        with self._lock:
+            self._kept[key] = made
+            if len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return made
 
 
 def compared(ctx: Context) -> bool:

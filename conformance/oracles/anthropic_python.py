@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
-from conformance.oracles._common import TIMEOUT, client_name, compared, describe_error, differs, http_client
+from conformance.oracles._common import TIMEOUT, Reads, client_name, compared, describe_error, differs, http_client, response_key
 from conformance.oracles._server import serving
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.protocols.anthropic_messages import FINISH
@@ -28,6 +28,7 @@ CLIENT = "anthropic-sdk-python"
 # The SDK warns (DeprecationWarning) when asked for a retired model; the server ignores the model anyway.
 _MODEL = "conformance-oracle"
 _DEFAULT_MESSAGES = [{"role": "user", "content": "conformance oracle"}]
+_READS = Reads()
 
 
 class Assembled:
@@ -82,17 +83,18 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
         yield Violation(f"{client} cannot be imported ({error}); install it: pip install 'anthropic>=0.50'", "anthropic-sdk-python installed", None)
         return
     messages, max_tokens = _request(ctx)
-    try:
-        message = run(ctx.raw, messages, max_tokens, ctx.status)
-    except anthropic.APIConnectionError as error:
+    key = response_key(anthropic, ctx.raw, ctx.status, messages, max_tokens)
+    read = _READS.get(key, lambda: run(ctx.raw, messages, max_tokens, ctx.status), transient=anthropic.APIConnectionError)
+    error = read.error
+    if isinstance(error, anthropic.APIConnectionError):
         yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'anthropic')}", "the stream served over loopback", type(error).__name__)
         return
-    except Exception as error:  # any exception is the client's verdict on the stream
+    if error is not None:
         if ctx.negative is None:
             hint = " (no event reached the accumulator: the client drops every event without an event: name, §7.4)" if isinstance(error, AssertionError) else ""
             yield Violation(f"{client} raised {describe_error(error, 'anthropic')}{hint}", "a final message", type(error).__name__)
         return
-    got = Assembled(message)
+    got = Assembled(read.result)
     if ctx.negative is not None:
         kind = ctx.negative.get("kind", "broken")
         yield Violation(f"{client} returned a final message (stop_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}) without raising; an error must reach it as event: error", "an exception", got.raw_finish)

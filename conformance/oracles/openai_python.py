@@ -14,7 +14,7 @@ from typing import Any
 
 from conformance.invariants import Violation, invariant
 from conformance.neutral import neutral_finish, parse_arguments
-from conformance.oracles._common import TIMEOUT, client_name, compared, describe_error, differs, http_client
+from conformance.oracles._common import TIMEOUT, Reads, client_name, compared, describe_error, differs, http_client, response_key
 from conformance.oracles._server import serving
 from conformance.protocols import OPENAI_CHAT
 from conformance.protocols.openai_chat import REASONING_FIELDS
@@ -25,6 +25,7 @@ __all__ = ["run", "Assembled"]
 CLIENT = "openai-python"
 _FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
 _DEFAULT_MESSAGES = [{"role": "user", "content": "conformance oracle"}]
+_READS = Reads()
 
 
 class Assembled:
@@ -109,16 +110,17 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
         yield Violation(f"{client} cannot be imported ({error}); install it: pip install 'openai>=1.92'", "openai-python installed", None)
         return
     model, messages = _request(ctx)
-    try:
-        completion = run(ctx.raw, model, messages, ctx.status)
-    except openai.APIConnectionError as error:
+    key = response_key(openai, ctx.raw, ctx.status, model, messages)
+    read = _READS.get(key, lambda: run(ctx.raw, model, messages, ctx.status), transient=openai.APIConnectionError)
+    error = read.error
+    if isinstance(error, openai.APIConnectionError):
         yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}", "the stream served over loopback", type(error).__name__)
         return
-    except Exception as error:  # any exception is the client's verdict on the stream
+    if error is not None:
         if ctx.negative is None:
             yield Violation(f"{client} raised {describe_error(error, 'openai')}", "a final completion", type(error).__name__)
         return
-    got = Assembled(completion)
+    got = Assembled(read.result)
     if ctx.negative is not None:
         # A client that returns normally shows its user a truncated answer as if it were whole.
         kind = ctx.negative.get("kind", "broken")
