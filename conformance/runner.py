@@ -8,6 +8,7 @@ cancelled after its time bound while the rest of the run goes on.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 import time
 import traceback
@@ -75,8 +76,12 @@ class Runner:
             self._loop.close()
             raise
 
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start `coroutine` on the loop now; its result is the future's."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
     def call(self, coroutine: Coroutine[Any, Any, T], timeout: float) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        future = self.submit(coroutine)
         try:
             return future.result(timeout)
         except TimeoutError:

@@ -25,6 +25,7 @@ proxy misses them by seconds, not milliseconds.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -40,7 +41,7 @@ from conformance.results import CaseResult
 from conformance.sse import SSEParser
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
-__all__ = ["CHECKS", "SCHEDULE", "TransportCase", "run_check", "skip_reason"]
+__all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "run_check", "skip_reason", "start"]
 
 SCHEDULE = "transport"
 """The `schedule` of every transport item in reports and expectations files."""
@@ -400,11 +401,27 @@ CHECKS: dict[str, str] = {
 """Every transport check, by name: what it does."""
 
 
-def run_check(runner: Any, target: Target, case: TransportCase) -> CaseResult:
-    """Run one transport check on the runner's loop; a crash or time-out makes the item errored."""
-    import traceback
+WAITING = frozenset({"incremental", "fault-stall"})
+"""Checks that spend nearly all their time waiting on a paced or stalled upstream: a run may
+`start` them all at once, so that together they take as long as the slowest, not the sum. Not
+`cancel-propagates`: when a proxy closes an abandoned upstream only once the garbage collector
+finalizes it (LiteLLM), other streams running beside it change the outcome."""
 
-    coroutine: Coroutine[Any, Any, CaseResult]
+
+def _bound(runner: Any, case: TransportCase) -> float:
+    return float(runner.timeout) * (3 if case.check == "concurrent-isolation" else 1)
+
+
+async def _timed(coroutine: Coroutine[Any, Any, CaseResult], bound: float) -> CaseResult:
+    started = time.perf_counter()
+    result = await asyncio.wait_for(coroutine, bound)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def start(runner: Any, target: Target, case: TransportCase) -> concurrent.futures.Future[CaseResult]:
+    """Begin one transport check on the runner's loop now, within its time bound; `run_check`
+    collects it."""
     if case.check == "incremental":
         coroutine = _incremental(runner, target, case.route)
     elif case.check == "cancel-propagates":
@@ -413,14 +430,23 @@ def run_check(runner: Any, target: Target, case: TransportCase) -> CaseResult:
         coroutine = _concurrent(runner, target, case.route)
     else:
         coroutine = _fault(runner, target, case.route, case.check)
-    started = time.perf_counter()
-    bound = runner.timeout * (3 if case.check == "concurrent-isolation" else 1)
+    future: concurrent.futures.Future[CaseResult] = runner.submit(_timed(coroutine, _bound(runner, case)))
+    return future
+
+
+def run_check(runner: Any, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None) -> CaseResult:
+    """The result of one transport check, begun now or earlier by `start`; a crash or time-out
+    makes the item errored."""
+    import traceback
+
+    bound = _bound(runner, case)
+    future = started if started is not None else start(runner, target, case)
     try:
-        result = runner.call(coroutine, timeout=bound)
+        # The loop enforces the bound; the margin only covers handing the result over.
+        return future.result(bound + 5)
     except TimeoutError:
-        return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+        future.cancel()
+        return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=bound)
     except Exception as error:
         detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        return CaseResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
-    result.seconds = time.perf_counter() - started
-    return result
+        return CaseResult(case, "errored", error=f"target {target.name} raised {detail}")

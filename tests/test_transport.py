@@ -4,6 +4,7 @@ target cannot run one)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -113,3 +114,15 @@ def test_transport_checks_run_by_default_and_no_transport_skips_them(pytester: p
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "--no-transport", "-k", "transport")
     assert "conformance::transport::" not in collected.stdout.str()
+
+
+def test_the_waiting_checks_begin_together_at_the_first_transport_item(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    reports = pytester.path / "reports"
+    result = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "-k", "transport and (incremental or fault-http-429)", f"--report-dir={reports}")
+    result.assert_outcomes(passed=8)
+    report = json.loads((reports / "reference" / "report.json").read_text())
+    paced = [item["seconds"] for item in report["items"] if item["id"].startswith("transport::incremental")]
+    assert len(paced) == 4 and min(paced) >= transport.PACE * (transport.INCREMENTAL_EVENTS - 1)
+    # One after another, the run could never take less than the four paced upstreams together.
+    assert report["summary"]["total_seconds"] < sum(paced)
