@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+# httpx imports httpcore only when its first client connects, and an in-process pytester run drops
+# every module first imported during it. Imported here, httpcore stays the one httpx maps its
+# exceptions from; otherwise a later test's httpcore.ReadError (a connection reset) escapes httpx.
+import httpcore  # noqa: F401
 import pytest
 
 pytest_plugins = ["pytester"]
