@@ -412,9 +412,18 @@ def _bound(runner: Any, case: TransportCase) -> float:
     return float(runner.timeout) * (3 if case.check == "concurrent-isolation" else 1)
 
 
-async def _timed(coroutine: Coroutine[Any, Any, CaseResult], bound: float) -> CaseResult:
+async def _timed(coroutine: Coroutine[Any, Any, CaseResult], case: TransportCase, target: Target, bound: float) -> CaseResult:
+    """Run one check within its time bound; a crash or time-out makes the item errored."""
+    import traceback
+
     started = time.perf_counter()
-    result = await asyncio.wait_for(coroutine, bound)
+    try:
+        result = await asyncio.wait_for(coroutine, bound)
+    except TimeoutError:
+        return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+    except Exception as error:
+        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
+        return CaseResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
     result.seconds = time.perf_counter() - started
     return result
 
@@ -430,23 +439,17 @@ def start(runner: Any, target: Target, case: TransportCase) -> concurrent.future
         coroutine = _concurrent(runner, target, case.route)
     else:
         coroutine = _fault(runner, target, case.route, case.check)
-    future: concurrent.futures.Future[CaseResult] = runner.submit(_timed(coroutine, _bound(runner, case)))
+    future: concurrent.futures.Future[CaseResult] = runner.submit(_timed(coroutine, case, target, _bound(runner, case)))
     return future
 
 
 def run_check(runner: Any, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None) -> CaseResult:
-    """The result of one transport check, begun now or earlier by `start`; a crash or time-out
-    makes the item errored."""
-    import traceback
-
+    """The result of one transport check, begun now or earlier by `start`."""
     bound = _bound(runner, case)
     future = started if started is not None else start(runner, target, case)
     try:
-        # The loop enforces the bound; the margin only covers handing the result over.
+        # The loop enforces the bound (`_timed`); this one only guards against a loop that hangs.
         return future.result(bound + 5)
     except TimeoutError:
         future.cancel()
         return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=bound)
-    except Exception as error:
-        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        return CaseResult(case, "errored", error=f"target {target.name} raised {detail}")

@@ -104,10 +104,15 @@ def corpus(tmp_path: Path) -> Path:
     return root
 
 
-def run(pytester: pytest.Pytester, corpus: Path, *args: str) -> pytest.RunResult:
+def arguments(pytester: pytest.Pytester, corpus: Path) -> list[str]:
+    """One mutant over the small corpus, as every run here makes it."""
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    return pytester.runpytest("-p", "no:cacheprovider", "--no-transport", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
-                              "--schedule=event", "--report-dir", str(pytester.path / "out"), "-rxX", *args)
+    return ["-p", "no:cacheprovider", "--no-transport", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
+            "--schedule=event", "--report-dir", str(pytester.path / "out")]
+
+
+def run(pytester: pytest.Pytester, corpus: Path, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(*arguments(pytester, corpus), "-rxX", *args)
 
 
 def folder(pytester: pytest.Pytester) -> Path:
@@ -128,9 +133,7 @@ def test_a_known_failure_is_reported_by_its_reason_alone(pytester: pytest.Pytest
     """pytest would render an xfail's whole traceback, reading the source of every frame, only to
     report its reason: the item hands over the reason instead."""
     write(folder(pytester) / "expectations.yaml", [entry(issue="QwenLM/qwen-code#2402")])
-    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    recorder = pytester.inline_run("-p", "no:cacheprovider", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
-                                   "--schedule=event", "--report-dir", str(pytester.path / "out"))
+    recorder = pytester.inline_run(*arguments(pytester, corpus))
     [known] = [report for report in recorder.getreports("pytest_runtest_logreport") if hasattr(report, "wasxfail")]
     assert known.wasxfail == "known failure: sends the finish chunk twice (QwenLM/qwen-code#2402)"
     assert known.longrepr == known.wasxfail
