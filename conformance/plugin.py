@@ -30,7 +30,7 @@ import pytest
 from conformance import expectations, report, schedules, snapshots, transport
 from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.lint import lint_capture
-from conformance.runner import Case, CaseResult, Runner, routes_for
+from conformance.runner import Case, CaseResult, Pending, Runner, routes_for
 from conformance.targets import Target, TargetError, TargetUnavailable, load, route_id
 
 __all__ = ["ConformanceSession", "SESSION_KEY"]
@@ -91,6 +91,9 @@ class ConformanceSession:
         # The waiting transport checks this process will run, and those already begun (see run_transport).
         self.waiting: list[transport.TransportCase] = []
         self.begun: dict[str, concurrent.futures.Future[CaseResult]] | None = None
+        # The item pytest runs next, and the capture item whose stream began while this one was checked.
+        self.next_item: pytest.Item | None = None
+        self.ahead: dict[str, Pending] = {}
         self.records: list[dict[str, Any]] = []
         self.capture_features: dict[str, list[str]] = {}
         self.started = time.perf_counter()
@@ -149,13 +152,28 @@ class ConformanceSession:
 
     # -- running --------------------------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> None:
+        self.next_item = nextitem
+
     def run(self, case: Case) -> CaseResult:
         if self.unavailable is not None:
             return CaseResult(case, "errored", error=f"target {self.spec} is unavailable [{self.unavailable.code}]; the reason is printed once, at the end of the run")
         if self.runner is None:
             self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
         assert self.target is not None
-        return self.runner.run(case, self.target)
+        pending = self.ahead.pop(case.id, None) or self.runner.begin(case, self.target)
+        streamed = self.runner.wait(pending)
+        self._begin_next()
+        return self.runner.judge(pending, streamed)
+
+    def _begin_next(self) -> None:
+        """Begin the next capture item's stream while this one is checked. One stream is still in
+        flight at a time, but a target in another process (a proxy, `litellm`) streams the next case
+        on one core while this process checks on the other. Transport items never overlap one."""
+        item, runner = self.next_item, self.runner
+        if isinstance(item, CaseItem) and item.skip_reason is None and item.case.id not in self.ahead and runner is not None and self.target is not None:
+            self.ahead[item.case.id] = runner.begin(item.case, self.target)
 
     def run_transport(self, case: transport.TransportCase) -> CaseResult:
         if self.runner is None:
@@ -177,6 +195,9 @@ class ConformanceSession:
         for future in (self.begun or {}).values():  # begun for items the run stopped before (-x)
             future.cancel()
         if self.runner is not None:
+            for pending in self.ahead.values():
+                self.runner.cancel(pending)
+            self.ahead.clear()
             self.runner.close(self.target)
             self.runner = None
         if self.is_worker or not self.records:

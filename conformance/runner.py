@@ -3,6 +3,10 @@
 The replay server and the targets share one event loop on a background thread for the whole
 run, so a target may keep connections or processes across cases, and a case that hangs is
 cancelled after its time bound while the rest of the run goes on.
+
+A case runs in three steps: `begin` starts its stream on the loop, `wait` takes what the client
+received, `judge` checks it. The plugin begins the next case between the last two, so that a target
+running in another process streams while this one checks.
 """
 
 from __future__ import annotations
@@ -11,25 +15,26 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-import traceback
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture
 from conformance.protocols import ANTHROPIC_MESSAGES
-from conformance.replay import ReplayServer
+from conformance.replay import ReplayServer, Slot
 from conformance.results import CaseResult
+from conformance.targets import failure
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
-__all__ = ["Case", "CaseResult", "Runner", "routes_for"]
+__all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "routes_for"]
 
 T = TypeVar("T")
 
 # How a negative capture's fault is replayed: a cut-off drops the connection mid-body.
 _RESET_AT_END = {"cut-off"}
+_LOOP_GRACE = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,27 @@ def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:
         return True  # Anthropic streams always report usage (§5.2)
     options = request.get("stream_options")
     return isinstance(options, dict) and options.get("include_usage") is True
+
+
+@dataclass(slots=True)
+class Streamed:
+    """What a case's stream gave the client, or why it gave nothing."""
+
+    seconds: float
+    status: int = 200
+    chunks: list[bytes] = field(default_factory=list)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A case whose stream has begun on the loop."""
+
+    case: Case
+    target: str
+    request: dict[str, Any]
+    slot: Slot
+    future: concurrent.futures.Future[Streamed]
 
 
 class Runner:
@@ -119,7 +145,8 @@ class Runner:
                 await closer()
         return status, chunks
 
-    def run(self, case: Case, target: Target) -> CaseResult:
+    def begin(self, case: Case, target: Target) -> Pending:
+        """Start streaming `case` through `target` on the loop; `wait` and `judge` finish it."""
         capture = case.capture
         negative = capture.negative
         slot = self.replay.register(
@@ -132,28 +159,59 @@ class Runner:
         )
         request = client_request(capture.request, case.route[0], case.route[1])
         exchange = Exchange(case.route, request, slot.url, token=slot.token, provider=capture.provider)
+        return Pending(case, target.name, request, slot, self.submit(self._streamed(target, exchange)))
+
+    async def _streamed(self, target: Target, exchange: Exchange) -> Streamed:
+        # Timed and bounded on the loop, so that a case begun ahead of its turn is judged by its own time.
         started = time.perf_counter()
         try:
-            status, chunks = self.call(self._collect(target, exchange), timeout=self.timeout)
+            status, chunks = await asyncio.wait_for(self._collect(target, exchange), self.timeout)
         except TimeoutError:
-            return CaseResult(case, "errored", error=f"target {target.name} did not finish within {self.timeout:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+            return Streamed(time.perf_counter() - started, error=_timed_out(target.name, self.timeout))
         except Exception as error:  # a crashing target is a verdict on the target, not on the run
-            detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-            return CaseResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
+            return Streamed(time.perf_counter() - started, error=failure(target, error))
+        return Streamed(time.perf_counter() - started, status, chunks)
+
+    def wait(self, pending: Pending) -> Streamed:
+        """The case's stream once it has ended. A bound here too: a target that blocks the loop
+        thread never lets the loop's own time-out fire."""
+        try:
+            return pending.future.result(self.timeout + _LOOP_GRACE)
+        except TimeoutError:
+            pending.future.cancel()
+            return Streamed(self.timeout, error=_timed_out(pending.target, self.timeout))
         finally:
-            self.replay.unregister(slot.token)
-        seconds = time.perf_counter() - started
-        output = b"".join(chunks)
+            self.replay.unregister(pending.slot.token)
+
+    def cancel(self, pending: Pending) -> None:
+        """Drop a case begun ahead of its turn that will not run (the run stopped early)."""
+        pending.future.cancel()
+        self.replay.unregister(pending.slot.token)
+
+    def judge(self, pending: Pending, streamed: Streamed) -> CaseResult:
+        """The checks on what the client received."""
+        case, request = pending.case, pending.request
+        if streamed.error is not None:
+            return CaseResult(case, "errored", error=streamed.error, seconds=streamed.seconds)
+        output = b"".join(streamed.chunks)
         ctx = build_context(
             output,
             case.route[1],
-            chunks=chunks,
-            status=status,
+            chunks=streamed.chunks,
+            status=streamed.status,
             request=request,
-            expect=capture.expect,
-            negative=negative,
+            expect=case.capture.expect,
+            negative=case.capture.negative,
             usage_requested=_usage_requested(request, case.route[1]),
         )
         verdicts = check(ctx)
         outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
-        return CaseResult(case, outcome, verdicts, output, status, len(chunks), ctx.message, seconds=seconds, upstream_requests=len(slot.requests))
+        return CaseResult(case, outcome, verdicts, output, streamed.status, len(streamed.chunks), ctx.message, seconds=streamed.seconds, upstream_requests=len(pending.slot.requests))
+
+    def run(self, case: Case, target: Target) -> CaseResult:
+        pending = self.begin(case, target)
+        return self.judge(pending, self.wait(pending))
+
+
+def _timed_out(name: str, timeout: float) -> str:
+    return f"target {name} did not finish within {timeout:g} s (raise it with --conformance-timeout)"

@@ -39,6 +39,7 @@ from conformance.invariants import Verdict, Violation, evaluate, invariant, regi
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.results import CaseResult
 from conformance.sse import SSEParser
+from conformance.targets import failure
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
 __all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "run_check", "skip_reason", "start"]
@@ -414,16 +415,13 @@ def _bound(runner: Any, case: TransportCase) -> float:
 
 async def _timed(coroutine: Coroutine[Any, Any, CaseResult], case: TransportCase, target: Target, bound: float) -> CaseResult:
     """Run one check within its time bound; a crash or time-out makes the item errored."""
-    import traceback
-
     started = time.perf_counter()
     try:
         result = await asyncio.wait_for(coroutine, bound)
     except TimeoutError:
         return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
     except Exception as error:
-        detail = "".join(traceback.format_exception_only(type(error), error)).strip()
-        return CaseResult(case, "errored", error=f"target {target.name} raised {detail}", seconds=time.perf_counter() - started)
+        return CaseResult(case, "errored", error=failure(target, error), seconds=time.perf_counter() - started)
     result.seconds = time.perf_counter() - started
     return result
 

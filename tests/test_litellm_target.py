@@ -1,4 +1,4 @@
-"""The `litellm` target (LiteLLM's SDK in process): its loading, its one clear error when LiteLLM is
+"""The `litellm` target (LiteLLM's SDK, in a process of its own): its loading, its one clear error when LiteLLM is
 missing, and, when LiteLLM is installed here, one text capture per route end to end.
 
 The end-to-end tests need LiteLLM with its proxy extra (`pip install -e '.[dev,litellm]'`, or the
@@ -23,7 +23,7 @@ from conformance.replay import ReplayServer
 from conformance.runner import Case, Runner
 from conformance.targets import TargetError, available, load
 from conformance.targets.base import Exchange, Target
-from conformance.targets.litellm_sdk import ROUTES, api_base, litellm_prefix, set_offline_environment
+from conformance.targets.litellm_sdk import ROUTES, LiteLLM, api_base, litellm_prefix, set_offline_environment
 
 ALL_ROUTES = {
     (OPENAI_CHAT, OPENAI_CHAT),
@@ -44,6 +44,8 @@ def _captures() -> dict[str, Capture]:
 
 @pytest.mark.parametrize("missing", ["litellm", "litellm.proxy"])
 def test_a_missing_litellm_is_one_clear_target_error(monkeypatch: pytest.MonkeyPatch, missing: str) -> None:
+    """Without LiteLLM, `load("litellm")` says so before starting its process; without the proxy
+    extra, the target itself says so where it loads, in that process."""
     if missing != "litellm" and importlib.util.find_spec("litellm") is not None:
         # LiteLLM itself imports fine here; only its proxy modules go missing. Import it whole
         # first, so that the failing import cannot leave a half-initialized `litellm` behind.
@@ -51,7 +53,7 @@ def test_a_missing_litellm_is_one_clear_target_error(monkeypatch: pytest.MonkeyP
         importlib.import_module("litellm")
     monkeypatch.setitem(sys.modules, missing, None)  # `import <missing>` now raises ImportError
     with pytest.raises(TargetError) as raised:
-        load("litellm")
+        load("litellm") if missing == "litellm" else LiteLLM()
     assert raised.value.code == "litellm-not-installed"
     message = str(raised.value)
     assert INSTALL in message

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,28 @@ class Hanging:
     async def stream(self, exchange):
         yield b"data: {}\\n\\n"
         await asyncio.sleep(3600)
+
+
+class Recording(Reference):
+    """The reference, writing to $RECORD, as each stream begins, how many streams are in flight
+    and which item pytest is running."""
+
+    in_flight = 0
+
+    def stream(self, exchange):
+        inner = super().stream(exchange)
+
+        async def recorded():
+            Recording.in_flight += 1
+            with open(os.environ["RECORD"], "a") as out:
+                out.write(f"{Recording.in_flight} {os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}\\n")
+            try:
+                async for chunk in inner:
+                    yield chunk
+            finally:
+                Recording.in_flight -= 1
+
+        return recorded()
 
 
 class Drifting(Reference):
@@ -151,6 +175,29 @@ def test_a_crashing_target_errors_its_items_and_the_run_goes_on(fakes: pytest.Py
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*target crashing raised RuntimeError: boom in the target*"])
     assert read_report(fakes, "faketargets-Crashing")["summary"]["errored"] == 4
+
+
+def test_the_next_item_s_stream_begins_while_this_one_is_checked_one_stream_at_a_time(fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    from conformance.runner import Runner
+
+    begun: list[tuple[str, str]] = []  # (the item pytest was running, the case begun)
+    begin = Runner.begin
+
+    def recorded(self: Runner, case: Any, target: Any) -> Any:
+        begun.append((os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0].removeprefix("conformance::"), case.id))
+        return begin(self, case, target)
+
+    monkeypatch.setattr(Runner, "begin", recorded)
+    corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/text")
+    record = fakes.path / "record.txt"
+    monkeypatch.setenv("RECORD", str(record))
+    result = run(fakes, "--target=faketargets:Recording", f"--corpus={corpus}")
+    result.assert_outcomes(passed=8)
+    assert [line.split(" ")[0] for line in record.read_text().splitlines()] == ["1"] * 8  # streams in flight
+    running, cases = [item for item, _ in begun], [case for _, case in begun]
+    assert len(cases) == len(set(cases)) == 8
+    # The first item begins its own stream and the second's; each later item begins the next one's.
+    assert running == [cases[0], *cases[:-1]]
 
 
 def test_a_hanging_target_errors_within_the_time_bound(fakes: pytest.Pytester) -> None:

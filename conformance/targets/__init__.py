@@ -7,19 +7,21 @@
 - `module:attr`: an object, class or zero-argument factory importable from `module`;
 - `http://HOST:PORT[?routes=…&model=…]` (or https): a proxy already running (`targets/http.py`);
 - `litellm-proxy`: the LiteLLM proxy server, started as a subprocess (`targets/litellm_proxy.py`);
-- `litellm`: LiteLLM's SDK in process (`targets/litellm_sdk.py`; needs the `litellm` extra).
+- `litellm`: LiteLLM's SDK in a process of its own (`targets/litellm_sdk.py`, `targets/hosted.py`;
+  needs the `litellm` extra).
 """
 
 from __future__ import annotations
 
 import importlib
+import traceback
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
 from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target, route_id
 
-__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "available", "load", "route_id"]
+__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "available", "failure", "load", "raised", "route_id"]
 
 ENTRY_POINT_GROUP = "conformance.targets"
 
@@ -77,9 +79,9 @@ def load(spec: str) -> Target:
 
         return Reference()
     if spec == "litellm":
-        from conformance.targets.litellm_sdk import LiteLLM
+        from conformance.targets.litellm_sdk import hosted
 
-        return LiteLLM()
+        return hosted()
     if spec.startswith("mutant:"):
         name = spec.removeprefix("mutant:")
         mutants = _mutants()
@@ -101,6 +103,19 @@ def load(spec: str) -> Target:
     raise TargetError("unknown-target", f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr")
 
 
+def raised(error: BaseException) -> str:
+    """`raised TYPE: MESSAGE`, the end of "target NAME …" for an exception a target raised."""
+    return "raised " + "".join(traceback.format_exception_only(type(error), error)).strip()
+
+
+def failure(target: Target, error: BaseException) -> str:
+    """How a target's exception reads in a report. A hosted target's (`targets/hosted.py`) was
+    worded in its own process, where the exception was raised or the process ended."""
+    from conformance.targets.hosted import HostedTargetError
+
+    return f"target {target.name} {error.detail if isinstance(error, HostedTargetError) else raised(error)}"
+
+
 def _litellm_info() -> TargetInfo:
     """The `litellm` target, described without importing LiteLLM (slow, and maybe absent)."""
     from importlib.metadata import PackageNotFoundError, version
@@ -108,7 +123,7 @@ def _litellm_info() -> TargetInfo:
     from conformance.targets.litellm_sdk import ROUTES, install_hint
 
     try:
-        description = f"LiteLLM {version('litellm')}'s SDK in process, framed by its proxy's generators"
+        description = f"LiteLLM {version('litellm')}'s SDK in a process of its own, framed by its proxy's generators"
     except PackageNotFoundError:
         description = f"cannot load: LiteLLM is not installed; {install_hint()}"
     return TargetInfo("litellm", "built-in (needs the litellm extra)", description, tuple(sorted(ROUTES)))

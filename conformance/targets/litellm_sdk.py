@@ -1,4 +1,8 @@
-"""The `litellm` target: LiteLLM's Python SDK, run in process against the replay upstream.
+"""The `litellm` target: LiteLLM's Python SDK, run against the replay upstream in a process of its
+own (`targets/hosted.py`): LiteLLM's import (about 6 s) then overlaps the harness's collection, its
+interpreter's exit (seconds, for LiteLLM's heap) happens outside the harness, and a crash in it
+errors its streams instead of ending the run. `conformance.targets.litellm_sdk:LiteLLM` is the same
+target in process.
 
     pip install 'llm-stream-conformance[litellm]'     # LiteLLM with its proxy extra, pinned
     pytest --target=litellm
@@ -64,16 +68,20 @@ The target knows nothing of the checks that run on its output.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
 import inspect
 import os
 import uuid
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.targets.base import Exchange, Route
 
-__all__ = ["LITELLM_VERSIONS", "PROVIDER_PREFIXES", "LiteLLM", "api_base", "install_hint", "litellm_prefix", "route_prefix", "set_offline_environment"]
+if TYPE_CHECKING:
+    from conformance.targets.hosted import Hosted
+
+__all__ = ["LITELLM_VERSIONS", "PROVIDER_PREFIXES", "LiteLLM", "api_base", "hosted", "install_hint", "litellm_prefix", "route_prefix", "set_offline_environment"]
 
 LITELLM_VERSIONS = ("1.90.0", "1.106.2")
 """The LiteLLM versions the nox sessions pin (`conformance(litellm-<version>)`); the extra pins the
@@ -204,6 +212,23 @@ RESPONSES_NOTE = (
 # LiteLLM's `timeout`, as a deployment would set it; short, because the upstream is the replay
 # server on loopback, which pauses only when the transport check `fault-stall` stalls it.
 UPSTREAM_TIMEOUT = 3.0
+
+
+def hosted(spec: str = f"{__name__}:LiteLLM") -> Hosted:
+    """The `litellm` target: `LiteLLM` (or the target `spec` names, a wrapper of it) in a child
+    process. Its name, version and routes are known here without importing LiteLLM, so the child's
+    import runs while the harness collects."""
+    from conformance.targets.hosted import Hosted
+
+    try:
+        version = importlib.metadata.version("litellm")
+    except importlib.metadata.PackageNotFoundError:
+        version = ""
+    if not version or importlib.util.find_spec("litellm") is None:
+        from conformance.targets import TargetUnavailable
+
+        raise TargetUnavailable("litellm-not-installed", f"the litellm target runs LiteLLM's SDK in this environment, and LiteLLM is not installed here; {install_hint()}")
+    return Hosted(spec, name=LiteLLM.name, version=version, routes=ROUTES, notes=LiteLLM.notes, upstream_read_timeout=UPSTREAM_TIMEOUT)
 
 
 class LiteLLM:

@@ -1,0 +1,166 @@
+"""A target in a child process (`conformance/targets/hosted.py`): it streams what it streams in
+process, words its errors the same way, survives its process crashing, propagates a client's
+close as the target's own `aclose()`, and leaves no process or file behind."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _hosted_targets import FRAMES, Scripted
+from conformance.corpus import load_corpus
+from conformance.runner import Case, Runner, routes_for
+from conformance.targets import failure, load
+from conformance.targets.base import Exchange, Target
+from conformance.targets.hosted import Hosted, HostedTargetError
+
+HERE = Path(__file__).parent
+ROUTE = ("openai-chat", "openai-chat")
+BOUND = 60.0
+
+
+@pytest.fixture(autouse=True)
+def importable_test_targets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child inherits the environment: it finds tests/_hosted_targets.py on PYTHONPATH."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH", "")])))
+
+
+@pytest.fixture
+def runner() -> Iterator[Runner]:
+    runner = Runner(timeout=30)
+    yield runner
+    runner.close()
+
+
+@pytest.fixture
+def scripted(runner: Runner) -> Iterator[Hosted]:
+    target = _hosted("_hosted_targets:Scripted")
+    yield target
+    runner.call(target.aclose(), timeout=BOUND)
+
+
+def _hosted(spec: str) -> Hosted:
+    return Hosted(spec, name="scripted", version="1", routes=frozenset({ROUTE}))
+
+
+async def _read(target: Target, request: dict[str, Any], stop_after: int | None = None) -> list[Any]:
+    items: list[Any] = []
+    stream = target.stream(Exchange(ROUTE, request, "http://127.0.0.1:9/r/unused"))
+    try:
+        async for item in stream:
+            items.append(item)
+            if len(items) == stop_after:
+                break
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    return items
+
+
+def _children() -> set[int]:
+    pids: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        pids.update(int(pid) for pid in (task / "children").read_text().split())
+    return pids
+
+
+def _written(path: Path) -> str:
+    deadline = time.monotonic() + BOUND
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return path.read_text()
+
+
+def test_the_reference_hosted_streams_what_it_streams_in_process(runner: Runner) -> None:
+    """The same messages and verdicts (the bytes differ only where the reference stamps `created`)."""
+    in_process = load("reference")
+    hosted = Hosted("reference", name=in_process.name, version=in_process.version, routes=in_process.routes)
+    captures = [c for c in load_corpus().captures if c.id.endswith(("/text", "/text-lf", "/parallel-tools", "/error-mid-stream", "/cut-off"))]
+    assert len(captures) >= 4
+    try:
+        for capture in captures:
+            for route in routes_for(capture, in_process)[0]:
+                for schedule in ("event", "adversarial"):
+                    case = Case(capture, route, schedule)
+                    here, there = runner.run(case, in_process), runner.run(case, hosted)
+                    assert (there.outcome, there.status, there.chunks, there.error) == (here.outcome, here.status, here.chunks, here.error), case.id
+                    assert there.message == here.message, case.id
+                    assert [v.to_json() for v in there.verdicts] == [v.to_json() for v in here.verdicts], case.id
+    finally:
+        runner.call(hosted.aclose(), timeout=BOUND)
+
+
+def test_streams_run_concurrently_through_one_child(runner: Runner, scripted: Hosted) -> None:
+    async def many() -> list[list[Any]]:
+        return await asyncio.gather(*(_read(scripted, {}) for _ in range(16)))
+
+    assert runner.call(many(), timeout=BOUND) == [FRAMES] * 16
+
+
+def test_a_head_reaches_the_client_before_the_body(runner: Runner, scripted: Hosted) -> None:
+    head, body = runner.call(_read(scripted, {"behaviour": "head"}), timeout=BOUND)
+    assert (head.status, head.headers) == (429, (("content-type", "application/json"),))
+    assert body == b'{"error": {"message": "slow down"}}'
+
+
+def test_an_exception_is_worded_as_in_process(runner: Runner, scripted: Hosted) -> None:
+    with pytest.raises(HostedTargetError) as hosted:
+        runner.call(_read(scripted, {"behaviour": "raises"}), timeout=BOUND)
+    with pytest.raises(ValueError) as local:
+        runner.call(_read(Scripted(), {"behaviour": "raises"}), timeout=BOUND)
+    assert failure(scripted, hosted.value) == failure(Scripted(), local.value) == "target scripted raised ValueError: boom after one frame"
+
+
+def test_a_crash_errors_its_stream_with_the_process_s_last_words_and_the_next_stream_starts_it_again(runner: Runner, scripted: Hosted) -> None:
+    with pytest.raises(HostedTargetError) as crashed:
+        runner.call(_read(scripted, {"behaviour": "crashes"}), timeout=BOUND)
+    message = failure(scripted, crashed.value)
+    assert message.startswith("target scripted ended its process (exit code 7)")
+    assert "about to crash" in message
+    assert runner.call(_read(scripted, {}), timeout=BOUND) == FRAMES
+
+
+@pytest.mark.parametrize(("spec", "says"), [("_hosted_targets:Unloadable", "raised RuntimeError: cannot start here"), ("no_such_module_anywhere:Thing", "[cannot-import]")])
+def test_a_target_that_cannot_load_errors_every_stream_with_the_reason_and_is_not_restarted(runner: Runner, spec: str, says: str) -> None:
+    target = _hosted(spec)
+    try:
+        for _ in range(3):
+            with pytest.raises(HostedTargetError) as raised:
+                runner.call(_read(target, {}), timeout=BOUND)
+            message = failure(target, raised.value)
+            assert message.startswith("target scripted could not be loaded in its process:"), message
+            assert says in message
+        assert target.starts == 1
+    finally:
+        runner.call(target.aclose(), timeout=BOUND)
+
+
+def test_a_client_that_stops_reading_closes_the_generator_at_its_yield(runner: Runner, scripted: Hosted, tmp_path: Path) -> None:
+    """As `aclose()` does in process: GeneratorExit where the target yielded, not a cancellation."""
+    marker = tmp_path / "ended"
+    assert runner.call(_read(scripted, {"marker": str(marker)}, stop_after=1), timeout=BOUND) == FRAMES[:1]
+    assert _written(marker) == "GeneratorExit"
+
+
+def test_a_client_that_times_out_cancels_the_read_in_flight(runner: Runner, scripted: Hosted, tmp_path: Path) -> None:
+    marker = tmp_path / "ended"
+    with pytest.raises(TimeoutError):
+        runner.call(_read(scripted, {"behaviour": "waits", "marker": str(marker)}), timeout=2)
+    assert _written(marker) == "CancelledError"
+    assert runner.call(_read(scripted, {}), timeout=BOUND) == FRAMES  # the child still serves
+
+
+def test_aclose_ends_the_child_and_removes_its_files(runner: Runner) -> None:
+    before = _children()
+    target = _hosted("_hosted_targets:Scripted")
+    assert runner.call(_read(target, {}), timeout=BOUND) == FRAMES
+    folder = target.folder
+    assert _children() - before and folder.is_dir()
+    runner.call(target.aclose(), timeout=BOUND)
+    assert _children() == before
+    assert not folder.exists()
