@@ -171,7 +171,17 @@ class SSEParser:
         line = self._line
         data = self._data
         for raw in lines:
-            if raw[:6] == b"data: ":
+            # Blank lines first: every event ends with one, and they need no prefix test.
+            if not raw:
+                if data:
+                    # _dispatch, inlined for the common case of an event with data.
+                    events.append(Event(self._type or "message", "\n".join(data), self._last_event_id, self._event_start, offset))
+                    data = self._data = []
+                    self._type = ""
+                    self._event_start = None
+                else:
+                    self._dispatch(offset, events)
+            elif raw[:6] == b"data: ":
                 if self._event_start is None:
                     self._event_start = offset
                 try:
@@ -186,16 +196,8 @@ class SSEParser:
                     self._type = raw[7:].decode("utf-8")
                 except UnicodeDecodeError:
                     line(raw, offset, events)
-            elif raw:
-                line(raw, offset, events)
-            elif data:
-                # _dispatch, inlined for the common case of an event with data.
-                events.append(Event(self._type or "message", "\n".join(data), self._last_event_id, self._event_start, offset))
-                data = self._data = []
-                self._type = ""
-                self._event_start = None
             else:
-                self._dispatch(offset, events)
+                line(raw, offset, events)
             offset += len(raw) + step
         self._buffer_offset = offset
         return rest

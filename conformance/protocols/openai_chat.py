@@ -100,10 +100,6 @@ def _choices(data: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in choices if isinstance(c, dict)] if isinstance(choices, list) else []
 
 
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _reasoning(delta: dict[str, Any]) -> str:
     for name in REASONING_FIELDS:
         value = delta.get(name)
@@ -132,25 +128,26 @@ def assemble(v: View) -> Message:
             refusal.append(delta["refusal"])
         if not _REASONING_KEYS.isdisjoint(delta):  # most deltas carry none, and would add ""
             reasoning.append(_reasoning(delta))
-        for call in _list(delta.get("tool_calls")):
-            if not isinstance(call, dict):
-                continue
-            key = call.get("index")
-            if not isinstance(key, int):
-                # Mistral sends index-less calls, each whole with its id (§3, §4): an id starts a new call.
-                key = _NO_INDEX + len(calls) if call.get("id") or last_key is None else last_key
-            last_key = key
-            slot, arguments = calls.setdefault(key, ({"id": "", "name": ""}, []))
-            function = call.get("function") if isinstance(call.get("function"), dict) else {}
-            if isinstance(call.get("id"), str) and call["id"] and not slot["id"]:
-                slot["id"] = call["id"]
-            if isinstance(function.get("name"), str) and function["name"] and not slot["name"]:
-                slot["name"] = function["name"]
-            if isinstance(function.get("arguments"), str):
-                arguments.append(function["arguments"])
         if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
             finish = _FINISH.get(choice["finish_reason"], choice["finish_reason"])
     message.text, message.refusal, message.reasoning = "".join(text), "".join(refusal), "".join(reasoning)
+    # The view's tool-call objects, rather than each delta's `tool_calls` again: most deltas have none.
+    for _chunk, index, call in v.tool_deltas:
+        if index != 0:
+            continue
+        key = call.get("index")
+        if not isinstance(key, int):
+            # Mistral sends index-less calls, each whole with its id (§3, §4): an id starts a new call.
+            key = _NO_INDEX + len(calls) if call.get("id") or last_key is None else last_key
+        last_key = key
+        slot, arguments = calls.setdefault(key, ({"id": "", "name": ""}, []))
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
+        if isinstance(call.get("id"), str) and call["id"] and not slot["id"]:
+            slot["id"] = call["id"]
+        if isinstance(function.get("name"), str) and function["name"] and not slot["name"]:
+            slot["name"] = function["name"]
+        if isinstance(function.get("arguments"), str):
+            arguments.append(function["arguments"])
     for key in sorted(calls):
         slot, pieces = calls[key]
         arguments, valid = parse_arguments("".join(pieces))
