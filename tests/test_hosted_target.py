@@ -100,6 +100,7 @@ def test_streams_run_concurrently_through_one_child(runner: Runner, scripted: Ho
         return await asyncio.gather(*(_read(scripted, {}) for _ in range(16)))
 
     assert runner.call(many(), timeout=BOUND) == [FRAMES] * 16
+    assert scripted.starts == 1
 
 
 def test_a_head_reaches_the_client_before_the_body(runner: Runner, scripted: Hosted) -> None:

@@ -132,6 +132,7 @@ class Hosted:
         self.starts = 0
         """How many children were started: a crash starts another for the next stream."""
         self._unloadable: str | None = None
+        self._lock: asyncio.Lock | None = None  # made on the loop that runs the streams
         self._link: _Link | None = None
         self._started: tuple[subprocess.Popen[bytes], socket.socket, Path] | None = self._start()
 
@@ -154,24 +155,28 @@ class Hosted:
         """The running child, started again if the last one ended after loading the target; waits
         until it has loaded it. A child that could not load it is not started again: it would fail
         the same way, after the same imports, for every stream."""
-        if self._unloadable is not None:
-            raise HostedTargetError(self._unloadable)
-        if self._link is not None and self._link.gone is not None:
-            await self._stop(self._link)
-            self._link = None
-        if self._link is None:
-            if self._started is None:
-                self._started = self._start()
-            process, sock, log = self._started
-            self._started = None
-            reader, writer = await asyncio.open_unix_connection(sock=sock)
-            self._link = _Link(process, reader, writer, log)
-        try:
-            await asyncio.shield(self._link.ready)
-        except HostedTargetError as error:
-            self._unloadable = error.detail
-            raise
-        return self._link
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:  # streams that begin together share one child
+            if self._unloadable is not None:
+                raise HostedTargetError(self._unloadable)
+            if self._link is not None and self._link.gone is not None:
+                await self._stop(self._link)
+                self._link = None
+            if self._link is None:
+                if self._started is None:
+                    self._started = self._start()
+                process, sock, log = self._started
+                self._started = None
+                reader, writer = await asyncio.open_unix_connection(sock=sock)
+                self._link = _Link(process, reader, writer, log)
+            link = self._link
+            try:
+                await asyncio.shield(link.ready)
+            except HostedTargetError as error:
+                self._unloadable = error.detail
+                raise
+        return link
 
     def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]:
         if exchange.route not in self.routes:
