@@ -9,6 +9,7 @@ drifts from the truth. `--update-expectations` rewrites it from a run, keeping r
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import yaml
 
 from conformance import schemas
 
-__all__ = ["ERRORED", "ExpectationsError", "KnownFailure", "Expectations", "Verdict", "judge", "load", "updated", "write"]
+__all__ = ["ERRORED", "ExpectationsError", "KnownCrash", "KnownFailure", "Expectations", "Verdict", "judge", "load", "updated", "write"]
 
 ERRORED = "errored"
 """The pseudo-invariant an entry lists when the target errors on that case."""
@@ -63,13 +64,35 @@ class KnownFailure:
 
 
 @dataclass(frozen=True, slots=True)
+class KnownCrash:
+    """A death of the target's process that comes and goes: the items it errors are known failures."""
+
+    exit_code: int
+    reason: str
+    issue: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"exit_code": self.exit_code, "reason": self.reason}
+        if self.issue:
+            data["issue"] = self.issue
+        return data
+
+
+@dataclass(frozen=True, slots=True)
 class Expectations:
     path: Path
     target: str
     entries: tuple[KnownFailure, ...]
+    crashes: tuple[KnownCrash, ...] = ()
 
     def for_case(self, capture: str, route: str, schedule: str, version: str) -> list[KnownFailure]:
         return [entry for entry in self.entries if entry.covers(capture, route, schedule, version)]
+
+    def crash_behind(self, error: str) -> KnownCrash | None:
+        """The known crash an errored item's message reports (`targets.died`), if any."""
+        from conformance.targets import died
+
+        return next((crash for crash in self.crashes if re.search(re.escape(died(crash.exit_code)) + r"(?!\d)", error)), None)
 
 
 def load(path: Path, target: str) -> Expectations:
@@ -98,7 +121,8 @@ def load(path: Path, target: str) -> Expectations:
         )
         for row in data["known_failures"]
     )
-    return Expectations(path, target, entries)
+    crashes = tuple(KnownCrash(row["exit_code"], row["reason"], row.get("issue", "")) for row in data.get("known_crashes", ()))
+    return Expectations(path, target, entries, crashes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,7 +197,10 @@ def updated(previous: Expectations, rows: list[dict[str, Any]], version: str, al
         )
         entries.append(entry.to_json())
     entries.sort(key=lambda e: (e["capture"], e["route"]))
-    return {"target": previous.target, "known_failures": entries}
+    data: dict[str, Any] = {"target": previous.target, "known_failures": entries}
+    if previous.crashes:  # kept as written, like flaky entries
+        data["known_crashes"] = [crash.to_json() for crash in previous.crashes]
+    return data
 
 
 def write(path: Path, data: dict[str, Any]) -> None:

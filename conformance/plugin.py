@@ -371,6 +371,9 @@ class _GatedItem(pytest.Item):
             gate = self._gate({expectations.ERRORED})
             if gate.as_expected and not state.update_expectations:
                 pytest.xfail(_known(gate))
+            crash = state.expectations.crash_behind(self.result.error)
+            if crash is not None and not state.update_expectations:
+                pytest.xfail(f"known crash: {crash.reason}" + (f" ({crash.issue})" if crash.issue else ""))
             pytest.fail(f"target errored [target-errored]: {self.result.error}", pytrace=False)
 
     def runtest(self) -> None:

@@ -91,6 +91,17 @@ def test_updated_keeps_reasons_and_drops_schedules_seen_everywhere(tmp_path: Pat
     assert second == {**entry(), "issue": "Q/q#19"}
 
 
+def test_a_known_crash_is_recognised_by_its_exit_code_alone(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text(yaml.safe_dump({"target": "t", "known_failures": [], "known_crashes": [{"exit_code": -1, "reason": "dies", "issue": "x/y#1"}]}))
+    expectations = load(path, "t")
+    assert expectations.crash_behind("target t raised TargetError: the proxy (pid 7) died mid-run with exit code -1; it is started again")
+    assert expectations.crash_behind("target t raised TargetError: the proxy (pid 7) died mid-run with exit code -1") is not None
+    assert expectations.crash_behind("the proxy died mid-run with exit code -11") is None
+    assert expectations.crash_behind("target t raised ValueError: exit code -1") is None
+    assert updated(expectations, [], "1", ["event"])["known_crashes"] == [{"exit_code": -1, "reason": "dies", "issue": "x/y#1"}]
+
+
 # ------------------------------------------------------------------------- the gate, end to end
 
 
@@ -170,6 +181,33 @@ def test_expectations_option_and_versioned_folder(pytester: pytest.Pytester, cor
     result = run(pytester, corpus)
     result.assert_outcomes(passed=1, xfailed=1)
     assert (versioned / "report.json").is_file()
+
+
+DYING_TARGET = """
+class Dying:
+    name = "dying"
+    version = "1"
+    routes = frozenset({("openai-chat", "openai-chat"), ("openai-chat", "anthropic-messages")})
+
+    async def stream(self, exchange):
+        raise RuntimeError("the server (pid 7) died mid-run with exit code -11; it is started again")
+        yield b""
+"""
+
+
+@pytest.mark.parametrize(("listed", "outcome"), [(-11, {"xfailed": 2}), (-6, {"errors": 2})])
+def test_items_errored_by_a_known_crash_are_known_failures(pytester: pytest.Pytester, corpus: Path, listed: int, outcome: dict[str, int]) -> None:
+    pytester.makepyfile(dyingtarget=DYING_TARGET)
+    pytester.syspathinsert()
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    expectations = pytester.path / "expectations.yaml"
+    expectations.write_text(yaml.safe_dump({"target": "dyingtarget:Dying", "known_failures": [], "known_crashes": [{"exit_code": listed, "reason": "a native crash now and then", "issue": "x/y#1"}]}))
+    result = pytester.runpytest("-p", "no:cacheprovider", "--no-transport", "--target=dyingtarget:Dying", f"--corpus={corpus}", "--schedule=event",
+                                "--report-dir", str(pytester.path / "out"), f"--expectations={expectations}", "-rxX")
+    result.assert_outcomes(**outcome)
+    if "xfailed" in outcome:
+        result.stdout.fnmatch_lines(["*known crash: a native crash now and then (x/y#1)*"])
+        assert result.ret == 0
 
 
 def test_a_broken_expectations_file_is_a_usage_error(pytester: pytest.Pytester, corpus: Path) -> None:

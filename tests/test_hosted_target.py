@@ -121,7 +121,7 @@ def test_a_crash_errors_its_stream_with_the_process_s_last_words_and_the_next_st
     with pytest.raises(HostedTargetError) as crashed:
         runner.call(_read(scripted, {"behaviour": "crashes"}), timeout=BOUND)
     message = failure(scripted, crashed.value)
-    assert message.startswith("target scripted ended its process (exit code 7)")
+    assert message.startswith("target scripted died mid-run with exit code 7")
     assert "about to crash" in message
     assert runner.call(_read(scripted, {}), timeout=BOUND) == FRAMES
 

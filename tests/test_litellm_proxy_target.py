@@ -19,7 +19,7 @@ from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.runner import Case, Runner
 from conformance.targets import TargetError, load
 from conformance.targets.base import Exchange
-from conformance.targets.litellm_proxy import BIN_ENV, LiteLLMProxy, find_litellm, proxy_config
+from conformance.targets.litellm_proxy import BIN_ENV, MAX_RESTARTS, LiteLLMProxy, find_litellm, proxy_config
 from conformance.targets.litellm_sdk import PROVIDER_PREFIXES
 
 REAL_LITELLM = Path(sys.executable).parent / "litellm"
@@ -158,18 +158,31 @@ def test_a_proxy_that_never_answers_times_out_and_is_stopped(runner: Runner, fak
     assert target.log_path is not None and not target.log_path.parent.exists()
 
 
-def test_a_proxy_that_dies_mid_run_errors_the_item_with_its_log_and_the_run_goes_on(runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FAKE_MODE", "serve")
+def test_a_proxy_that_dies_mid_run_errors_the_item_with_its_log_and_is_started_again_a_bounded_number_of_times(runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MODE", "serve")  # it dies on every POST
     target = LiteLLMProxy(executable=fake_litellm)
     first = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT))
     assert target.version == "9.9.9-fake"  # read from /health/readiness once started
     assert first.outcome == "errored"
-    assert "died mid-run with exit code 139" in first.error
+    assert "died mid-run with exit code 139; it is started again for the next case" in first.error
     assert "Segmentation fault while handling /v1/chat/completions" in first.error
-    second = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, ANTHROPIC_MESSAGES))
-    assert second.outcome == "errored" and "died mid-run" in second.error and "Segmentation" not in second.error
+    pids = [target.pid]
+    for restart in range(1, MAX_RESTARTS + 1):
+        again = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, ANTHROPIC_MESSAGES))
+        assert again.outcome == "errored" and "died mid-run with exit code 139" in again.error
+        assert target.restarts == restart and target.pid not in pids
+        pids.append(target.pid)
+    assert [note for note in target.notes if "was started again" in note] == [
+        f"the LiteLLM proxy (pid {pid}) died mid-run with exit code 139 and was started again (restart {n} of at most {MAX_RESTARTS}); its log is in proxy.log"
+        for n, pid in enumerate(pids[:-1], start=1)
+    ]
+    last = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT))
+    assert last.outcome == "errored" and f"for the {MAX_RESTARTS + 1}th time" in last.error
+    assert target.restarts == MAX_RESTARTS and target.pid == pids[-1]  # not started again
+    log = target.log_text() or ""
+    assert log.count("Segmentation fault while handling") == MAX_RESTARTS + 1  # one log across restarts
     runner.call(target.aclose(), timeout=20)
-    assert target.pid is not None and gone(target.pid)
+    assert all(gone(pid) for pid in pids if pid is not None)
 
 
 def test_atexit_stops_a_proxy_the_run_never_closed(fake_litellm: Path, tmp_path: Path) -> None:

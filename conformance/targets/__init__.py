@@ -21,7 +21,7 @@ from typing import Any
 
 from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target, route_id
 
-__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "available", "failure", "load", "raised", "route_id"]
+__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "available", "died", "failure", "load", "raised", "route_id"]
 
 ENTRY_POINT_GROUP = "conformance.targets"
 
@@ -101,6 +101,12 @@ def load(spec: str) -> Target:
             raise TargetError("cannot-import", f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment?") from error
         return _instantiate(obj, spec)
     raise TargetError("unknown-target", f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr")
+
+
+def died(exit_code: int | None) -> str:
+    """How a target's process that died is reported, the same for every target that runs one, so
+    that `known_crashes` in expectations can recognise it: "died mid-run with exit code -11"."""
+    return f"died mid-run with exit code {exit_code}"
 
 
 def raised(error: BaseException) -> str:

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from conformance.targets import TargetError, load, raised
+from conformance.targets import TargetError, died, load, raised
 from conformance.targets.base import Exchange, Head, Route
 
 __all__ = ["Hosted", "HostedTargetError"]
@@ -104,7 +104,7 @@ class _Link:
             code = None
         tail = self.log.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL:].strip() if self.log.exists() else ""
         said = f"; the end of its output:\n{tail}" if tail else ", writing nothing"
-        return f"ended its process (exit code {code}){said}"
+        return f"{died(code)}{said}"
 
     def send(self, kind: bytes, stream: int, payload: bytes = b"") -> None:
         if self.gone is None and not self.writer.is_closing():

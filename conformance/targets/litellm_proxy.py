@@ -43,17 +43,18 @@ from typing import Any, NoReturn
 import httpx
 import yaml
 
-from conformance.targets import TargetError, TargetUnavailable
+from conformance.targets import TargetError, TargetUnavailable, died
 from conformance.targets.base import Exchange, Head, Route
 from conformance.targets.http import ALL_ROUTES, post_stream
 from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, RESPONSES_NOTE, UPSTREAM_TIMEOUT, api_base, install_hint, route_prefix
 
-__all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
+__all__ = ["BIN_ENV", "MAX_RESTARTS", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
 
 BIN_ENV = "CONFORMANCE_LITELLM_BIN"
 STARTUP_TIMEOUT = 90.0
 STOP_GRACE = 10.0
 LOG_TAIL = 40
+MAX_RESTARTS = 3  # a proxy that keeps dying is a failure of the run, not of each case
 HEALTH_PATHS = ("/health/liveliness", "/health/liveness")
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the model cost map
@@ -191,7 +192,6 @@ class LiteLLMProxy:
 
     name = "litellm-proxy"
     routes: frozenset[Route] = ALL_ROUTES
-    notes = (RESPONSES_NOTE,)
     upstream_read_timeout = UPSTREAM_TIMEOUT  # the config's request_timeout
 
     def __init__(self, *, executable: str | os.PathLike[str] | None = None, port: int | None = None, startup_timeout: float = STARTUP_TIMEOUT) -> None:
@@ -211,6 +211,9 @@ class LiteLLMProxy:
         self._start_error_seen = False
         self._log_text: str | None = None
         self._folder: Path | None = None
+        self.notes: list[str] = [RESPONSES_NOTE]
+        """What this run does not cover, and each time the proxy died and was started again."""
+        self.restarts = 0
 
     # -- the process ---------------------------------------------------------------------------
 
@@ -218,6 +221,8 @@ class LiteLLMProxy:
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
+            if self._died_after_start() and self.restarts < MAX_RESTARTS:
+                await self._forget_dead_process()
             if self._start_task is None:
                 self._start_task = asyncio.get_running_loop().create_task(self._start(replay_base), name="litellm-proxy-start")
         # Shielded: a case cancelled at its time bound must not cancel the start the next case needs.
@@ -231,11 +236,27 @@ class LiteLLMProxy:
         assert self.base_url is not None
         return self.base_url
 
+    def _died_after_start(self) -> bool:
+        return self._failure is None and self._start_task is not None and self._start_task.done() and self._process is not None and self._process.popen.poll() is not None
+
+    async def _forget_dead_process(self) -> None:
+        """A proxy that died mid-run (a native crash, say) is started again for the next case; the
+        cases it was serving have errored with its exit code, and the report's notes say so."""
+        assert self._process is not None
+        process, self._process = self._process, None
+        code = process.popen.poll()
+        await asyncio.to_thread(process.stop)  # what is left of its process group
+        _LIVE.discard(process)
+        self.restarts += 1
+        self.notes.append(f"the LiteLLM proxy (pid {self.pid}) {died(code)} and was started again (restart {self.restarts} of at most {MAX_RESTARTS}); its log is in proxy.log")
+        self._start_task = None
+
     async def _start(self, replay_base: str) -> None:
         port = self.port if self.port is not None else _free_port()
-        folder = Path(tempfile.mkdtemp(prefix="conformance-litellm-proxy-"))
-        self._folder = folder
-        _FOLDERS.add(folder)
+        if self._folder is None:  # a restart keeps the folder, and appends to the same log
+            self._folder = Path(tempfile.mkdtemp(prefix="conformance-litellm-proxy-"))
+            _FOLDERS.add(self._folder)
+        folder = self._folder
         config_path = folder / "config.yaml"
         self.log_path = folder / "proxy.log"
         config_path.write_text(yaml.safe_dump(proxy_config(replay_base), sort_keys=False), encoding="utf-8")
@@ -324,8 +345,13 @@ class LiteLLMProxy:
             self._raise_failure()
         assert self._process is not None
         code = self._process.popen.poll()
-        if code is not None:
-            self._fail(f"the LiteLLM proxy (pid {self.pid}) died mid-run with exit code {code}")
+        if code is None:
+            return
+        reason = f"the LiteLLM proxy (pid {self.pid}) {died(code)}"
+        if self.restarts >= MAX_RESTARTS:
+            self._fail(f"{reason}, for the {MAX_RESTARTS + 1}th time")
+        tail = self.log_tail()
+        raise TargetError("proxy-died", f"{reason}; it is started again for the next case. Last {LOG_TAIL} lines of its log:\n{tail}" if tail else reason)
 
     async def _on_transport_error(self, error: Exception) -> None:
         """A broken connection: if the process is gone (or going), say so with its log."""
