@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import httpx
 
 from conformance.sse import Event
+from conformance.targets._tls import tls_context
 
 __all__ = ["TIMEOUT", "Framer", "FramerFactory", "UpstreamFailure", "open_upstream"]
 
@@ -66,7 +67,7 @@ async def open_upstream(
     One client per stream, so concurrent streams share no connection state (WIRE-FACTS §10 X3).
     """
     body_began = False
-    async with httpx.AsyncClient(timeout=timeout) as client:
+    async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
         try:
             async with client.stream("POST", url, json=body, headers=list(headers)) as response:
                 if not 200 <= response.status_code < 300:

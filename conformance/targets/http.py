@@ -43,6 +43,7 @@ import httpx
 
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.replay import TOKEN_HEADER
+from conformance.targets._tls import tls_context
 from conformance.targets.base import Exchange, Head, Route, route_id
 
 __all__ = ["ALL_ROUTES", "CLIENT_PATHS", "DEFAULT_MODEL", "HttpTarget", "ProxyError", "ProxyUnreachable", "post_stream"]
@@ -110,7 +111,7 @@ async def post_stream(
     if exchange.route[1] == ANTHROPIC_MESSAGES:
         sent.append(("anthropic-version", "2023-06-01"))
     began = False
-    async with httpx.AsyncClient(timeout=_TIMEOUT) as client:
+    async with httpx.AsyncClient(timeout=_TIMEOUT, verify=tls_context()) as client:
         try:
             async with client.stream("POST", url, json=body, headers=sent) as response:
                 began = True
