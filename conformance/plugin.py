@@ -170,16 +170,13 @@ class ConformanceSession:
         assert self.target is not None
         pending = self.ahead.pop(case.id, None) or self.runner.begin(case, self.target)
         streamed = self.runner.wait(pending)
-        self._begin_next()
+        # The next capture item's stream begins while this one is checked. One stream is still in
+        # flight at a time, but a target in another process (a proxy, `litellm`) streams the next
+        # case on one core while this process checks on the other. Transport items never overlap one.
+        item = self.next_item
+        if isinstance(item, CaseItem) and item.skip_reason is None and item.case.id not in self.ahead:
+            self.ahead[item.case.id] = self.runner.begin(item.case, self.target)
         return self.runner.judge(pending, streamed)
-
-    def _begin_next(self) -> None:
-        """Begin the next capture item's stream while this one is checked. One stream is still in
-        flight at a time, but a target in another process (a proxy, `litellm`) streams the next case
-        on one core while this process checks on the other. Transport items never overlap one."""
-        item, runner = self.next_item, self.runner
-        if isinstance(item, CaseItem) and item.skip_reason is None and item.case.id not in self.ahead and runner is not None and self.target is not None:
-            self.ahead[item.case.id] = runner.begin(item.case, self.target)
 
     def run_transport(self, case: transport.TransportCase) -> CaseResult:
         if self.runner is None:

@@ -25,7 +25,7 @@ from conformance.corpus import Capture
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer, Slot
 from conformance.results import CaseResult
-from conformance.targets import failure
+from conformance.targets import failure, timed_out
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
 __all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "routes_for"]
@@ -167,7 +167,7 @@ class Runner:
         try:
             status, chunks = await asyncio.wait_for(self._collect(target, exchange), self.timeout)
         except TimeoutError:
-            return Streamed(time.perf_counter() - started, error=_timed_out(target.name, self.timeout))
+            return Streamed(time.perf_counter() - started, error=timed_out(target.name, self.timeout))
         except Exception as error:  # a crashing target is a verdict on the target, not on the run
             return Streamed(time.perf_counter() - started, error=failure(target, error))
         return Streamed(time.perf_counter() - started, status, chunks)
@@ -179,7 +179,7 @@ class Runner:
             return pending.future.result(self.timeout + _LOOP_GRACE)
         except TimeoutError:
             pending.future.cancel()
-            return Streamed(self.timeout, error=_timed_out(pending.target, self.timeout))
+            return Streamed(self.timeout, error=timed_out(pending.target, self.timeout))
         finally:
             self.replay.unregister(pending.slot.token)
 
@@ -211,7 +211,3 @@ class Runner:
     def run(self, case: Case, target: Target) -> CaseResult:
         pending = self.begin(case, target)
         return self.judge(pending, self.wait(pending))
-
-
-def _timed_out(name: str, timeout: float) -> str:
-    return f"target {name} did not finish within {timeout:g} s (raise it with --conformance-timeout)"

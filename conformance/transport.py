@@ -39,7 +39,7 @@ from conformance.invariants import Verdict, Violation, evaluate, invariant, regi
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.results import CaseResult
 from conformance.sse import SSEParser
-from conformance.targets import failure
+from conformance.targets import failure, timed_out
 from conformance.targets.base import Exchange, Head, Route, Target, route_id
 
 __all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "run_check", "skip_reason", "start"]
@@ -419,7 +419,7 @@ async def _timed(coroutine: Coroutine[Any, Any, CaseResult], case: TransportCase
     try:
         result = await asyncio.wait_for(coroutine, bound)
     except TimeoutError:
-        return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=time.perf_counter() - started)
+        return CaseResult(case, "errored", error=timed_out(target.name, bound), seconds=time.perf_counter() - started)
     except Exception as error:
         return CaseResult(case, "errored", error=failure(target, error), seconds=time.perf_counter() - started)
     result.seconds = time.perf_counter() - started
@@ -450,4 +450,4 @@ def run_check(runner: Any, target: Target, case: TransportCase, started: concurr
         return future.result(bound + 5)
     except TimeoutError:
         future.cancel()
-        return CaseResult(case, "errored", error=f"target {target.name} did not finish within {bound:g} s (raise it with --conformance-timeout)", seconds=bound)
+        return CaseResult(case, "errored", error=timed_out(target.name, bound), seconds=bound)

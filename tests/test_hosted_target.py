@@ -16,7 +16,7 @@ import pytest
 from _hosted_targets import FRAMES, Scripted
 from conformance.corpus import load_corpus
 from conformance.runner import Case, Runner, routes_for
-from conformance.targets import failure, load
+from conformance.targets import MAX_RESTARTS, failure, load
 from conformance.targets.base import Exchange, Target
 from conformance.targets.hosted import Hosted, HostedTargetError
 
@@ -124,6 +124,18 @@ def test_a_crash_errors_its_stream_with_the_process_s_last_words_and_the_next_st
     assert message.startswith("target scripted died mid-run with exit code 7")
     assert "about to crash" in message
     assert runner.call(_read(scripted, {}), timeout=BOUND) == FRAMES
+
+
+def test_a_child_that_keeps_dying_is_started_again_a_bounded_number_of_times(runner: Runner, scripted: Hosted) -> None:
+    for _ in range(MAX_RESTARTS + 1):
+        with pytest.raises(HostedTargetError):
+            runner.call(_read(scripted, {"behaviour": "crashes"}), timeout=BOUND)
+    with pytest.raises(HostedTargetError) as given_up:
+        runner.call(_read(scripted, {}), timeout=BOUND)
+    assert scripted.starts == MAX_RESTARTS + 1
+    message = failure(scripted, given_up.value)
+    assert message.startswith("target scripted died mid-run with exit code 7")
+    assert f"not started again: it died {MAX_RESTARTS + 1} times" in message
 
 
 @pytest.mark.parametrize(("spec", "says"), [("_hosted_targets:Unloadable", "raised RuntimeError: cannot start here"), ("no_such_module_anywhere:Thing", "[cannot-import]")])

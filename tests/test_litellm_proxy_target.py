@@ -17,9 +17,9 @@ import yaml
 from conformance.corpus import default_corpus, load_corpus
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.runner import Case, Runner
-from conformance.targets import TargetError, load
+from conformance.targets import MAX_RESTARTS, TargetError, load
 from conformance.targets.base import Exchange
-from conformance.targets.litellm_proxy import BIN_ENV, MAX_RESTARTS, LiteLLMProxy, find_litellm, proxy_config
+from conformance.targets.litellm_proxy import BIN_ENV, LiteLLMProxy, find_litellm, proxy_config
 from conformance.targets.litellm_sdk import PROVIDER_PREFIXES
 
 REAL_LITELLM = Path(sys.executable).parent / "litellm"

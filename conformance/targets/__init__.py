@@ -21,7 +21,7 @@ from typing import Any
 
 from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target, route_id
 
-__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "available", "died", "failure", "load", "raised", "route_id"]
+__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "MAX_RESTARTS", "available", "died", "failure", "load", "raised", "route_id", "timed_out"]
 
 ENTRY_POINT_GROUP = "conformance.targets"
 
@@ -101,6 +101,16 @@ def load(spec: str) -> Target:
             raise TargetError("cannot-import", f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment?") from error
         return _instantiate(obj, spec)
     raise TargetError("unknown-target", f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr")
+
+
+MAX_RESTARTS = 3
+"""How many times a target's process that died mid-run is started again: one that keeps dying is a
+failure of the run, not of each case."""
+
+
+def timed_out(name: str, seconds: float) -> str:
+    """How a target that did not finish in time is reported."""
+    return f"target {name} did not finish within {seconds:g} s (raise it with --conformance-timeout)"
 
 
 def died(exit_code: int | None) -> str:

@@ -33,7 +33,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from conformance.targets import TargetError, died, load, raised
+from conformance.targets import MAX_RESTARTS, TargetError, died, load, raised
 from conformance.targets.base import Exchange, Head, Route
 
 __all__ = ["Hosted", "HostedTargetError"]
@@ -130,7 +130,8 @@ class Hosted:
         self.folder = Path(tempfile.mkdtemp(prefix="conformance-hosted-"))
         """Where the child's output goes (`target-<start>.log`); removed by `aclose()`."""
         self.starts = 0
-        """How many children were started: a crash starts another for the next stream."""
+        """How many children were started: a crash starts another for the next stream, at most
+        `MAX_RESTARTS` times."""
         self._unloadable: str | None = None
         self._lock: asyncio.Lock | None = None  # made on the loop that runs the streams
         self._link: _Link | None = None
@@ -152,8 +153,8 @@ class Hosted:
         return process, ours, log
 
     async def _connected(self) -> _Link:
-        """The running child, started again if the last one ended after loading the target; waits
-        until it has loaded it. A child that could not load it is not started again: it would fail
+        """The running child, started again (at most `MAX_RESTARTS` times) if the last one ended
+        after loading the target; waits until it has loaded it. A child that could not load it is not started again: it would fail
         the same way, after the same imports, for every stream."""
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -161,8 +162,12 @@ class Hosted:
             if self._unloadable is not None:
                 raise HostedTargetError(self._unloadable)
             if self._link is not None and self._link.gone is not None:
+                gone = self._link.gone
                 await self._stop(self._link)
                 self._link = None
+                if self.starts > MAX_RESTARTS:  # it keeps dying: every later stream is told why
+                    self._unloadable = f"{gone}\n(not started again: it died {self.starts} times)"
+                    raise HostedTargetError(self._unloadable)
             if self._link is None:
                 if self._started is None:
                     self._started = self._start()

@@ -43,18 +43,17 @@ from typing import Any, NoReturn
 import httpx
 import yaml
 
-from conformance.targets import TargetError, TargetUnavailable, died
+from conformance.targets import MAX_RESTARTS, TargetError, TargetUnavailable, died
 from conformance.targets.base import Exchange, Head, Route
 from conformance.targets.http import ALL_ROUTES, post_stream
 from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, RESPONSES_NOTE, UPSTREAM_TIMEOUT, api_base, install_hint, route_prefix
 
-__all__ = ["BIN_ENV", "MAX_RESTARTS", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
+__all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
 
 BIN_ENV = "CONFORMANCE_LITELLM_BIN"
 STARTUP_TIMEOUT = 90.0
 STOP_GRACE = 10.0
 LOG_TAIL = 40
-MAX_RESTARTS = 3  # a proxy that keeps dying is a failure of the run, not of each case
 HEALTH_PATHS = ("/health/liveliness", "/health/liveness")
 OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the model cost map
