@@ -1,8 +1,10 @@
 """A target run in a child process of its own, spoken to over a socket pair.
 
 Why: a target with heavy imports (LiteLLM's take about 6 s) loads on the second core while the
-harness collects, lints and imports the client SDKs, and its interpreter's exit (LiteLLM's heap
-takes seconds to tear down) no longer happens inside the harness. A target that crashes its
+harness collects, lints and imports the client SDKs, and its interpreter's exit no longer happens
+inside the harness. The child freezes its heap once its streams and target are closed (`gc.freeze`,
+as the plugin does at exit): the final collections would otherwise walk all of LiteLLM's heap, about
+2.5 s the run waits for. A target that crashes its
 interpreter (a segfault in a native extension) errors the streams it had open instead of ending the
 run, and is started again for the next one.
 
@@ -19,6 +21,7 @@ Frames, both ways: kind (1 byte), stream id (4 bytes), payload length (4 bytes),
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import json
 import os
@@ -374,6 +377,7 @@ async def _serve(spec: str, fd: int) -> None:
 def main() -> None:
     spec, fd = sys.argv[1], int(sys.argv[2])
     asyncio.run(_serve(spec, fd))
+    gc.freeze()  # nothing is left to collect that matters: streams and target are closed
 
 
 if __name__ == "__main__":
