@@ -3,9 +3,12 @@
 - `schema`: every event's payload through `conformance.schemas.problems` (valid: the fast path;
   it explains only on failure), against the plain `jsonschema` validator (`is_valid`) and, where
   installed, `fastjsonschema` and `jsonschema-rs` compiled from the same schemas;
-- `checks`: the whole pipeline, `build_context` (SSE parse, JSON decode, protocol view, assembly)
-  and `check` with every invariant except the client oracles (`oracle.*`, which replay each stream
-  through the official SDKs over loopback HTTP and are timed separately);
+- `checks`: the whole pipeline from bytes, `build_context` (SSE parse, JSON decode, protocol view,
+  assembly) and `check` with every invariant except the client oracles (`oracle.*`, which replay
+  each stream through the official SDKs over loopback HTTP and are timed separately);
+- `checks from parsed events`: the same from the SSE events (`parsed_context` and `check`): what
+  the issue calls "schema validation plus invariants", with JSON decoding, views and assembly
+  counted in, and SSE parsing, benchmarked on its own (sse_throughput.py), left out;
 - `checks + oracles`: the same with the oracles;
 - `checks, long streams`: `checks` again on every capture with its text and reasoning delta events
   repeated until it carries about `LONG_EVENTS` events (a few hundred tokens, each in its own
@@ -24,7 +27,7 @@ import json
 from _common import best_of, machine, table
 
 from conformance import schemas
-from conformance.checks import build_context, check
+from conformance.checks import build_context, check, parsed_context
 from conformance.corpus import default_corpus, load_corpus
 from conformance.invariants import select
 from conformance.protocols.openai_chat import REASONING_FIELDS
@@ -160,14 +163,25 @@ def run(repeat: int) -> list[list[object]]:
         for body, protocol, options in cases:
             check(build_context(body, protocol, **options), chosen[protocol])
 
+    def from_events(cases, chosen):
+        for body, protocol, (events, observations), options in cases:
+            check(parsed_context(body, protocol, events, observations, **options), chosen[protocol])
+
+    def parsed(cases):
+        return [(body, protocol, parse(body) if options["status"] < 300 else ([], ()), options) for body, protocol, options in cases]
+
     check(build_context(captures[0].body, captures[0].protocol), invariants[captures[0].protocol])  # warm up the oracles
     for label, chosen, times in (("checks (schema + every invariant but oracle.*)", without_oracles, repeat), ("checks + client oracles", invariants, 1)):
         seconds, _ = best_of(times, lambda chosen=chosen: pipeline(streams, chosen))
         rows.append(["pipeline", label, events, f"{events / seconds / 1e3:.1f} k", f"{events / seconds / base:.2f}x"])
+    seconds, _ = best_of(repeat, lambda cases=parsed(streams): from_events(cases, without_oracles))
+    rows.append(["pipeline", "checks from parsed events (all but SSE parsing)", events, f"{events / seconds / 1e3:.1f} k", f"{events / seconds / base:.2f}x"])
     long = long_streams(captures)
     long_events = sum(len(parse(body)[0]) for body, _, _ in long)
     seconds, _ = best_of(repeat, lambda: pipeline(long, without_oracles))
     rows.append(["pipeline", f"checks, long streams (~{LONG_EVENTS} events each; not the corpus)", long_events, f"{long_events / seconds / 1e3:.1f} k", f"{long_events / seconds / base:.2f}x"])
+    seconds, _ = best_of(repeat, lambda cases=parsed(long): from_events(cases, without_oracles))
+    rows.append(["pipeline", "checks from parsed events, long streams", long_events, f"{long_events / seconds / 1e3:.1f} k", f"{long_events / seconds / base:.2f}x"])
 
     print(f"Check throughput: {len(captures)} captures, {len(pairs)} schema instances, {events} events ({machine()}); CPU time of this process, best of {repeat}")
     print(table(["stage", "what", "events", "events/s", "vs jsonschema"], rows))

@@ -16,10 +16,10 @@ from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_mes
 from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
 from conformance import transport as _transport  # noqa: F401,E402  (registers transport.*)
 from conformance.protocols.http import error_response
-from conformance.sse import parse
+from conformance.sse import Event, Observation, parse
 from conformance.stream import Context, decode
 
-__all__ = ["build_context", "check", "PROTOCOLS"]
+__all__ = ["build_context", "parsed_context", "check", "PROTOCOLS"]
 
 PROTOCOLS = {OPENAI_CHAT: openai_chat, ANTHROPIC_MESSAGES: anthropic_messages}
 # An error response (4xx, 5xx) is a JSON body, not an event stream: only the checks that judge the
@@ -39,13 +39,28 @@ def build_context(
     status: int = 200,
 ) -> Context:
     """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
-    module = PROTOCOLS[protocol]
+    _module(protocol)
     if status >= 300:
         events, observations = [], ()
     else:
         events, observations = parse(list(chunks) if chunks is not None else raw)
+    return parsed_context(raw, protocol, events, observations, request=request, expect=expect, negative=negative, usage_requested=usage_requested, status=status)
+
+
+def parsed_context(
+    raw: bytes,
+    protocol: str,
+    events: list[Event],
+    observations: tuple[Observation, ...],
+    *,
+    request: dict[str, Any] | None = None,
+    expect: dict[str, Any] | None = None,
+    negative: dict[str, Any] | None = None,
+    usage_requested: bool = True,
+    status: int = 200,
+) -> Context:
+    """The context of `raw` already parsed into SSE `events`: payloads decoded, viewed and assembled."""
+    module = _module(protocol)
     payloads = decode(events)
     protocol_view = module.view(payloads)
     message = module.assemble(protocol_view) if status < 300 else error_response(raw, status)
@@ -63,6 +78,12 @@ def build_context(
         usage_requested=usage_requested,
         status=status,
     )
+
+
+def _module(protocol: str) -> Any:
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; known: {', '.join(PROTOCOLS)}")
+    return PROTOCOLS[protocol]
 
 
 def check(ctx: Context, invariants: Iterable[Invariant] | None = None) -> list[Verdict]:
