@@ -1184,17 +1184,89 @@ def corpus_payloads() -> list[Any]:
     return payloads
 
 
-def test_fast_path_covers_exactly_the_wire_schemas() -> None:
+FAST_SCHEMAS = [*WIRE_SCHEMAS, "report"]
+# The only patterns the fast path's schemas may hold: plain ASCII, read alike by Python's `re`
+# (jsonschema) and by jsonschema-rs's ECMA-262 dialect.
+PORTABLE_PATTERNS = {"^sha256:[0-9a-f]{16}$"}
+
+
+def test_fast_path_covers_exactly_the_wire_schemas_and_the_report() -> None:
     from conformance import schemas
 
-    assert sorted(n for n in schemas.names() if n.startswith(schemas._FAST_PREFIXES)) == sorted(WIRE_SCHEMAS)
+    assert sorted(n for n in schemas.names() if n.startswith(schemas._FAST_PREFIXES) or n in schemas._FAST_NAMES) == sorted(FAST_SCHEMAS)
 
 
-@pytest.mark.parametrize("name", WIRE_SCHEMAS)
-def test_wire_schemas_use_no_pattern_or_format(name: str) -> None:
+def _keywords(node: Any, parent: str = "") -> list[tuple[str, Any]]:
+    """(keyword, value) of every keyword in a schema document, not counting property names."""
+    found: list[tuple[str, Any]] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if parent not in ("properties", "$defs"):
+                found.append((key, value))
+            found.extend(_keywords(value, key))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_keywords(value, parent))
+    return found
+
+
+@pytest.mark.parametrize("name", FAST_SCHEMAS)
+def test_fast_path_schemas_use_no_format_and_only_portable_patterns(name: str) -> None:
     """Regex dialects and format checkers differ between validators; the fast path needs neither."""
-    text = (SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")
-    assert '"pattern"' not in text and '"format"' not in text and '"patternProperties"' not in text
+    keywords = _keywords(json.loads((SCHEMAS / f"{name}.schema.json").read_text(encoding="utf-8")))
+    assert not [value for key, value in keywords if key in ("format", "patternProperties")]
+    assert {value for key, value in keywords if key == "pattern"} <= PORTABLE_PATTERNS
+
+
+# The committed reports (reports/mutant-*/ holds local runs, ignored by git).
+REPORTS = sorted(p for p in (SCHEMAS.parent / "reports").glob("*/report.json") if not p.parent.name.startswith("mutant-"))
+
+
+def _broken_reports(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Copies of `report`, each broken in one place the schema constrains."""
+    import copy
+
+    def broken(change: Any) -> dict[str, Any]:
+        mutated = copy.deepcopy(report)
+        change(mutated)
+        return mutated
+
+    return [
+        broken(lambda r: r.pop("format")),
+        broken(lambda r: r.update(format="conformance-report/0")),
+        broken(lambda r: r["header"].update(corpus_revision="sha256:NOT-HEX-0123456")),
+        broken(lambda r: r["header"].update(corpus_revision="sha256:0123456789abcdef0")),
+        broken(lambda r: r["items"][0].update(outcome="maybe")),
+        broken(lambda r: r["items"][-1].pop("id")),
+        broken(lambda r: r["summary"].update(passed="many")),
+        broken(lambda r: r.update(items={})),
+    ]
+
+
+@pytest.mark.parametrize("path", REPORTS, ids=[p.parent.name for p in REPORTS])
+def test_fast_path_agrees_on_the_committed_reports(path: Path) -> None:
+    """Every report written is checked against its schema, by the fast path first."""
+    fast, slow = fast_validator("report"), validator("report")
+    report = json.loads(path.read_text(encoding="utf-8"))
+    assert fast(report) and slow.is_valid(report)
+    for mutated in _broken_reports(report):
+        assert fast(mutated) is False and slow.is_valid(mutated) is False
+
+
+def test_a_report_breaking_its_schema_is_not_written(tmp_path: Path) -> None:
+    """The fast path only says "valid": a broken report is still refused, in jsonschema's words."""
+    from conformance import report as reports
+
+    good = json.loads((SCHEMAS.parent / "reports" / "reference" / "report.json").read_text(encoding="utf-8"))
+    good["header"]["corpus_revision"] = "sha256:NOT-HEX-0123456"
+    with pytest.raises(reports.InvalidReport, match=r"at header\.corpus_revision: 'sha256:NOT-HEX-0123456' does not match"):
+        reports.write(tmp_path / "broken", good)
+    assert not (tmp_path / "broken").exists()
+
+
+def test_keywords_tell_a_property_named_format_from_the_keyword() -> None:
+    assert _keywords({"properties": {"format": {"const": 1}}}) == [("properties", {"format": {"const": 1}}), ("const", 1)]
+    assert ("format", "uri") in _keywords({"properties": {"a": {"format": "uri"}}})
 
 
 @pytest.mark.parametrize(
