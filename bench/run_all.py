@@ -36,7 +36,7 @@ def main() -> None:
     run_time.run(10, 1)
     print()
     python = args.litellm_python or sys.executable
-    subprocess.run([python, str(BENCH / "litellm_overhead.py")], check=False)
+    subprocess.run([python, str(BENCH / "litellm_overhead.py"), "--repeat", str(repeat)], check=False)
 
 
 if __name__ == "__main__":
