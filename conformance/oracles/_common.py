@@ -11,6 +11,7 @@ import traceback
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any
@@ -102,6 +103,7 @@ def compared(ctx: Context) -> bool:
     return ctx.expect is not None
 
 
+@cache  # asked for every stream judged; reading the package metadata took about 1 ms
 def client_name(distribution: str, label: str) -> str:
     """`label version`, e.g. 'openai-python 3.54.0', as every violation names the client."""
     try:
