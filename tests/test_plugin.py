@@ -6,6 +6,8 @@ import gc
 import json
 import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -316,3 +318,69 @@ def test_an_unavailable_target_errors_every_item_with_one_clear_message(pytester
     report = read_report(pytester, "missingtarget-Missing")
     assert report["summary"]["errored"] == 4
     assert any("thing-not-installed" in note for note in report["header"]["notes"])
+
+
+def test_without_target_the_plugin_imports_nothing_of_the_harness() -> None:
+    """pytest imports the plugin in every run of a project that installs the suite (`pytest11`):
+    without `--target` it must not pay for the checks, schemas, runner and corpus."""
+    probe = "import sys, conformance.plugin; print(sorted(m for m in sys.modules if m.startswith('conformance')))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "conformance.plugin" in loaded
+    for heavy in ("conformance.session", "conformance.checks", "conformance.schemas", "conformance.runner", "conformance.corpus"):
+        assert f"'{heavy}'" not in loaded
+
+
+COUNTED_TARGET = '''
+import os
+
+from conformance.targets.reference import Reference
+
+
+def Counted():
+    with open(os.environ["COUNTED_LOG"], "a") as log:
+        log.write(f"{os.getpid()}\\n")
+    return Reference("counted")
+'''
+
+LOADED_AT_SESSION_START = """
+import os
+
+
+def pytest_sessionstart(session):
+    with open(os.environ["COUNTED_LOG"], "a") as log:
+        log.write("session start\\n")
+"""
+
+
+def test_the_target_loads_at_configure_time_before_collection(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A target in a process of its own then starts before the harness's own imports and collection."""
+    pytester.makepyfile(countedtarget=COUNTED_TARGET)
+    pytester.makeconftest(LOADED_AT_SESSION_START)
+    pytester.syspathinsert()
+    log = pytester.path / "loads.log"
+    monkeypatch.setenv("COUNTED_LOG", str(log))
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    run(pytester, "--target=countedtarget:Counted", f"--corpus={corpus}").assert_outcomes(passed=4)
+    assert log.read_text().splitlines() == [str(os.getpid()), "session start"]
+
+
+def test_an_unknown_target_fails_before_anything_is_collected(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = run(pytester, "--target=nonesuch", "--collect-only")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "test_one" not in result.stdout.str()
+
+
+def test_under_xdist_only_the_workers_load_the_target(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The controller runs no items: loading the target there (for LiteLLM, a process importing it
+    for seconds) would be wasted."""
+    pytest.importorskip("xdist")
+    pytester.makepyfile(countedtarget=COUNTED_TARGET)
+    log = pytester.path / "loads.log"
+    monkeypatch.setenv("COUNTED_LOG", str(log))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), os.environ.get("PYTHONPATH", "")]))
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--no-transport", "--report-dir", str(pytester.path / "out"), "-n", "2", "--target=countedtarget:Counted", f"--corpus={corpus}")
+    result.assert_outcomes(passed=4)
+    assert len(set(log.read_text().split())) == 2
