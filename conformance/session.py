@@ -7,6 +7,7 @@ run without `--target` does not import the checks, the schemas, the runner or th
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import gc
 import json
@@ -162,6 +163,10 @@ class ConformanceSession:
             self.ahead.clear()
             self.runner.close(self.target)
             self.runner = None
+        elif self.target is not None and hasattr(self.target, "aclose"):
+            # Loaded at configure time but never run (--collect-only, or a usage error while
+            # collecting): a target in a process of its own still has that process and its files.
+            asyncio.run(self.target.aclose())
         if self.is_worker or not self.records:
             return
         header = {

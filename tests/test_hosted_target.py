@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -177,3 +178,27 @@ def test_aclose_ends_the_child_and_removes_its_files(runner: Runner) -> None:
     runner.call(target.aclose(), timeout=BOUND)
     assert _children() == before
     assert not folder.exists()
+
+
+HOSTED_FACTORY = '''
+from conformance.targets.hosted import Hosted
+
+
+def Child():
+    return Hosted("_hosted_targets:Scripted", name="scripted", version="1", routes=frozenset({("openai-chat", "openai-chat")}))
+'''
+
+
+def test_a_run_that_streams_nothing_still_ends_the_child_and_removes_its_files(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The plugin loads the target at configure time; `--collect-only` never runs an item."""
+    pytester.makepyfile(hostedfactory=HOSTED_FACTORY)
+    pytester.syspathinsert()
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))  # where the target makes its folder
+    before = _children()
+    result = pytester.runpytest_inprocess("--target=hostedfactory:Child", "--collect-only", "-q", "-p", "no:cacheprovider", f"--report-dir={pytester.path / 'out'}")
+    assert result.ret == pytest.ExitCode.OK
+    assert _children() == before
+    assert list(private.iterdir()) == []
