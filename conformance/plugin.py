@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -60,10 +61,11 @@ def pytest_configure(config: pytest.Config) -> None:
     # The target loads before the rest of the harness is imported: a target in a process of its own
     # (LiteLLM's import takes seconds) starts that much sooner, and the harness's imports and
     # collection run beside it. An xdist controller runs no items, so it loads none.
+    started = time.perf_counter()
     loaded = None if _xdist_controller(config) else load_target(spec)
     from conformance.session import ConformanceSession
 
-    session = ConformanceSession(config, spec, chosen, loaded)
+    session = ConformanceSession(config, spec, chosen, loaded, started)
     config.stash[SESSION_KEY] = session
     # Undoes the session's `gc.freeze`s. Added here, before pytest's own plugins add theirs, it runs
     # after them (clean-ups run last in, first out), so their garbage collections still skip the
