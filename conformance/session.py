@@ -74,7 +74,7 @@ class ConformanceSession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
-        if self.target is None:  # not loaded at configure time: an xdist controller collecting (--collect-only)
+        if self.target is None:  # judged an xdist controller at configure time, yet collecting after all
             self._take(load_target(self.spec))
         assert self.target is not None
         self.report_dir = _report_folder(self.report_root, self.spec, self.target.version)
