@@ -39,7 +39,6 @@ def build_context(
     status: int = 200,
 ) -> Context:
     """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
-    _module(protocol)
     if status >= 300:
         events, observations = [], ()
     else:

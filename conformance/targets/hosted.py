@@ -4,9 +4,8 @@ Why: a target with heavy imports (LiteLLM's take about 6 s) loads on the second 
 harness collects, lints and imports the client SDKs, and its interpreter's exit no longer happens
 inside the harness. The child freezes its heap once its streams and target are closed (`gc.freeze`,
 as the plugin does at exit): the final collections would otherwise walk all of LiteLLM's heap, about
-2.5 s the run waits for. A target that crashes its
-interpreter (a segfault in a native extension) errors the streams it had open instead of ending the
-run, and is started again for the next one.
+2.5 s the run waits for. A target that crashes its interpreter (a segfault in a native extension)
+errors the streams it had open instead of ending the run, and is started again for the next one.
 
 The child (`python -m conformance.targets.hosted SPEC FD`) loads SPEC with `conformance.targets.load`
 and serves target protocol v1 (`conformance.targets.base`) on file descriptor FD. The parent's
