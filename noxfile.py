@@ -52,5 +52,7 @@ def bench(session: nox.Session) -> None:
     openai's decoder, check throughput against jsonschema and compiled validators, whole-run wall
     time serial and with pytest-xdist, and the harness overhead against LiteLLM's SDK.
     `nox -s bench -- --quick` for a short run."""
-    session.install("-e", ".[dev]", "httpx-sse", "fastjsonschema", "pytest-xdist", f"litellm[proxy]=={LITELLM_VERSIONS[-1]}")
+    session.install(
+        "-e", ".[dev]", "httpx-sse", "fastjsonschema", "pytest-xdist", f"litellm[proxy]=={LITELLM_VERSIONS[-1]}"
+    )
     session.run("python", "bench/run_all.py", *session.posargs)

@@ -19,7 +19,9 @@ def corpus_streams() -> list[bytes]:
 
 def replicated_corpus(min_bytes: int) -> bytes:
     """The whole corpus, concatenated and repeated until it is at least `min_bytes` long."""
-    one = b"".join(stream if stream.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")) else stream + b"\n\n" for stream in corpus_streams())
+    one = b"".join(
+        stream if stream.endswith((b"\n\n", b"\r\n\r\n", b"\r\r")) else stream + b"\n\n" for stream in corpus_streams()
+    )
     copies = -(-min_bytes // len(one))
     return one * copies
 
@@ -44,6 +46,6 @@ def table(headers: list[str], rows: list[list[object]]) -> str:
     """A GitHub-flavoured Markdown table, also readable in a terminal."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |" for row in cells]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     return "\n".join(lines)

@@ -25,7 +25,6 @@ The schema rows take the best of `--repeat` passes; the pipeline rows, whose cor
 from __future__ import annotations
 
 import argparse
-import json
 
 from _common import best_of, machine, table
 
@@ -73,9 +72,18 @@ def _is_text_delta(protocol: str, data: object) -> bool:
         return False
     if protocol == "anthropic-messages":
         delta = data.get("delta")
-        return data.get("type") == "content_block_delta" and isinstance(delta, dict) and delta.get("type") in ("text_delta", "thinking_delta")
+        return (
+            data.get("type") == "content_block_delta"
+            and isinstance(delta, dict)
+            and delta.get("type") in ("text_delta", "thinking_delta")
+        )
     choices = data.get("choices")
-    if data.get("usage") is not None or not isinstance(choices, list) or len(choices) != 1 or not isinstance(choices[0], dict):
+    if (
+        data.get("usage") is not None
+        or not isinstance(choices, list)
+        or len(choices) != 1
+        or not isinstance(choices[0], dict)
+    ):
         return False
     delta = choices[0].get("delta")
     return (
@@ -100,7 +108,9 @@ def long_streams(captures: list) -> list[tuple[bytes, str, dict]]:
             continue
         copies = -(-(LONG_EVENTS - len(events) + len(repeated)) // len(repeated))
         bounds = [event.start for event in events] + [len(c.body)]
-        body = c.body[: bounds[0]] + b"".join(c.body[bounds[i] : bounds[i + 1]] * (copies if i in repeated else 1) for i in range(len(events)))
+        body = c.body[: bounds[0]] + b"".join(
+            c.body[bounds[i] : bounds[i + 1]] * (copies if i in repeated else 1) for i in range(len(events))
+        )
         options["expect"] = build_context(body, c.protocol, **options).message.to_json()
         cases.append((body, c.protocol, options))
     return cases
@@ -153,11 +163,30 @@ def run(repeat: int) -> list[list[object]]:
     rows.append(["schema", "jsonschema Draft202012Validator.is_valid", len(pairs), f"{base / 1e3:.1f} k", "1.00x"])
     for label, validators in compiled_validators().items():
         seconds, _ = best_of(repeat, lambda v=validators: [v[name](data) for name, data in pairs])
-        rows.append(["schema", f"{label} is_valid", len(pairs), f"{len(pairs) / seconds / 1e3:.1f} k", f"{len(pairs) / seconds / base:.2f}x"])
+        rows.append(
+            [
+                "schema",
+                f"{label} is_valid",
+                len(pairs),
+                f"{len(pairs) / seconds / 1e3:.1f} k",
+                f"{len(pairs) / seconds / base:.2f}x",
+            ]
+        )
     seconds, _ = best_of(repeat, lambda: [schemas.problems(name, data) for name, data in pairs])
-    rows.append(["schema", "conformance.schemas.problems (ours)", len(pairs), f"{len(pairs) / seconds / 1e3:.1f} k", f"{len(pairs) / seconds / base:.2f}x"])
+    rows.append(
+        [
+            "schema",
+            "conformance.schemas.problems (ours)",
+            len(pairs),
+            f"{len(pairs) / seconds / 1e3:.1f} k",
+            f"{len(pairs) / seconds / base:.2f}x",
+        ]
+    )
 
-    streams = [(c.body, c.protocol, {"request": c.request, "expect": c.expect, "negative": c.negative, "status": c.status}) for c in captures]
+    streams = [
+        (c.body, c.protocol, {"request": c.request, "expect": c.expect, "negative": c.negative, "status": c.status})
+        for c in captures
+    ]
     events = sum(len(parse(body)[0]) for body, _, _ in streams)
     invariants = {protocol: select(protocol) for protocol in {c.protocol for c in captures}}
     without_oracles = {p: [inv for inv in invs if not inv.id.startswith("oracle.")] for p, invs in invariants.items()}
@@ -171,23 +200,59 @@ def run(repeat: int) -> list[list[object]]:
             check(parsed_context(body, protocol, events, observations, **options), chosen[protocol])
 
     def parsed(cases):
-        return [(body, protocol, parse(body) if options["status"] < 300 else ([], ()), options) for body, protocol, options in cases]
+        return [
+            (body, protocol, parse(body) if options["status"] < 300 else ([], ()), options)
+            for body, protocol, options in cases
+        ]
 
-    check(build_context(captures[0].body, captures[0].protocol), invariants[captures[0].protocol])  # warm up the oracles
+    check(
+        build_context(captures[0].body, captures[0].protocol), invariants[captures[0].protocol]
+    )  # warm up the oracles
     passes = 10 * repeat
-    for label, chosen, times in (("checks (schema + every invariant but oracle.*)", without_oracles, passes), ("checks + client oracles", invariants, 1)):
+    for label, chosen, times in (
+        ("checks (schema + every invariant but oracle.*)", without_oracles, passes),
+        ("checks + client oracles", invariants, 1),
+    ):
         seconds, _ = best_of(times, lambda chosen=chosen: pipeline(streams, chosen))
         rows.append(["pipeline", label, events, f"{events / seconds / 1e3:.1f} k", f"{events / seconds / base:.2f}x"])
-    seconds, _ = best_of(passes, lambda cases=parsed(streams): from_events(cases, without_oracles))
-    rows.append(["pipeline", "checks from parsed events (all but SSE parsing)", events, f"{events / seconds / 1e3:.1f} k", f"{events / seconds / base:.2f}x"])
+    parsed_streams = parsed(streams)
+    seconds, _ = best_of(passes, lambda cases=parsed_streams: from_events(cases, without_oracles))
+    rows.append(
+        [
+            "pipeline",
+            "checks from parsed events (all but SSE parsing)",
+            events,
+            f"{events / seconds / 1e3:.1f} k",
+            f"{events / seconds / base:.2f}x",
+        ]
+    )
     long = long_streams(captures)
     long_events = sum(len(parse(body)[0]) for body, _, _ in long)
     seconds, _ = best_of(passes, lambda: pipeline(long, without_oracles))
-    rows.append(["pipeline", f"checks, long streams (~{LONG_EVENTS} events each; not the corpus)", long_events, f"{long_events / seconds / 1e3:.1f} k", f"{long_events / seconds / base:.2f}x"])
-    seconds, _ = best_of(passes, lambda cases=parsed(long): from_events(cases, without_oracles))
-    rows.append(["pipeline", "checks from parsed events, long streams", long_events, f"{long_events / seconds / 1e3:.1f} k", f"{long_events / seconds / base:.2f}x"])
+    rows.append(
+        [
+            "pipeline",
+            f"checks, long streams (~{LONG_EVENTS} events each; not the corpus)",
+            long_events,
+            f"{long_events / seconds / 1e3:.1f} k",
+            f"{long_events / seconds / base:.2f}x",
+        ]
+    )
+    parsed_long = parsed(long)
+    seconds, _ = best_of(passes, lambda cases=parsed_long: from_events(cases, without_oracles))
+    rows.append(
+        [
+            "pipeline",
+            "checks from parsed events, long streams",
+            long_events,
+            f"{long_events / seconds / 1e3:.1f} k",
+            f"{long_events / seconds / base:.2f}x",
+        ]
+    )
 
-    print(f"Check throughput: {len(captures)} captures, {len(pairs)} schema instances, {events} events ({machine()}); CPU time of this process, best of {repeat} (schema) and {passes} (pipeline) passes")
+    print(
+        f"Check throughput: {len(captures)} captures, {len(pairs)} schema instances, {events} events ({machine()}); CPU time of this process, best of {repeat} (schema) and {passes} (pipeline) passes"
+    )
     print(table(["stage", "what", "events", "events/s", "vs jsonschema"], rows))
     return rows
 

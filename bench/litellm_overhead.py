@@ -81,8 +81,10 @@ def run(repeat: int) -> list[list[object]] | None:
     from importlib.metadata import version
 
     if importlib.util.find_spec("litellm") is None:
-        print("litellm_overhead: skipped, LiteLLM is not installed in this environment. Run it with "
-              "/work/venvs/litellm-1.106.2/bin/python bench/litellm_overhead.py, or pip install 'litellm[proxy]==1.106.2'.")
+        print(
+            "litellm_overhead: skipped, LiteLLM is not installed in this environment. Run it with "
+            "/work/venvs/litellm-1.106.2/bin/python bench/litellm_overhead.py, or pip install 'litellm[proxy]==1.106.2'."
+        )
         return None
     litellm_version = version("litellm")
     gate = ROOT / "reports" / f"litellm-{litellm_version}" / "expectations.yaml"
@@ -90,7 +92,20 @@ def run(repeat: int) -> list[list[object]] | None:
     streams, last = "?", ""
     with tempfile.TemporaryDirectory(prefix="bench-litellm-") as tmp:
         for attempt in range(-1, repeat):  # -1: untimed, writes the bytecode
-            command = [sys.executable, "-m", "pytest", "--target=litellm", "-k", "not transport::", "-q", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", f"--report-dir={tmp}/reports-{attempt}"]
+            command = [
+                sys.executable,
+                "-m",
+                "pytest",
+                "--target=litellm",
+                "-k",
+                "not transport::",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "-p",
+                "no:hypothesispytest",
+                f"--report-dir={tmp}/reports-{attempt}",
+            ]
             if gate.is_file():
                 command.append(f"--expectations={gate}")
             wall, done = _timed(command)
@@ -107,11 +122,25 @@ def run(repeat: int) -> list[list[object]] | None:
                 alone_runs.append(wall)
     harness, litellm = min(harness_runs), min(alone_runs)
     rows = [
-        ["pytest --target=litellm (whole run)", f"{harness:.1f} s", f"{last}; runs: {', '.join(f'{t:.1f}' for t in harness_runs)}"],
-        ["LiteLLM alone (import, the same streams, exit)", f"{litellm:.1f} s", f"{streams} streams; runs: {', '.join(f'{t:.1f}' for t in alone_runs)}"],
-        ["harness overhead (whole run - LiteLLM alone)", f"{harness - litellm:.1f} s", f"{(harness - litellm) / litellm:.0%} of LiteLLM alone"],
+        [
+            "pytest --target=litellm (whole run)",
+            f"{harness:.1f} s",
+            f"{last}; runs: {', '.join(f'{t:.1f}' for t in harness_runs)}",
+        ],
+        [
+            "LiteLLM alone (import, the same streams, exit)",
+            f"{litellm:.1f} s",
+            f"{streams} streams; runs: {', '.join(f'{t:.1f}' for t in alone_runs)}",
+        ],
+        [
+            "harness overhead (whole run - LiteLLM alone)",
+            f"{harness - litellm:.1f} s",
+            f"{(harness - litellm) / litellm:.0%} of LiteLLM alone",
+        ],
     ]
-    print(f"Harness overhead, LiteLLM {litellm_version} SDK target ({machine()}), least of {repeat} alternated runs each")
+    print(
+        f"Harness overhead, LiteLLM {litellm_version} SDK target ({machine()}), least of {repeat} alternated runs each"
+    )
     print(table(["what", "time", "note"], rows))
     return rows
 
@@ -119,7 +148,11 @@ def run(repeat: int) -> list[list[object]] | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--alone", action="store_true", help="be the LiteLLM-alone process: stream every case through LiteLLM, check nothing")
+    parser.add_argument(
+        "--alone",
+        action="store_true",
+        help="be the LiteLLM-alone process: stream every case through LiteLLM, check nothing",
+    )
     arguments = parser.parse_args()
     if arguments.alone:
         alone()

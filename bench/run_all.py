@@ -25,7 +25,11 @@ BENCH = Path(__file__).resolve().parent
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--litellm-python", default=None, help="an interpreter with litellm[proxy] installed, for the overhead benchmark (default: this one)")
+    parser.add_argument(
+        "--litellm-python",
+        default=None,
+        help="an interpreter with litellm[proxy] installed, for the overhead benchmark (default: this one)",
+    )
     args = parser.parse_args()
     repeat = 1 if args.quick else 3
     print(f"# Benchmarks, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, {machine()}\n")

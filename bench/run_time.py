@@ -43,7 +43,17 @@ def replicate(corpus: Path, into: Path, copies: int) -> Path:
 def pytest_run(args: list[str], report_dir: Path) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds (user + system, every process of the run), the exit code, and
     pytest's last line. CPU time is what the run costs; wall time also counts other load."""
-    command = [sys.executable, "-m", "pytest", "--target=reference", "-q", "-p", "no:cacheprovider", f"--report-dir={report_dir}", *args]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "--target=reference",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--report-dir={report_dir}",
+        *args,
+    ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
@@ -79,7 +89,9 @@ def run(copies: int, repeat: int) -> list[list[object]]:
         rows.append([f"x{copies} / x1", "serial", "", f"{large / small:.1f}x the time", "", ""])
         small, large = timings["default corpus", "-n 2"], timings[f"corpus x{copies}", "-n 2"]
         rows.append([f"x{copies} / x1", "-n 2", "", f"{large / small:.1f}x the time", "", ""])
-    print(f"Whole run, pytest --target=reference, default schedules ({machine()}), best of {repeat}; 1-minute load average at the end: {os.getloadavg()[0]:.1f}")
+    print(
+        f"Whole run, pytest --target=reference, default schedules ({machine()}), best of {repeat}; 1-minute load average at the end: {os.getloadavg()[0]:.1f}"
+    )
     print(table(["corpus", "workers", "pytest says", "wall", "CPU", "speed-up vs serial"], rows))
     return rows
 

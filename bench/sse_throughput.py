@@ -63,17 +63,19 @@ def run(mb: float, repeat: int) -> list[list[object]]:
     rows: list[list[object]] = []
     for read_size in (65536, 1024):
         chunks = reads(data, read_size)
-        timings = {name: best_of(repeat, lambda f=f: f(chunks)) for name, f in PARSERS.items()}
+        timings = {name: best_of(repeat, lambda f=f, chunks=chunks: f(chunks)) for name, f in PARSERS.items()}
         base = timings["httpx-sse"][0]
         for name, (seconds, events) in timings.items():
-            rows.append([
-                f"{read_size} B",
-                name,
-                f"{len(data) / seconds / 1e6:.1f}",
-                f"{events / seconds / 1e3:.0f} k",
-                events,
-                f"{base / seconds:.2f}x",
-            ])
+            rows.append(
+                [
+                    f"{read_size} B",
+                    name,
+                    f"{len(data) / seconds / 1e6:.1f}",
+                    f"{events / seconds / 1e3:.0f} k",
+                    events,
+                    f"{base / seconds:.2f}x",
+                ]
+            )
     print(f"SSE parsing: {len(data) / 1e6:.1f} MB ({machine()}), best of {repeat}")
     print(table(["reads", "parser", "MB/s", "events/s", "events", "vs httpx-sse"], rows))
     return rows

@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from conformance import semantics as _semantics  # noqa: F401  (registers semantic.*)
 from conformance import oracles as _oracles  # noqa: F401  (registers oracle.*)
-from conformance.invariants import Invariant, Verdict, evaluate, select
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, framing as _framing, openai_chat  # noqa: F401
-from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
+from conformance import semantics as _semantics  # noqa: F401  (registers semantic.*)
 from conformance import transport as _transport  # noqa: F401,E402  (registers transport.*)
+from conformance.invariants import Invariant, Verdict, evaluate, select
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, openai_chat
+from conformance.protocols import framing as _framing  # noqa: F401  (registers sse.*)
+from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
 from conformance.protocols.http import error_response
 from conformance.sse import Event, Observation, parse
 from conformance.stream import Context, decode
@@ -43,7 +44,17 @@ def build_context(
         events, observations = [], ()
     else:
         events, observations = parse(list(chunks) if chunks is not None else raw)
-    return parsed_context(raw, protocol, events, observations, request=request, expect=expect, negative=negative, usage_requested=usage_requested, status=status)
+    return parsed_context(
+        raw,
+        protocol,
+        events,
+        observations,
+        request=request,
+        expect=expect,
+        negative=negative,
+        usage_requested=usage_requested,
+        status=status,
+    )
 
 
 def parsed_context(

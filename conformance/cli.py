@@ -71,9 +71,16 @@ async def _serve(body: bytes, status: int, headers: dict[str, str], schedule: st
 def _replay(args: argparse.Namespace, out: TextIO) -> int:
     root = Path(args.corpus) if args.corpus else default_corpus()
     corpus = load_corpus(root)
-    matches = [c for c in corpus.captures if c.id == args.capture or str(c.path.with_suffix("")) == str(Path(args.capture).with_suffix(""))]
+    matches = [
+        c
+        for c in corpus.captures
+        if c.id == args.capture or str(c.path.with_suffix("")) == str(Path(args.capture).with_suffix(""))
+    ]
     if not matches:
-        print(f"error: no capture {args.capture!r} under {corpus.root}; ids look like {corpus.captures[0].id if corpus.captures else 'openai-chat/openai/text-lf'}", file=out)
+        print(
+            f"error: no capture {args.capture!r} under {corpus.root}; ids look like {corpus.captures[0].id if corpus.captures else 'openai-chat/openai/text-lf'}",
+            file=out,
+        )
         return 2
     capture = matches[0]
     try:
@@ -104,18 +111,24 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conformance", description="Conformance suite for LLM streaming proxies.")
     commands = parser.add_subparsers(dest="command", required=True)
-    validate = commands.add_parser("validate", help="lint a corpus: schema, features, expect vs raw stream, false positives")
+    validate = commands.add_parser(
+        "validate", help="lint a corpus: schema, features, expect vs raw stream, false positives"
+    )
     validate.add_argument("corpus", nargs="?", help="folder of captures (default: the shipped corpus)")
     validate.set_defaults(run=_validate)
     targets = commands.add_parser("targets", help="list every available target and its routes")
     targets.set_defaults(run=_targets)
-    invariants = commands.add_parser("invariants", help="list every invariant with its requirement, severity and evidence")
+    invariants = commands.add_parser(
+        "invariants", help="list every invariant with its requirement, severity and evidence"
+    )
     invariants.add_argument("--json", action="store_true", help="print JSON")
     invariants.set_defaults(run=_invariants)
     replay = commands.add_parser("replay", help="serve one capture on 127.0.0.1 for manual testing")
     replay.add_argument("capture", help="capture id (e.g. openai-chat/openai/text-lf) or path")
     replay.add_argument("--corpus", help="folder of captures (default: the shipped corpus)")
-    replay.add_argument("--schedule", default="event", help=f"chunk schedule (default: event; known: {', '.join(schedules.SCHEDULES)})")
+    replay.add_argument(
+        "--schedule", default="event", help=f"chunk schedule (default: event; known: {', '.join(schedules.SCHEDULES)})"
+    )
     replay.add_argument("--delay", type=float, default=0.0, help="seconds between writes")
     replay.set_defaults(run=_replay)
     render = commands.add_parser("report", help="render a JSON report as Markdown")

@@ -33,4 +33,6 @@ def client_request(upstream_request: dict[str, Any], upstream_protocol: str, cli
         # Usage must survive the translation for the usage checks to have something to compare.
         request["stream_options"] = {"include_usage": True}
         return request
-    raise ValueError(f"no client request for route {upstream_protocol!r} -> {client_protocol!r}; known protocols: {OPENAI_CHAT}, {ANTHROPIC_MESSAGES}")
+    raise ValueError(
+        f"no client request for route {upstream_protocol!r} -> {client_protocol!r}; known protocols: {OPENAI_CHAT}, {ANTHROPIC_MESSAGES}"
+    )

@@ -19,7 +19,18 @@ import yaml
 
 from conformance import schemas
 
-__all__ = ["ERRORED", "ExpectationsError", "KnownCrash", "KnownFailure", "Expectations", "Verdict", "judge", "load", "updated", "write"]
+__all__ = [
+    "ERRORED",
+    "ExpectationsError",
+    "KnownCrash",
+    "KnownFailure",
+    "Expectations",
+    "Verdict",
+    "judge",
+    "load",
+    "updated",
+    "write",
+]
 
 ERRORED = "errored"
 """The pseudo-invariant an entry lists when the target errors on that case."""
@@ -92,7 +103,9 @@ class Expectations:
         """The known crash an errored item's message reports (`targets.died`), if any."""
         from conformance.targets import died
 
-        return next((crash for crash in self.crashes if re.search(re.escape(died(crash.exit_code)) + r"(?!\d)", error)), None)
+        return next(
+            (crash for crash in self.crashes if re.search(re.escape(died(crash.exit_code)) + r"(?!\d)", error)), None
+        )
 
 
 def load(path: Path, target: str) -> Expectations:
@@ -107,7 +120,9 @@ def load(path: Path, target: str) -> Expectations:
     if problems:
         raise ExpectationsError(f"{path}: {problems[0].path or '(top level)'}: {problems[0].message}")
     if data["target"] != target:
-        raise ExpectationsError(f"{path}: lists expectations for target {data['target']!r}, not {target!r}; pass --expectations for the right file")
+        raise ExpectationsError(
+            f"{path}: lists expectations for target {data['target']!r}, not {target!r}; pass --expectations for the right file"
+        )
     entries = tuple(
         KnownFailure(
             capture=row["capture"],
@@ -121,7 +136,9 @@ def load(path: Path, target: str) -> Expectations:
         )
         for row in data["known_failures"]
     )
-    crashes = tuple(KnownCrash(row["exit_code"], row["reason"], row.get("issue", "")) for row in data.get("known_crashes", ()))
+    crashes = tuple(
+        KnownCrash(row["exit_code"], row["reason"], row.get("issue", "")) for row in data.get("known_crashes", ())
+    )
     return Expectations(path, target, entries, crashes)
 
 
@@ -144,8 +161,12 @@ class Verdict:
         if self.new:
             lines.append(f"new failure(s) not listed in {path}: {', '.join(sorted(self.new))}")
         if self.fixed:
-            reasons = "; ".join(f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in self.known)
-            lines.append(f"listed as known failure(s) but passing now: {', '.join(sorted(self.fixed))} [{reasons}]; remove them from {path}, or rerun with --update-expectations")
+            reasons = "; ".join(
+                f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in self.known
+            )
+            lines.append(
+                f"listed as known failure(s) but passing now: {', '.join(sorted(self.fixed))} [{reasons}]; remove them from {path}, or rerun with --update-expectations"
+            )
         return "\n".join(lines)
 
 
@@ -155,7 +176,9 @@ def judge(failing: set[str], known: list[KnownFailure]) -> Verdict:
     return Verdict(frozenset(failing) - listed, listed - optional - frozenset(failing), tuple(known))
 
 
-def updated(previous: Expectations, rows: list[dict[str, Any]], version: str, all_schedules: list[str]) -> dict[str, Any]:
+def updated(
+    previous: Expectations, rows: list[dict[str, Any]], version: str, all_schedules: list[str]
+) -> dict[str, Any]:
     """The expectations a run implies: its failures, keeping the reasons and issues already written.
 
     A failure seen under every schedule of the run gets no `schedules` list. Entries for other
@@ -166,31 +189,50 @@ def updated(previous: Expectations, rows: list[dict[str, Any]], version: str, al
     covered: set[tuple[str, str]] = set()
     for row in rows:
         covered.add((row["capture"], row["route"]))
-        invariants = {name for name, verdict in row.get("verdicts", {}).items() if isinstance(verdict, dict) and verdict["outcome"] == "fail"}
+        invariants = {
+            name
+            for name, verdict in row.get("verdicts", {}).items()
+            if isinstance(verdict, dict) and verdict["outcome"] == "fail"
+        }
         if row["outcome"] == ERRORED:
             invariants = {ERRORED}
         if not invariants:
             continue
         key = (row["capture"], row["route"], frozenset(invariants))
         failing[key].add(row["schedule"])
-        messages.setdefault(key, row.get("error") or next((v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] == "fail"), ""))
+        messages.setdefault(
+            key,
+            row.get("error")
+            or next(
+                (v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] == "fail"), ""
+            ),
+        )
     # A flaky entry is kept as written: one run cannot show all the outcomes it allows.
     kept = [
         entry
         for entry in previous.entries
-        if entry.flaky or (entry.capture, entry.route) not in covered or (entry.versions is not None and version not in entry.versions)
+        if entry.flaky
+        or (entry.capture, entry.route) not in covered
+        or (entry.versions is not None and version not in entry.versions)
     ]
     flaky = {(entry.capture, entry.route) for entry in kept if entry.flaky}
     entries = [entry.to_json() for entry in kept]
-    for (capture, route, invariants), schedules in sorted(failing.items(), key=lambda item: (item[0][0], item[0][1], sorted(item[0][2]))):
+    for (capture, route, invariants), schedules in sorted(
+        failing.items(), key=lambda item: (item[0][0], item[0][1], sorted(item[0][2]))
+    ):
         if (capture, route) in flaky:
             continue
-        old = next((e for e in previous.entries if e.capture == capture and e.route == route and e.invariants & invariants), None)
+        old = next(
+            (e for e in previous.entries if e.capture == capture and e.route == route and e.invariants & invariants),
+            None,
+        )
         entry = KnownFailure(
             capture,
             route,
             invariants,
-            reason=old.reason if old else f"unexplained: {messages[(capture, route, invariants)]}".replace("\n", " ")[:200],
+            reason=old.reason
+            if old
+            else f"unexplained: {messages[(capture, route, invariants)]}".replace("\n", " ")[:200],
             issue=old.issue if old else "",
             schedules=None if set(all_schedules) <= schedules else frozenset(schedules),
             versions=old.versions if old else None,

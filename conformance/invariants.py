@@ -40,7 +40,13 @@ class Violation:
     """JSON path inside that event's data."""
 
     def to_json(self) -> dict[str, Any]:
-        return {"message": self.message, "expected": self.expected, "actual": self.actual, "event": self.event, "path": self.path}
+        return {
+            "message": self.message,
+            "expected": self.expected,
+            "actual": self.actual,
+            "event": self.event,
+            "path": self.path,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +67,9 @@ class Invariant:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "passed", Verdict(self.id, "pass", self.severity))
-        object.__setattr__(self, "skipped", Verdict(self.id, "skipped", self.severity, reason="not applicable to this stream"))
+        object.__setattr__(
+            self, "skipped", Verdict(self.id, "skipped", self.severity, reason="not applicable to this stream")
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -116,11 +124,17 @@ def invariant(
     def register(check: Callable[[Any], Iterable[Violation]]) -> Callable[[Any], Iterable[Violation]]:
         requirement = " ".join((check.__doc__ or "").split())
         if not requirement:
-            raise ValueError(f"invariant {id} ({check.__module__}.{check.__name__}) needs a docstring stating its requirement")
+            raise ValueError(
+                f"invariant {id} ({check.__module__}.{check.__name__}) needs a docstring stating its requirement"
+            )
         existing = _REGISTRY.get(id)
         if existing is not None and existing.module != check.__module__:
-            raise DuplicateInvariant(f"invariant id {id!r} is registered by both {existing.module} and {check.__module__}")
-        _REGISTRY[id] = Invariant(id, requirement, severity, evidence, protocol, level, check, applies, check.__module__)
+            raise DuplicateInvariant(
+                f"invariant id {id!r} is registered by both {existing.module} and {check.__module__}"
+            )
+        _REGISTRY[id] = Invariant(
+            id, requirement, severity, evidence, protocol, level, check, applies, check.__module__
+        )
         return check
 
     return register

@@ -22,7 +22,13 @@ __all__ = ["Finding", "lint_capture", "VENDORS"]
 
 VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic"}
 # A negative capture's stream is broken on purpose: only what arrived before the fault is compared.
-_NEGATIVE_COMPARED = ("semantic.text", "semantic.reasoning", "semantic.tool-calls", "semantic.tool-call-ids", "semantic.signatures")
+_NEGATIVE_COMPARED = (
+    "semantic.text",
+    "semantic.reasoning",
+    "semantic.tool-calls",
+    "semantic.tool-call-ids",
+    "semantic.signatures",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +43,9 @@ class Finding:
 
 
 def lint_capture(capture: Capture) -> list[Finding]:
-    ctx = build_context(capture.body, capture.protocol, request=capture.request, expect=capture.expect, negative=capture.negative)
+    ctx = build_context(
+        capture.body, capture.protocol, request=capture.request, expect=capture.expect, negative=capture.negative
+    )
     chosen = select(capture.protocol)
     if capture.negative is not None:
         chosen = [inv for inv in chosen if inv.id in _NEGATIVE_COMPARED]
@@ -56,5 +64,12 @@ def lint_capture(capture: Capture) -> list[Finding]:
             where = "the raw stream breaks an invariant real streams meet"
         first = verdict.violations[0]
         event = f" (event {first.event})" if first.event is not None else ""
-        findings.append(Finding(capture.id, str(capture.path), verdict.invariant, f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}"))
+        findings.append(
+            Finding(
+                capture.id,
+                str(capture.path),
+                verdict.invariant,
+                f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}",
+            )
+        )
     return findings

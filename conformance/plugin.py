@@ -28,7 +28,6 @@ import pytest
 from conformance import schedules
 
 if TYPE_CHECKING:
-    from conformance.session import ConformanceSession
     from conformance.targets import Target, TargetUnavailable
 
 __all__ = ["SESSION_KEY", "load_target"]
@@ -38,15 +37,72 @@ SESSION_KEY = pytest.StashKey["ConformanceSession"]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "LLM streaming conformance")
-    group.addoption("--target", dest="conformance_target", default=None, metavar="SPEC", help="replay the corpus through this target: reference, mutant:<name>, an entry-point name, or module:attr (list them with `conformance targets`)")
-    group.addoption("--corpus", dest="conformance_corpus", default=None, metavar="DIR", help="folder of captures to replay (default: the corpus shipped with the suite)")
-    group.addoption("--schedule", dest="conformance_schedules", action="append", default=None, metavar="NAME", help=f"chunk schedule for the replay upstream, repeatable (default: {', '.join(schedules.DEFAULT_SCHEDULES)}; known: {', '.join(schedules.SCHEDULES)}, random-<seed>)")
-    group.addoption("--report-dir", dest="conformance_report_dir", default=None, metavar="DIR", help="where reports and snapshots go: DIR/<target>/ (default: reports/ under the rootdir)")
-    group.addoption("--replay-port", dest="conformance_replay_port", type=int, default=0, metavar="PORT", help="serve the replay upstream on this fixed 127.0.0.1 port, for a proxy configured by hand (`--target=http://...`); default 0: any free port")
-    group.addoption("--expectations", dest="conformance_expectations", default=None, metavar="FILE", help="known failures of the target (default: expectations.yaml in the target's report folder); the run fails on any other failure and on any listed one that passes")
-    group.addoption("--update-expectations", dest="conformance_update_expectations", action="store_true", default=False, help="rewrite the expectations file from this run's failures, keeping the reasons already written")
-    group.addoption("--no-transport", dest="conformance_transport", action="store_false", default=True, help="skip the transport checks, which otherwise run on every route: incremental streaming, cancel propagation, 32 concurrent streams, and upstream faults (HTTP 429/500, a connection reset, a stall, bad JSON, bad UTF-8, no terminator)")
-    group.addoption("--conformance-timeout", dest="conformance_timeout", type=float, default=30.0, metavar="SECONDS", help="time bound for one case; a target that takes longer is reported as errored (default: 30)")
+    group.addoption(
+        "--target",
+        dest="conformance_target",
+        default=None,
+        metavar="SPEC",
+        help="replay the corpus through this target: reference, mutant:<name>, an entry-point name, or module:attr (list them with `conformance targets`)",
+    )
+    group.addoption(
+        "--corpus",
+        dest="conformance_corpus",
+        default=None,
+        metavar="DIR",
+        help="folder of captures to replay (default: the corpus shipped with the suite)",
+    )
+    group.addoption(
+        "--schedule",
+        dest="conformance_schedules",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help=f"chunk schedule for the replay upstream, repeatable (default: {', '.join(schedules.DEFAULT_SCHEDULES)}; known: {', '.join(schedules.SCHEDULES)}, random-<seed>)",
+    )
+    group.addoption(
+        "--report-dir",
+        dest="conformance_report_dir",
+        default=None,
+        metavar="DIR",
+        help="where reports and snapshots go: DIR/<target>/ (default: reports/ under the rootdir)",
+    )
+    group.addoption(
+        "--replay-port",
+        dest="conformance_replay_port",
+        type=int,
+        default=0,
+        metavar="PORT",
+        help="serve the replay upstream on this fixed 127.0.0.1 port, for a proxy configured by hand (`--target=http://...`); default 0: any free port",
+    )
+    group.addoption(
+        "--expectations",
+        dest="conformance_expectations",
+        default=None,
+        metavar="FILE",
+        help="known failures of the target (default: expectations.yaml in the target's report folder); the run fails on any other failure and on any listed one that passes",
+    )
+    group.addoption(
+        "--update-expectations",
+        dest="conformance_update_expectations",
+        action="store_true",
+        default=False,
+        help="rewrite the expectations file from this run's failures, keeping the reasons already written",
+    )
+    group.addoption(
+        "--no-transport",
+        dest="conformance_transport",
+        action="store_false",
+        default=True,
+        help="skip the transport checks, which otherwise run on every route: incremental streaming, cancel propagation, 32 concurrent streams, and upstream faults (HTTP 429/500, a connection reset, a stall, bad JSON, bad UTF-8, no terminator)",
+    )
+    group.addoption(
+        "--conformance-timeout",
+        dest="conformance_timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="time bound for one case; a target that takes longer is reported as errored (default: 30)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,7 +111,10 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.addinivalue_line("markers", "conformance: an item replayed through --target")
     try:
-        chosen = [schedules.check_schedule(name) for name in config.getoption("conformance_schedules") or schedules.DEFAULT_SCHEDULES]
+        chosen = [
+            schedules.check_schedule(name)
+            for name in config.getoption("conformance_schedules") or schedules.DEFAULT_SCHEDULES
+        ]
     except ValueError as error:
         raise pytest.UsageError(f"--schedule: {error}") from error
     # The target loads before the rest of the harness is imported: a target in a process of its own
@@ -95,4 +154,8 @@ def load_target(spec: str) -> Target | TargetUnavailable:
 def _xdist_controller(config: pytest.Config) -> bool:
     """Whether this process hands the items to xdist workers (as xdist decides it, in its own
     `pytest_cmdline_main`) rather than running them."""
-    return not hasattr(config, "workerinput") and config.getoption("dist", "no") != "no" and not config.getoption("collectonly")
+    return (
+        not hasattr(config, "workerinput")
+        and config.getoption("dist", "no") != "no"
+        and not config.getoption("collectonly")
+    )

@@ -142,7 +142,9 @@ class ReplayServer:
         try:
             address = ipaddress.ip_address(host)
         except ValueError:
-            raise ValueError(f"ReplayServer host must be a loopback IP address such as 127.0.0.1, got {host!r}") from None
+            raise ValueError(
+                f"ReplayServer host must be a loopback IP address such as 127.0.0.1, got {host!r}"
+            ) from None
         if not address.is_loopback:
             raise ValueError(
                 f"ReplayServer refuses to listen on {host!r}: it serves to anyone who connects, "
@@ -168,7 +170,10 @@ class ReplayServer:
         except OSError as error:
             if not self._port:
                 raise
-            raise OSError(error.errno, f"replay server cannot listen on {self._host}:{self._port} ({error.strerror}); is that port in use? Pick another with --replay-port, or 0 for any free one") from error
+            raise OSError(
+                error.errno,
+                f"replay server cannot listen on {self._host}:{self._port} ({error.strerror}); is that port in use? Pick another with --replay-port, or 0 for any free one",
+            ) from error
         host, port = self._server.sockets[0].getsockname()[:2]
         self._base_url = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 

@@ -50,7 +50,9 @@ def record(result: CaseResult, known_failures: list[dict[str, Any]] | None = Non
     if known_failures:
         row["known_failures"] = known_failures
     if result.verdicts:
-        row["verdicts"] = {v.invariant: (v.outcome if v.outcome in ("pass", "skipped") else v.to_json()) for v in result.verdicts}
+        row["verdicts"] = {
+            v.invariant: (v.outcome if v.outcome in ("pass", "skipped") else v.to_json()) for v in result.verdicts
+        }
     if result.outcome != "passed" and result.output:
         row["output"] = {
             "bytes": len(result.output),
@@ -90,7 +92,12 @@ def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: flo
     return {
         "format": FORMAT,
         "header": header,
-        "summary": {**{outcome: counts.get(outcome, 0) for outcome in _OUTCOMES}, "known_failures": known_count, "total": len(rows), "total_seconds": round(total_seconds, 2)},
+        "summary": {
+            **{outcome: counts.get(outcome, 0) for outcome in _OUTCOMES},
+            "known_failures": known_count,
+            "total": len(rows),
+            "total_seconds": round(total_seconds, 2),
+        },
         "invariants": {
             name: {**known[name].to_json(), "failed": failing.get(name, 0), "warned": warned.get(name, 0)}
             for name in used
@@ -103,7 +110,11 @@ def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: flo
 def _failing(row: dict[str, Any]) -> set[str]:
     if row["outcome"] == "errored":
         return {"errored"}
-    return {name for name, verdict in row.get("verdicts", {}).items() if isinstance(verdict, dict) and verdict["outcome"] == "fail"}
+    return {
+        name
+        for name, verdict in row.get("verdicts", {}).items()
+        if isinstance(verdict, dict) and verdict["outcome"] == "fail"
+    }
 
 
 def _known(row: dict[str, Any]) -> set[str]:
@@ -122,7 +133,9 @@ def write(directory: Path, report: dict[str, Any]) -> tuple[Path, Path]:
     """Write report.json and summary.md, after checking the report against its schema."""
     problems = schemas.problems("report", report)
     if problems:
-        raise InvalidReport(f"the report breaks schemas/report.schema.json at {problems[0].path or '(top level)'}: {problems[0].message}")
+        raise InvalidReport(
+            f"the report breaks schemas/report.schema.json at {problems[0].path or '(top level)'}: {problems[0].message}"
+        )
     directory.mkdir(parents=True, exist_ok=True)
     json_path = directory / "report.json"
     md_path = directory / "summary.md"
@@ -155,10 +168,20 @@ def _reasoning_table(report: dict[str, Any]) -> list[str]:
     cells: dict[tuple[str, str], set[str]] = {}
     for row in rows:
         verdict = row.get("verdicts", {}).get("semantic.reasoning")
-        outcome = "errored" if row["outcome"] == "errored" else (verdict if isinstance(verdict, str) else verdict["outcome"] if verdict else "?")
+        outcome = (
+            "errored"
+            if row["outcome"] == "errored"
+            else (verdict if isinstance(verdict, str) else verdict["outcome"] if verdict else "?")
+        )
         cells.setdefault((row["capture"], row["route"]), set()).add(outcome)
-    lines = ["## Reasoning by dialect", "", "`semantic.reasoning` per capture and route, over every schedule.", "",
-             "| dialect | capture | " + " | ".join(f"`{r}`" for r in routes) + " |", "|---|---|" + "---|" * len(routes)]
+    lines = [
+        "## Reasoning by dialect",
+        "",
+        "`semantic.reasoning` per capture and route, over every schedule.",
+        "",
+        "| dialect | capture | " + " | ".join(f"`{r}`" for r in routes) + " |",
+        "|---|---|" + "---|" * len(routes),
+    ]
     for capture in sorted({row["capture"] for row in rows}, key=lambda c: (dialects[c], c)):
         marks = []
         for route in routes:
@@ -185,23 +208,40 @@ def markdown(report: dict[str, Any]) -> str:
     ]
     broken = {name: row for name, row in report["invariants"].items() if row["failed"] or row["warned"]}
     if broken:
-        lines += ["## Invariants that caught something", "", "| invariant | severity | failed | warned | requirement |", "|---|---|---:|---:|---|"]
-        lines += [f"| `{name}` | {row['severity']} | {row['failed']} | {row['warned']} | {_cell(row['requirement'], 120)} |" for name, row in broken.items()]
+        lines += [
+            "## Invariants that caught something",
+            "",
+            "| invariant | severity | failed | warned | requirement |",
+            "|---|---|---:|---:|---|",
+        ]
+        lines += [
+            f"| `{name}` | {row['severity']} | {row['failed']} | {row['warned']} | {_cell(row['requirement'], 120)} |"
+            for name, row in broken.items()
+        ]
         lines.append("")
     lines += _reasoning_table(report)
     problems = [row for row in report["items"] if row["outcome"] in ("failed", "errored")]
     if problems:
-        lines += ["## Failing items", "", "| item | invariant | expected | actual | event | known |", "|---|---|---|---|---:|---|"]
+        lines += [
+            "## Failing items",
+            "",
+            "| item | invariant | expected | actual | event | known |",
+            "|---|---|---|---|---:|---|",
+        ]
         for row in problems:
             reasons = {name: entry for entry in row.get("known_failures", []) for name in entry["invariants"]}
             if row["outcome"] == "errored":
-                lines.append(f"| `{row['id']}` | errored | | {_cell(row.get('error', ''))} | | {_known_cell(reasons.get('errored'))} |")
+                lines.append(
+                    f"| `{row['id']}` | errored | | {_cell(row.get('error', ''))} | | {_known_cell(reasons.get('errored'))} |"
+                )
                 continue
             for name, verdict in row.get("verdicts", {}).items():
                 if isinstance(verdict, dict) and verdict["outcome"] == "fail":
                     first = verdict["violations"][0]
                     event = first["event"] if first["event"] is not None else ""
-                    lines.append(f"| `{row['id']}` | `{name}` | {_cell(first['expected'])} | {_cell(first['actual'])} | {event} | {_known_cell(reasons.get(name))} |")
+                    lines.append(
+                        f"| `{row['id']}` | `{name}` | {_cell(first['expected'])} | {_cell(first['actual'])} | {event} | {_known_cell(reasons.get(name))} |"
+                    )
         lines.append("")
     lines.append("Raw output bytes of every failing item are in `report.json` (`items[].output`).")
     return "\n".join(lines) + "\n"

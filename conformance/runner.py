@@ -135,7 +135,9 @@ class Runner:
             async for chunk in stream:
                 if isinstance(chunk, Head):
                     if chunks:
-                        raise TypeError(f"target {target.name} yielded a Head after {len(chunks)} writes; it must come first")
+                        raise TypeError(
+                            f"target {target.name} yielded a Head after {len(chunks)} writes; it must come first"
+                        )
                     status = chunk.status
                 else:
                     chunks.append(bytes(chunk))
@@ -206,7 +208,17 @@ class Runner:
         )
         verdicts = check(ctx)
         outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
-        return CaseResult(case, outcome, verdicts, output, streamed.status, len(streamed.chunks), ctx.message, seconds=streamed.seconds, upstream_requests=len(pending.slot.requests))
+        return CaseResult(
+            case,
+            outcome,
+            verdicts,
+            output,
+            streamed.status,
+            len(streamed.chunks),
+            ctx.message,
+            seconds=streamed.seconds,
+            upstream_requests=len(pending.slot.requests),
+        )
 
     def run(self, case: Case, target: Target) -> CaseResult:
         pending = self.begin(case, target)

@@ -15,6 +15,7 @@ them.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 
@@ -78,7 +79,7 @@ def _cut(body: bytes, cuts: list[int] | set[int]) -> list[bytes]:
     """Slice at the given offsets; offsets at the ends or repeated would make empty pieces."""
     points = sorted({cut for cut in cuts if 0 < cut < len(body)})
     bounds = [0, *points, len(body)]
-    return [body[start:end] for start, end in zip(bounds, bounds[1:])]
+    return [body[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def _event_cuts(body: bytes) -> list[int]:

@@ -33,7 +33,14 @@ _RECORD = "conformance-record"
 class ConformanceSession:
     """The run's state: target, runner and collected records. Lives only when --target is given."""
 
-    def __init__(self, config: pytest.Config, spec: str, chosen_schedules: list[str], loaded: Target | TargetUnavailable | None, started: float) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        spec: str,
+        chosen_schedules: list[str],
+        loaded: Target | TargetUnavailable | None,
+        started: float,
+    ) -> None:
         self.config = config
         self.spec = spec
         self.schedules = chosen_schedules
@@ -73,14 +80,18 @@ class ConformanceSession:
         _freeze_heap()  # the target's imports, before the corpus and the SDKs add to the heap
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_collection_modifyitems(self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    def pytest_collection_modifyitems(
+        self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+    ) -> None:
         if self.target is None:  # judged an xdist controller at configure time, yet collecting after all
             self._take(load_target(self.spec))
         assert self.target is not None
         self.report_dir = _report_folder(self.report_root, self.spec, self.target.version)
         chosen = self.config.getoption("conformance_expectations")
         try:
-            self.expectations = expectations.load(Path(chosen) if chosen else self.report_dir / "expectations.yaml", self.spec)
+            self.expectations = expectations.load(
+                Path(chosen) if chosen else self.report_dir / "expectations.yaml", self.spec
+            )
         except expectations.ExpectationsError as error:
             raise pytest.UsageError(f"--expectations: {error}") from error
         try:
@@ -88,12 +99,20 @@ class ConformanceSession:
         except CaptureError as error:
             raise pytest.UsageError(f"--corpus: {error}") from error
         self.capture_features = {capture.id: list(capture.features) for capture in corpus.captures}
-        collector = CorpusCollector.from_parent(session, name="conformance", nodeid="conformance", path=self.corpus_root)
-        new: list[pytest.Item] = [BrokenCaptureItem.from_parent(collector, name=_error_name(error), problem=str(error)) for error in corpus.errors]
+        collector = CorpusCollector.from_parent(
+            session, name="conformance", nodeid="conformance", path=self.corpus_root
+        )
+        new: list[pytest.Item] = [
+            BrokenCaptureItem.from_parent(collector, name=_error_name(error), problem=str(error))
+            for error in corpus.errors
+        ]
         for capture in corpus.captures:
             findings = lint_capture(capture)
             if findings:
-                problem = "\n".join(str(finding) for finding in findings) + f"\nFix the capture, then check it with: conformance validate {self.corpus_root}"
+                problem = (
+                    "\n".join(str(finding) for finding in findings)
+                    + f"\nFix the capture, then check it with: conformance validate {self.corpus_root}"
+                )
                 new.append(BrokenCaptureItem.from_parent(collector, name=capture.id, problem=problem))
                 continue
             served, lacking = routes_for(capture, self.target)
@@ -106,7 +125,14 @@ class ConformanceSession:
             for check in transport.CHECKS:
                 for route in sorted(self.target.routes):
                     tcase = transport.TransportCase(check, route)
-                    new.append(TransportItem.from_parent(collector, name=tcase.id, case=tcase, skip=transport.skip_reason(check, self.target, self.spec, self.timeout)))
+                    new.append(
+                        TransportItem.from_parent(
+                            collector,
+                            name=tcase.id,
+                            case=tcase,
+                            skip=transport.skip_reason(check, self.target, self.spec, self.timeout),
+                        )
+                    )
         items[:0] = new
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -114,7 +140,11 @@ class ConformanceSession:
         # Under xdist every worker collects every item but runs only its share, so a worker cannot
         # know which of them are its own to begin early.
         if not self.is_worker:
-            self.waiting = [item.case for item in session.items if isinstance(item, TransportItem) and item.skip_reason is None and item.case.check in transport.WAITING]
+            self.waiting = [
+                item.case
+                for item in session.items
+                if isinstance(item, TransportItem) and item.skip_reason is None and item.case.check in transport.WAITING
+            ]
 
     # -- running --------------------------------------------------------------------------------
 
@@ -124,7 +154,11 @@ class ConformanceSession:
 
     def run(self, case: Case) -> CaseResult:
         if self.unavailable is not None:
-            return CaseResult(case, "errored", error=f"target {self.spec} is unavailable [{self.unavailable.code}]; the reason is printed once, at the end of the run")
+            return CaseResult(
+                case,
+                "errored",
+                error=f"target {self.spec} is unavailable [{self.unavailable.code}]; the reason is printed once, at the end of the run",
+            )
         if self.runner is None:
             self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
         assert self.target is not None
@@ -191,7 +225,9 @@ class ConformanceSession:
         self.written = report.write(self.report_dir, built)
         if self.update_expectations:
             version = str(header["target_version"])
-            expectations.write(self.expectations.path, expectations.updated(self.expectations, self.records, version, self.schedules))
+            expectations.write(
+                self.expectations.path, expectations.updated(self.expectations, self.records, version, self.schedules)
+            )
 
     def _copy_target_log(self) -> str | None:
         """A target with a `log_path` (a proxy run as a process) has its log copied next to the
@@ -217,7 +253,10 @@ class ConformanceSession:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if self.unavailable is not None:
-            terminalreporter.write_line(f"conformance: target {self.spec} is unavailable, so every item errored [{self.unavailable.code}]: {self.unavailable}", red=True)
+            terminalreporter.write_line(
+                f"conformance: target {self.spec} is unavailable, so every item errored [{self.unavailable.code}]: {self.unavailable}",
+                red=True,
+            )
         written = getattr(self, "written", None)
         if written:
             terminalreporter.write_line(f"conformance report: {written[0]} (summary: {written[1]})")
@@ -356,7 +395,9 @@ class _GatedItem(pytest.Item):
     def _gate(self, failing: set[str]) -> expectations.Verdict:
         state = self.session_state
         case = self.case  # type: ignore[attr-defined]
-        known = state.expectations.for_case(case.capture.id, route_id(case.route), case.schedule, str(getattr(state.target, "version", "")))
+        known = state.expectations.for_case(
+            case.capture.id, route_id(case.route), case.schedule, str(getattr(state.target, "version", ""))
+        )
         return expectations.judge(failing, known)
 
     def _record(self) -> None:
@@ -391,7 +432,10 @@ class CaseItem(_GatedItem):
 
     def _explain(self, verdict: Any) -> str:
         case, spec = self.case, self.session_state.spec
-        where = [f"  capture:  {case.capture.path.with_suffix('.sse')}", f"  route:    {route_id(case.route)}    schedule: {case.schedule}"]
+        where = [
+            f"  capture:  {case.capture.path.with_suffix('.sse')}",
+            f"  route:    {route_id(case.route)}    schedule: {case.schedule}",
+        ]
         reproduce = f"pytest --target={spec} -k '{case.capture.id} and {case.schedule}'; serve the upstream by hand: conformance replay {case.capture.id} --schedule {case.schedule}"
         return _explain(verdict, where, self.result.output, reproduce)
 
@@ -417,12 +461,22 @@ class TransportItem(_GatedItem):
 
     def _explain(self, verdict: Any) -> str:
         case = self.case
-        where = [f"  transport check: {case.check} ({transport.CHECKS[case.check]})", f"  route:    {route_id(case.route)}"]
-        return _explain(verdict, where, self.result.output, f"pytest --target={self.session_state.spec} -k 'transport and {case.check}'")
+        where = [
+            f"  transport check: {case.check} ({transport.CHECKS[case.check]})",
+            f"  route:    {route_id(case.route)}",
+        ]
+        return _explain(
+            verdict,
+            where,
+            self.result.output,
+            f"pytest --target={self.session_state.spec} -k 'transport and {case.check}'",
+        )
 
 
 def _known(gate: expectations.Verdict) -> str:
-    return "known failure: " + "; ".join(f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in gate.known)
+    return "known failure: " + "; ".join(
+        f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in gate.known
+    )
 
 
 def _conformance_case() -> None:

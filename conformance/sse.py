@@ -90,7 +90,9 @@ class SSEParser:
 
     @property
     def observations(self) -> tuple[Observation, ...]:
-        observed = (Observation(kind, offset, count, example) for kind, (offset, count, example) in self._observed.items())
+        observed = (
+            Observation(kind, offset, count, example) for kind, (offset, count, example) in self._observed.items()
+        )
         return tuple(sorted(observed, key=lambda o: (o.offset, o.kind)))
 
     def feed(self, chunk: bytes) -> list[Event]:
@@ -175,7 +177,9 @@ class SSEParser:
             if not raw:
                 if data:
                     # _dispatch, inlined for the common case of an event with data.
-                    events.append(Event(self._type or "message", "\n".join(data), self._last_event_id, self._event_start, offset))
+                    events.append(
+                        Event(self._type or "message", "\n".join(data), self._last_event_id, self._event_start, offset)
+                    )
                     data = self._data = []
                     self._type = ""
                     self._event_start = None

@@ -36,7 +36,7 @@ from typing import Any
 from conformance import checks as _checks  # checks imports this module: only attributes at call time
 from conformance.client_request import client_request
 from conformance.invariants import Verdict, Violation, evaluate, invariant, registry
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import OPENAI_CHAT
 from conformance.results import CaseResult
 from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
@@ -91,37 +91,78 @@ def _is(kind: type) -> Callable[[Any], bool]:
     return lambda ctx: isinstance(ctx, kind)
 
 
-@invariant("transport.incremental", applies=_is(Pacing), level="proxy", evidence=f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}")
+@invariant(
+    "transport.incremental",
+    applies=_is(Pacing),
+    level="proxy",
+    evidence=f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}",
+)
 def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
     """Output events reach the client while a paced upstream is still sending: the first before half the upstream's duration, half of them before it ends, and all spread over at least half of it."""
     half = ctx.upstream_seconds / 2
     if not ctx.event_times:
-        yield Violation("no complete output event reached the client", "output events while the upstream streams", "none")
+        yield Violation(
+            "no complete output event reached the client", "output events while the upstream streams", "none"
+        )
         return
     first, last = ctx.event_times[0], ctx.event_times[-1]
     if first > half:
-        yield Violation(f"the first output event arrived {first:.2f} s after the upstream request, but the upstream streams for {ctx.upstream_seconds:.1f} s: the output was held back", f"< {half:.2f} s", round(first, 3))
+        yield Violation(
+            f"the first output event arrived {first:.2f} s after the upstream request, but the upstream streams for {ctx.upstream_seconds:.1f} s: the output was held back",
+            f"< {half:.2f} s",
+            round(first, 3),
+        )
     middle = ctx.event_times[len(ctx.event_times) // 2]
     if middle > ctx.upstream_seconds:
-        yield Violation(f"half the output events arrived only after the upstream had finished ({middle:.2f} s, upstream {ctx.upstream_seconds:.1f} s): the output did not keep pace", f"< {ctx.upstream_seconds:.2f} s", round(middle, 3))
+        yield Violation(
+            f"half the output events arrived only after the upstream had finished ({middle:.2f} s, upstream {ctx.upstream_seconds:.1f} s): the output did not keep pace",
+            f"< {ctx.upstream_seconds:.2f} s",
+            round(middle, 3),
+        )
     elif last - first < half:
-        yield Violation(f"the output events arrived within {last - first:.2f} s of each other while the upstream took {ctx.upstream_seconds:.1f} s: the stream was buffered and released at once", f">= {half:.2f} s between the first and last output event", round(last - first, 3))
+        yield Violation(
+            f"the output events arrived within {last - first:.2f} s of each other while the upstream took {ctx.upstream_seconds:.1f} s: the stream was buffered and released at once",
+            f">= {half:.2f} s between the first and last output event",
+            round(last - first, 3),
+        )
 
 
-@invariant("transport.cancel-propagates", applies=_is(Cancellation), level="proxy", evidence=f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}")
+@invariant(
+    "transport.cancel-propagates",
+    applies=_is(Cancellation),
+    level="proxy",
+    evidence=f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}",
+)
 def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
     """When the client disconnects mid-stream, the upstream connection is closed within 2 seconds."""
     if ctx.disconnect_after is None:
-        yield Violation(f"the client closed its stream after {ctx.events_read} events, but the upstream connection was still being read {ctx.bound:g} s later", f"upstream closed within {ctx.bound:g} s", "still open")
+        yield Violation(
+            f"the client closed its stream after {ctx.events_read} events, but the upstream connection was still being read {ctx.bound:g} s later",
+            f"upstream closed within {ctx.bound:g} s",
+            "still open",
+        )
     elif ctx.disconnect_after > ctx.bound:
-        yield Violation(f"the upstream connection closed {ctx.disconnect_after:.2f} s after the client left", f"<= {ctx.bound:g} s", round(ctx.disconnect_after, 3))
+        yield Violation(
+            f"the upstream connection closed {ctx.disconnect_after:.2f} s after the client left",
+            f"<= {ctx.bound:g} s",
+            round(ctx.disconnect_after, 3),
+        )
 
 
-@invariant("transport.concurrent-isolation", applies=_is(Isolation), level="proxy", evidence="WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)")
+@invariant(
+    "transport.concurrent-isolation",
+    applies=_is(Isolation),
+    level="proxy",
+    evidence="WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)",
+)
 def concurrent_isolation(ctx: Isolation) -> Iterator[Violation]:
     """Streams run concurrently through one target instance give the same normalized output as each run alone."""
     for capture, alone, together in ctx.mismatches[:5]:
-        yield Violation(f"{capture}: the output under {ctx.streams} concurrent streams differs from its output alone", alone, together)
+        yield Violation(
+            f"{capture}: the output under {ctx.streams} concurrent streams differs from its output alone",
+            alone,
+            together,
+        )
 
 
 # -- synthesized upstream bodies ------------------------------------------------------------------
@@ -134,7 +175,13 @@ def _sse(data: str, name: str | None = None) -> bytes:
 
 
 def _openai_chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
-    chunk = {"id": "chatcmpl-transport", "object": "chat.completion.chunk", "created": 1795251621, "model": "gpt-4o-mini", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+    chunk = {
+        "id": "chatcmpl-transport",
+        "object": "chat.completion.chunk",
+        "created": 1795251621,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
     return _sse(json.dumps(chunk))
 
 
@@ -151,15 +198,35 @@ def _text_delta(protocol: str, text: str) -> bytes:
 def _opening(protocol: str) -> list[bytes]:
     if protocol == OPENAI_CHAT:
         return [_openai_chunk({"role": "assistant", "content": ""})]
-    message = {"id": "msg_transport", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5", "content": [], "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": 9, "output_tokens": 1}}
-    return [_anthropic({"type": "message_start", "message": message}), _anthropic({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
+    message = {
+        "id": "msg_transport",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 9, "output_tokens": 1},
+    }
+    return [
+        _anthropic({"type": "message_start", "message": message}),
+        _anthropic({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    ]
 
 
 def _closing(protocol: str, words: int) -> list[bytes]:
     if protocol == OPENAI_CHAT:
         return [_openai_chunk({}, "stop"), b"data: [DONE]\n\n"]
-    delta = {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": words}}
-    return [_anthropic({"type": "content_block_stop", "index": 0}), _anthropic(delta), _anthropic({"type": "message_stop"})]
+    delta = {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": words},
+    }
+    return [
+        _anthropic({"type": "content_block_stop", "index": 0}),
+        _anthropic(delta),
+        _anthropic({"type": "message_stop"}),
+    ]
 
 
 def _text_body(protocol: str, words: int, *, closed: bool = True) -> tuple[bytes, str]:
@@ -171,16 +238,39 @@ def _text_body(protocol: str, words: int, *, closed: bool = True) -> tuple[bytes
 
 
 def _error_body(protocol: str, status: int) -> bytes:
-    kind, message = ("rate_limit_error", "Rate limit reached; retry later.") if status == 429 else ("api_error", "Internal server error.")
+    kind, message = (
+        ("rate_limit_error", "Rate limit reached; retry later.")
+        if status == 429
+        else ("api_error", "Internal server error.")
+    )
     if protocol == OPENAI_CHAT:
-        return json.dumps({"error": {"message": message, "type": kind if status == 429 else "server_error", "param": None, "code": "rate_limit_exceeded" if status == 429 else None}}).encode()
+        return json.dumps(
+            {
+                "error": {
+                    "message": message,
+                    "type": kind if status == 429 else "server_error",
+                    "param": None,
+                    "code": "rate_limit_exceeded" if status == 429 else None,
+                }
+            }
+        ).encode()
     return json.dumps({"type": "error", "error": {"type": kind, "message": message}}).encode()
 
 
 def _request(upstream: str) -> dict[str, Any]:
     if upstream == OPENAI_CHAT:
-        return {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True}, "messages": [{"role": "user", "content": "Count in words."}]}
-    return {"model": "claude-sonnet-4-5", "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "Count in words."}]}
+        return {
+            "model": "gpt-4o-mini",
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Count in words."}],
+        }
+    return {
+        "model": "claude-sonnet-4-5",
+        "max_tokens": 1024,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Count in words."}],
+    }
 
 
 # -- running a check ------------------------------------------------------------------------------
@@ -227,7 +317,9 @@ async def _watch_request(slot: Any) -> float:
     return time.monotonic()
 
 
-async def _collect(target: Target, exchange: Exchange, *, stop_after: int | None = None, times: list[float] | None = None) -> tuple[int, list[bytes]]:
+async def _collect(
+    target: Target, exchange: Exchange, *, stop_after: int | None = None, times: list[float] | None = None
+) -> tuple[int, list[bytes]]:
     """The target's output (status, writes); with `stop_after`, the client closes the stream after
     that many complete events. `times` receives each complete event's arrival (monotonic)."""
     status, chunks, parser, events = 200, [], SSEParser(), 0
@@ -254,7 +346,13 @@ async def _collect(target: Target, exchange: Exchange, *, stop_after: int | None
 
 def _exchange(route: Route, slot: Any, provider: str = "") -> Exchange:
     request = client_request(_request(route[0]), route[0], route[1])
-    return Exchange(route, request, slot.url, token=slot.token, provider=provider or ("openai" if route[0] == OPENAI_CHAT else "anthropic"))
+    return Exchange(
+        route,
+        request,
+        slot.url,
+        token=slot.token,
+        provider=provider or ("openai" if route[0] == OPENAI_CHAT else "anthropic"),
+    )
 
 
 def _verdicts(context: Any, ids: tuple[str, ...]) -> list[Verdict]:
@@ -275,7 +373,13 @@ async def _incremental(runner: Any, target: Target, route: Route) -> CaseResult:
     pieces = body.count(b"\n\n")
     relative = tuple(t - began for t in times) if began is not None else ()
     context = Pacing(PACE * (pieces - 1), relative)
-    return _result(TransportCase("incremental", route), _verdicts(context, ("transport.incremental",)), chunks, status, len(slot.requests))
+    return _result(
+        TransportCase("incremental", route),
+        _verdicts(context, ("transport.incremental",)),
+        chunks,
+        status,
+        len(slot.requests),
+    )
 
 
 async def _cancel(runner: Any, target: Target, route: Route) -> CaseResult:
@@ -294,11 +398,19 @@ async def _cancel(runner: Any, target: Target, route: Route) -> CaseResult:
         runner.replay.unregister(slot.token)
     events = sum(1 for _ in SSEParser().feed(b"".join(chunks)))
     context = Cancellation(events, disconnect, CANCEL_BOUND)
-    return _result(TransportCase("cancel-propagates", route), _verdicts(context, ("transport.cancel-propagates",)), chunks, status, len(slot.requests))
+    return _result(
+        TransportCase("cancel-propagates", route),
+        _verdicts(context, ("transport.cancel-propagates",)),
+        chunks,
+        status,
+        len(slot.requests),
+    )
 
 
 async def _one_capture(runner: Any, target: Target, route: Route, capture: Any) -> dict[str, Any]:
-    slot = runner.replay.register(capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol)
+    slot = runner.replay.register(
+        capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol
+    )
     try:
         request = client_request(capture.request, route[0], route[1])
         exchange = Exchange(route, request, slot.url, token=slot.token, provider=capture.provider)
@@ -324,9 +436,15 @@ async def _concurrent(runner: Any, target: Target, route: Route) -> CaseResult:
     alone = {capture.id: await _one_capture(runner, target, route, capture) for capture in captures}
     chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
     together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
-    mismatches = tuple((c.id, alone[c.id], out) for c, out in zip(chosen, together) if out != alone[c.id])
+    mismatches = tuple((c.id, alone[c.id], out) for c, out in zip(chosen, together, strict=True) if out != alone[c.id])
     context = Isolation(len(chosen), mismatches)
-    return _result(TransportCase("concurrent-isolation", route), _verdicts(context, ("transport.concurrent-isolation",)), [], 200, 0)
+    return _result(
+        TransportCase("concurrent-isolation", route),
+        _verdicts(context, ("transport.concurrent-isolation",)),
+        [],
+        200,
+        0,
+    )
 
 
 _FAULT_CHECKS = ("semantic.error-surfaced", "semantic.text", "http.error-body")
@@ -355,13 +473,17 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseRe
     elif name == "fault-stall":
         first, text = _text_body(upstream, 2, closed=False)
         rest, _ = _text_body(upstream, 4)
-        body = first + rest[len(first):]
+        body = first + rest[len(first) :]
         # Every event is a piece; one long pause before the third text delta outlasts the target.
-        kwargs["stall"] = (len(_opening(upstream)) + 2, float(getattr(target, "upstream_read_timeout")) + STALL_MARGIN)
+        kwargs["stall"] = (len(_opening(upstream)) + 2, float(target.upstream_read_timeout) + STALL_MARGIN)
         negative = {"kind": "cut-off"}
     elif name == "fault-invalid-json":
         before, text = _text_body(upstream, 3, closed=False)
-        broken = b'data: {"id":"chatcmpl-transport","choices":[{"index":0,"delta":{"content":" in\n\n' if upstream == OPENAI_CHAT else b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" in\n\n'
+        broken = (
+            b'data: {"id":"chatcmpl-transport","choices":[{"index":0,"delta":{"content":" in\n\n'
+            if upstream == OPENAI_CHAT
+            else b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" in\n\n'
+        )
         # Then the stream goes on to a clean finish, so a proxy that skips the event is caught too.
         body = before + broken + _text_delta(upstream, " after") + b"".join(_closing(upstream, 5))
         negative = {"kind": "invalid-json"}
@@ -380,7 +502,9 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseRe
         runner.replay.unregister(slot.token)
     output = b"".join(chunks)
     expect = {"text": text, "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": None}
-    ctx = _checks.build_context(output, route[1], chunks=chunks, status=status, request=exchange.request, expect=expect, negative=negative)
+    ctx = _checks.build_context(
+        output, route[1], chunks=chunks, status=status, request=exchange.request, expect=expect, negative=negative
+    )
     known = registry()
     verdicts = _checks.check(ctx, [known[name] for name in _FAULT_CHECKS])
     result = _result(TransportCase(name, route), verdicts, chunks, status, len(slot.requests))
@@ -388,7 +512,9 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseRe
     return result
 
 
-def _result(case: TransportCase, verdicts: list[Verdict], chunks: list[bytes], status: int, requests: int) -> CaseResult:
+def _result(
+    case: TransportCase, verdicts: list[Verdict], chunks: list[bytes], status: int, requests: int
+) -> CaseResult:
     outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
     return CaseResult(case, outcome, verdicts, b"".join(chunks), status, len(chunks), upstream_requests=requests)
 
@@ -413,7 +539,9 @@ def _bound(runner: Any, case: TransportCase) -> float:
     return float(runner.timeout) * (3 if case.check == "concurrent-isolation" else 1)
 
 
-async def _timed(coroutine: Coroutine[Any, Any, CaseResult], case: TransportCase, target: Target, bound: float) -> CaseResult:
+async def _timed(
+    coroutine: Coroutine[Any, Any, CaseResult], case: TransportCase, target: Target, bound: float
+) -> CaseResult:
     """Run one check within its time bound; a crash or time-out makes the item errored."""
     started = time.perf_counter()
     try:
@@ -441,7 +569,9 @@ def start(runner: Any, target: Target, case: TransportCase) -> concurrent.future
     return future
 
 
-def run_check(runner: Any, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None) -> CaseResult:
+def run_check(
+    runner: Any, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None
+) -> CaseResult:
     """The result of one transport check, begun now or earlier by `start`."""
     bound = _bound(runner, case)
     future = started if started is not None else start(runner, target, case)

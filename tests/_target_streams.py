@@ -16,7 +16,11 @@ ADAPTER: Route = (OPENAI_CHAT, ANTHROPIC_MESSAGES)
 TO_OPENAI: Route = (ANTHROPIC_MESSAGES, OPENAI_CHAT)
 PASSTHROUGH: Route = (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)
 
-OPENAI_REQUEST: dict[str, Any] = {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+OPENAI_REQUEST: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "stream": True,
+    "messages": [{"role": "user", "content": "hi"}],
+}
 ANTHROPIC_REQUEST: dict[str, Any] = {
     "model": "claude-sonnet-4-5",
     "max_tokens": 256,
@@ -44,12 +48,16 @@ def chunk(
 
 def openai_stream(*chunks: dict[str, Any] | str, done: bool = True, newline: str = "\n") -> bytes:
     """`data:` events for `chunks` (a str is sent verbatim as the data), then `[DONE]`."""
-    events = [c if isinstance(c, str) else json.dumps(c, ensure_ascii=False) for c in chunks] + (["[DONE]"] if done else [])
+    events = [c if isinstance(c, str) else json.dumps(c, ensure_ascii=False) for c in chunks] + (
+        ["[DONE]"] if done else []
+    )
     return "".join(f"data: {data}{newline}{newline}" for data in events).encode("utf-8")
 
 
 def anthropic_stream(*events: dict[str, Any], newline: str = "\n") -> bytes:
-    return "".join(f"event: {e['type']}{newline}data: {json.dumps(e, ensure_ascii=False)}{newline}{newline}" for e in events).encode("utf-8")
+    return "".join(
+        f"event: {e['type']}{newline}data: {json.dumps(e, ensure_ascii=False)}{newline}{newline}" for e in events
+    ).encode("utf-8")
 
 
 def message_start(input_tokens: int = 10) -> dict[str, Any]:
@@ -79,7 +87,11 @@ def block_stop(index: int) -> dict[str, Any]:
 
 
 def message_delta(stop_reason: str = "end_turn", **usage: int) -> dict[str, Any]:
-    return {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": usage or {"output_tokens": 5}}
+    return {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": usage or {"output_tokens": 5},
+    }
 
 
 MESSAGE_STOP: dict[str, Any] = {"type": "message_stop"}
@@ -143,7 +155,13 @@ def joined(payloads: list[Any], key: str) -> str:
 
 
 def finishes(payloads: list[Any]) -> list[str]:
-    return [c["finish_reason"] for p in payloads if isinstance(p, dict) for c in p.get("choices") or () if c.get("finish_reason")]
+    return [
+        c["finish_reason"]
+        for p in payloads
+        if isinstance(p, dict)
+        for c in p.get("choices") or ()
+        if c.get("finish_reason")
+    ]
 
 
 def tool_calls(payloads: list[Any]) -> dict[int, dict[str, str]]:

@@ -13,29 +13,11 @@ import random
 from typing import Any
 
 import pytest
-
-from conformance.checks import build_context, check
-from conformance.invariants import Verdict, select
-from conformance.protocols import ANTHROPIC_MESSAGES as AN
-from conformance.protocols import OPENAI_CHAT as OA
-from conformance.schedules import split
 from test_invariants import (
     AN_ERROR,
+    AN_ERROR_EXPECT,
     AN_ERROR_RECORDED,
     AN_INPUT_ONLY_IN_DELTA,
-    AZURE_PLACEHOLDER,
-    OA_COPILOT_INDEX_1,
-    OA_OPENROUTER_ERROR,
-    OA_OPENROUTER_REASONING,
-    OA_QWEN_TOOL,
-    OA_VLLM,
-    oa,
-    oa_finish,
-    oa_role,
-    oa_text,
-    openai,
-    usage_of,
-    AN_ERROR_EXPECT,
     AN_TEXT,
     AN_TEXT_EXPECT,
     AN_THINKING,
@@ -47,29 +29,47 @@ from test_invariants import (
     AN_WEB_SEARCH,
     AN_WEB_SEARCH_EXPECT,
     ANTHROPIC_REQUEST,
+    AZURE_PLACEHOLDER,
     FORCED_TOOL_REQUEST,
     NEG_ERROR,
+    OA_COPILOT_INDEX_1,
     OA_DEEPSEEK,
     OA_ERROR,
     OA_ERROR_EXPECT,
+    OA_FORCED,
     OA_N3,
+    OA_OPENROUTER_ERROR,
+    OA_OPENROUTER_REASONING,
     OA_PARALLEL,
     OA_PARALLEL_ALL_INDEX_0,
     OA_PARALLEL_EXPECT,
-    OA_FORCED,
+    OA_QWEN_TOOL,
     OA_TEXT,
     OA_TEXT_EXPECT,
     OA_TEXT_NO_USAGE,
     OA_TOOL,
     OA_TOOL_EXPECT,
+    OA_VLLM,
     OA_WHOLE,
     PLAIN_REQUEST,
     USAGE_REQUEST,
     cr_only,
     crlf,
     no_space,
+    oa,
+    oa_finish,
+    oa_role,
+    oa_text,
+    openai,
+    usage_of,
     with_comments,
 )
+
+from conformance.checks import build_context, check
+from conformance.invariants import Verdict, select
+from conformance.protocols import ANTHROPIC_MESSAGES as AN
+from conformance.protocols import OPENAI_CHAT as OA
+from conformance.schedules import split
 
 OUTCOMES = {"pass", "fail", "warning", "skipped"}
 
@@ -93,7 +93,9 @@ CORRECT = [
     pytest.param(OA_WHOLE, OA, USAGE_REQUEST, FORCED_EXPECT, id="openai-tool-call-whole"),
     pytest.param(OA_N3, OA, {**USAGE_REQUEST, "n": 3}, N3_EXPECT, id="openai-n3"),
     pytest.param(crlf(OA_TEXT), OA, USAGE_REQUEST, OA_TEXT_EXPECT, id="openai-text-crlf"),
-    pytest.param(with_comments(no_space(OA_TOOL)), OA, USAGE_REQUEST, OA_TOOL_EXPECT, id="openai-tool-comments-no-space"),
+    pytest.param(
+        with_comments(no_space(OA_TOOL)), OA, USAGE_REQUEST, OA_TOOL_EXPECT, id="openai-tool-comments-no-space"
+    ),
     pytest.param(AN_TEXT, AN, ANTHROPIC_REQUEST, AN_TEXT_EXPECT, id="anthropic-text"),
     pytest.param(AN_TOOL, AN, ANTHROPIC_REQUEST, AN_TOOL_EXPECT, id="anthropic-tool-use"),
     pytest.param(AN_TOOL_NO_ARGS, AN, ANTHROPIC_REQUEST, AN_TOOL_NO_ARGS_EXPECT, id="anthropic-tool-no-args"),
@@ -104,7 +106,9 @@ CORRECT = [
 
 
 @pytest.mark.parametrize(("raw", "protocol", "request_body", "expect"), CORRECT)
-def test_correct_stream_has_no_failing_verdict(raw: bytes, protocol: str, request_body: dict[str, Any], expect: dict[str, Any]) -> None:
+def test_correct_stream_has_no_failing_verdict(
+    raw: bytes, protocol: str, request_body: dict[str, Any], expect: dict[str, Any]
+) -> None:
     verdicts = check(build_context(raw, protocol, request=request_body, expect=expect))
     assert len(verdicts) == len(select(protocol))
     assert _not_passing(verdicts) == [], "\n" + json.dumps(_not_passing(verdicts), indent=1, ensure_ascii=False)
@@ -119,7 +123,9 @@ def test_correct_stream_has_no_failing_verdict(raw: bytes, protocol: str, reques
         pytest.param(AN_ERROR, AN, AN_ERROR_EXPECT, id="anthropic-error-event"),
     ],
 )
-def test_upstream_error_passed_on_correctly_has_no_failing_verdict(raw: bytes, protocol: str, expect: dict[str, Any]) -> None:
+def test_upstream_error_passed_on_correctly_has_no_failing_verdict(
+    raw: bytes, protocol: str, expect: dict[str, Any]
+) -> None:
     request_body = USAGE_REQUEST if protocol == OA else ANTHROPIC_REQUEST
     verdicts = check(build_context(raw, protocol, request=request_body, expect=expect, negative=NEG_ERROR))
     assert _not_passing(verdicts) == [], "\n" + json.dumps(_not_passing(verdicts), indent=1, ensure_ascii=False)
@@ -135,18 +141,63 @@ def test_provider_quirks_fail_only_proxy_level_invariants() -> None:
 def test_a_broken_stream_fails_the_invariants_it_breaks() -> None:
     verdicts = check(build_context(OA_PARALLEL_ALL_INDEX_0, OA, request=USAGE_REQUEST, expect=OA_PARALLEL_EXPECT))
     failing = {v.invariant for v in verdicts if v.outcome == "fail"}
-    assert failing == {"openai.tool.index-per-id", "openai.tool.header-once", "openai.tool.arguments-json", "semantic.tool-calls", "oracle.openai-python"}
+    assert failing == {
+        "openai.tool.index-per-id",
+        "openai.tool.header-once",
+        "openai.tool.arguments-json",
+        "semantic.tool-calls",
+        "oracle.openai-python",
+    }
 
 
 # ---------------------------------------------------------------- provider-level invariants
 
-XAI = {"object": "chat.completion.chunk", "created": 1761955200, "model": "grok-3-mini", "system_fingerprint": "fp_3e2c4b5a1d"}
+XAI = {
+    "object": "chat.completion.chunk",
+    "created": 1761955200,
+    "model": "grok-3-mini",
+    "system_fingerprint": "fp_3e2c4b5a1d",
+}
 # xAI (§3): no finish_reason or logprobs key until the finish chunk, the call whole in one chunk, a choices:[] usage chunk.
 OA_XAI = openai(
-    {"id": "d1a7e0f3-xai", **XAI, "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "The user wants weather."}}], "usage": None},
-    {"id": "d1a7e0f3-xai", **XAI, "choices": [{"index": 0, "delta": {"tool_calls": [{"id": "call_74213519", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}, "index": 0, "type": "function"}]}}], "usage": None},
+    {
+        "id": "d1a7e0f3-xai",
+        **XAI,
+        "choices": [{"index": 0, "delta": {"role": "assistant", "reasoning_content": "The user wants weather."}}],
+        "usage": None,
+    },
+    {
+        "id": "d1a7e0f3-xai",
+        **XAI,
+        "choices": [
+            {
+                "index": 0,
+                "delta": {
+                    "tool_calls": [
+                        {
+                            "id": "call_74213519",
+                            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                            "index": 0,
+                            "type": "function",
+                        }
+                    ]
+                },
+            }
+        ],
+        "usage": None,
+    },
     {"id": "d1a7e0f3-xai", **XAI, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}], "usage": None},
-    {"id": "d1a7e0f3-xai", **XAI, "choices": [], "usage": {"prompt_tokens": 307, "completion_tokens": 26, "total_tokens": 560, "completion_tokens_details": {"reasoning_tokens": 227}}},
+    {
+        "id": "d1a7e0f3-xai",
+        **XAI,
+        "choices": [],
+        "usage": {
+            "prompt_tokens": 307,
+            "completion_tokens": 26,
+            "total_tokens": 560,
+            "completion_tokens_details": {"reasoning_tokens": 227},
+        },
+    },
 )
 # Mistral (§3, §4): parallel tool calls with no index and no type, whole in the finish chunk with usage.
 OA_MISTRAL = openai(
@@ -162,7 +213,9 @@ PROVIDER_STREAMS = [
     pytest.param(OA_OPENROUTER_ERROR, OA, id="openrouter-mid-stream-error"),
     pytest.param(OA_QWEN_TOOL, OA, id="qwen-empty-id-continuation"),
     pytest.param(OA_COPILOT_INDEX_1, OA, id="copilot-claude-index-1"),
-    pytest.param(openai(AZURE_PLACEHOLDER, oa_role(), oa_text("Hi"), oa_finish("stop")), OA, id="azure-placeholder-chunk"),
+    pytest.param(
+        openai(AZURE_PLACEHOLDER, oa_role(), oa_text("Hi"), oa_finish("stop")), OA, id="azure-placeholder-chunk"
+    ),
     pytest.param(OA_VLLM, OA, id="vllm-reasoning"),
     pytest.param(OA_XAI, OA, id="xai-no-finish-key"),
     pytest.param(OA_WHOLE, OA, id="groq-whole-call"),
@@ -175,8 +228,13 @@ PROVIDER_STREAMS = [
 @pytest.mark.parametrize(("raw", "protocol"), PROVIDER_STREAMS)
 def test_real_provider_streams_pass_every_provider_level_invariant(raw: bytes, protocol: str) -> None:
     """What corpus lint demands of a capture: its own stream meets every `provider`-level invariant."""
-    verdicts = check(build_context(raw, protocol, request=PLAIN_REQUEST if protocol == OA else ANTHROPIC_REQUEST), [inv for inv in select(protocol) if inv.level == "provider"])
-    assert _not_passing(verdicts, ("fail",)) == [], "\n" + json.dumps(_not_passing(verdicts, ("fail",)), indent=1, ensure_ascii=False)
+    verdicts = check(
+        build_context(raw, protocol, request=PLAIN_REQUEST if protocol == OA else ANTHROPIC_REQUEST),
+        [inv for inv in select(protocol) if inv.level == "provider"],
+    )
+    assert _not_passing(verdicts, ("fail",)) == [], "\n" + json.dumps(
+        _not_passing(verdicts, ("fail",)), indent=1, ensure_ascii=False
+    )
 
 
 # ------------------------------------------------------------------------------- chunkings
@@ -198,13 +256,23 @@ CHUNKED = [
 ]
 
 
-def _verdicts(raw: bytes, protocol: str, request_body: dict[str, Any], expect: dict[str, Any] | None, chunks: list[bytes] | None = None) -> list[dict[str, Any]]:
-    return [v.to_json() for v in check(build_context(raw, protocol, chunks=chunks, request=request_body, expect=expect))]
+def _verdicts(
+    raw: bytes,
+    protocol: str,
+    request_body: dict[str, Any],
+    expect: dict[str, Any] | None,
+    chunks: list[bytes] | None = None,
+) -> list[dict[str, Any]]:
+    return [
+        v.to_json() for v in check(build_context(raw, protocol, chunks=chunks, request=request_body, expect=expect))
+    ]
 
 
 @pytest.mark.parametrize("schedule", SCHEDULES)
 @pytest.mark.parametrize(("raw", "protocol", "request_body", "expect"), CHUNKED)
-def test_verdicts_do_not_depend_on_chunking(raw: bytes, protocol: str, request_body: dict[str, Any], expect: dict[str, Any] | None, schedule: str) -> None:
+def test_verdicts_do_not_depend_on_chunking(
+    raw: bytes, protocol: str, request_body: dict[str, Any], expect: dict[str, Any] | None, schedule: str
+) -> None:
     whole = _verdicts(raw, protocol, request_body, expect)
     pieces = split(raw, schedule)
     assert b"".join(pieces) == raw
@@ -216,7 +284,7 @@ def test_chunking_splitting_every_crlf_and_every_utf8_sequence() -> None:
     whole = build_context(raw, AN, expect=AN_THINKING_EXPECT)
     # Cut after every byte that is a CR or a UTF-8 lead byte: each CRLF and each multibyte char straddles reads.
     cuts = [i + 1 for i, byte in enumerate(raw) if byte == 0x0D or byte >= 0xC0]
-    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    pieces = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     cut = build_context(raw, AN, chunks=pieces, expect=AN_THINKING_EXPECT)
     assert cut.events == whole.events
     assert [v.to_json() for v in check(cut)] == [v.to_json() for v in check(whole)]
@@ -248,46 +316,92 @@ GARBAGE: list[Any] = [
     pytest.param(b"\n\n\n", id="blank-lines"),
     pytest.param(b"\r", id="lone-cr"),
     pytest.param(b"\xef\xbb", id="half-a-bom"),
-    pytest.param(b"data: {\"choices\":[{\"delta\":{\"content\":\"Hel\n\n", id="truncated-json-openai"),
-    pytest.param(b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de\n\n', id="truncated-json-anthropic"),
+    pytest.param(b'data: {"choices":[{"delta":{"content":"Hel\n\n', id="truncated-json-openai"),
+    pytest.param(
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de\n\n',
+        id="truncated-json-anthropic",
+    ),
     pytest.param(b"<html><body>502 Bad Gateway</body></html>", id="html-error-page"),
     pytest.param(b'{"error":{"type":"overloaded_error","message":"Overloaded"}}', id="json-body-not-sse"),
-    pytest.param(b"data: null\n\ndata: 42\n\ndata: \"x\"\n\ndata: []\n\ndata: {}\n\ndata: [DONE]\n\n", id="json-scalars"),
+    pytest.param(b'data: null\n\ndata: 42\n\ndata: "x"\n\ndata: []\n\ndata: {}\n\ndata: [DONE]\n\n', id="json-scalars"),
     pytest.param(b"data: " + b"[" * 5000 + b"\n\n", id="deep-nesting-prefix"),
-    pytest.param(b"event: message_start\ndata: {}\n\nevent: content_block_delta\ndata: {\"type\":\"content_block_delta\"}\n\n", id="anthropic-empty-objects"),
+    pytest.param(
+        b'event: message_start\ndata: {}\n\nevent: content_block_delta\ndata: {"type":"content_block_delta"}\n\n',
+        id="anthropic-empty-objects",
+    ),
     *[pytest.param(_random_bytes(seed), id=f"random-binary-{seed}") for seed in range(8)],
     *[pytest.param(_sse_like_noise(seed), id=f"sse-like-noise-{seed}") for seed in range(8)],
 ]
 
 # Valid JSON in the wrong shape: every field a client reads, given the wrong type.
 TYPE_CONFUSED: list[Any] = [
-    pytest.param(b'data: {"choices":"x"}\n\ndata: {"choices":[1,null,"a"]}\n\ndata: [DONE]\n\n', id="openai-choices-wrong-type"),
-    pytest.param(b'data: {"choices":[{"index":0,"delta":"x","finish_reason":7}]}\n\ndata: [DONE]\n\n', id="openai-delta-a-string"),
-    pytest.param(b'data: {"choices":[{"index":0,"delta":{"content":5,"refusal":[],"reasoning_content":{}}}]}\n\ndata: [DONE]\n\n', id="openai-content-wrong-types"),
-    pytest.param(b'data: {"choices":[{"index":0,"delta":{"tool_calls":[1,"x",{"index":"0","function":"f"}]}}]}\n\ndata: [DONE]\n\n', id="openai-tool-calls-items-wrong-type"),
-    pytest.param(b'data: {"choices":[],"usage":"lots"}\n\ndata: {"error":true}\n\n', id="openai-usage-and-error-wrong-type"),
-    pytest.param(b'event: message_start\ndata: {"type":"message_start","message":5}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":"x"}\n\n'
-                 b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":"x"}\n\nevent: message_delta\ndata: {"type":"message_delta","delta":[],"usage":7}\n\n', id="anthropic-payloads-wrong-type"),
-    pytest.param(b'event: content_block_start\ndata: {"type":"content_block_start","index":"0","content_block":{"type":7}}\n\nevent: error\ndata: {"type":"error","error":"boom"}\n\n', id="anthropic-index-and-error-wrong-type"),
+    pytest.param(
+        b'data: {"choices":"x"}\n\ndata: {"choices":[1,null,"a"]}\n\ndata: [DONE]\n\n', id="openai-choices-wrong-type"
+    ),
+    pytest.param(
+        b'data: {"choices":[{"index":0,"delta":"x","finish_reason":7}]}\n\ndata: [DONE]\n\n', id="openai-delta-a-string"
+    ),
+    pytest.param(
+        b'data: {"choices":[{"index":0,"delta":{"content":5,"refusal":[],"reasoning_content":{}}}]}\n\ndata: [DONE]\n\n',
+        id="openai-content-wrong-types",
+    ),
+    pytest.param(
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[1,"x",{"index":"0","function":"f"}]}}]}\n\ndata: [DONE]\n\n',
+        id="openai-tool-calls-items-wrong-type",
+    ),
+    pytest.param(
+        b'data: {"choices":[],"usage":"lots"}\n\ndata: {"error":true}\n\n', id="openai-usage-and-error-wrong-type"
+    ),
+    pytest.param(
+        b'event: message_start\ndata: {"type":"message_start","message":5}\n\nevent: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":"x"}\n\n'
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":"x"}\n\nevent: message_delta\ndata: {"type":"message_delta","delta":[],"usage":7}\n\n',
+        id="anthropic-payloads-wrong-type",
+    ),
+    pytest.param(
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":"0","content_block":{"type":7}}\n\nevent: error\ndata: {"type":"error","error":"boom"}\n\n',
+        id="anthropic-index-and-error-wrong-type",
+    ),
 ]
 
 # Found by fuzzing field types: each once raised TypeError instead of giving verdicts.
 CRASHING: list[Any] = [
-    pytest.param(b'data: {"choices":[{"index":0,"delta":{"tool_calls":7}}]}\n\ndata: [DONE]\n\n', id="openai-tool-calls-an-int"),
-    pytest.param(b'data: {"choices":[{"index":0,"delta":{},"finish_reason":["stop"]}]}\n\ndata: [DONE]\n\n', id="openai-finish-reason-a-list"),
-    pytest.param(b'data: {"choices":[{"index":[0],"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n', id="openai-choice-index-a-list"),
-    pytest.param(b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":{},"id":"c","function":{"name":"f"}}]}}]}\n\ndata: [DONE]\n\n', id="openai-tool-index-an-object"),
-    pytest.param(b'event: content_block_start\ndata: {"type":"content_block_start","index":[],"content_block":{"type":"text","text":""}}\n\n', id="anthropic-index-a-list"),
-    pytest.param(b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
-                 b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":[]}}\n\n', id="anthropic-delta-type-a-list"),
-    pytest.param(b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":["end_turn"]},"usage":{"output_tokens":1}}\n\n', id="anthropic-stop-reason-a-list"),
+    pytest.param(
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":7}}]}\n\ndata: [DONE]\n\n', id="openai-tool-calls-an-int"
+    ),
+    pytest.param(
+        b'data: {"choices":[{"index":0,"delta":{},"finish_reason":["stop"]}]}\n\ndata: [DONE]\n\n',
+        id="openai-finish-reason-a-list",
+    ),
+    pytest.param(
+        b'data: {"choices":[{"index":[0],"delta":{"content":"x"}}]}\n\ndata: [DONE]\n\n',
+        id="openai-choice-index-a-list",
+    ),
+    pytest.param(
+        b'data: {"choices":[{"index":0,"delta":{"tool_calls":[{"index":{},"id":"c","function":{"name":"f"}}]}}]}\n\ndata: [DONE]\n\n',
+        id="openai-tool-index-an-object",
+    ),
+    pytest.param(
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":[],"content_block":{"type":"text","text":""}}\n\n',
+        id="anthropic-index-a-list",
+    ),
+    pytest.param(
+        b'event: content_block_start\ndata: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}\n\n'
+        b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":[]}}\n\n',
+        id="anthropic-delta-type-a-list",
+    ),
+    pytest.param(
+        b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":["end_turn"]},"usage":{"output_tokens":1}}\n\n',
+        id="anthropic-stop-reason-a-list",
+    ),
 ]
 
 
 def _assert_verdicts(raw: bytes, protocol: str) -> None:
     contexts = [
         build_context(raw, protocol),
-        build_context(raw, protocol, request=USAGE_REQUEST, expect=OA_TEXT_EXPECT if protocol == OA else AN_TEXT_EXPECT),
+        build_context(
+            raw, protocol, request=USAGE_REQUEST, expect=OA_TEXT_EXPECT if protocol == OA else AN_TEXT_EXPECT
+        ),
         build_context(raw, protocol, expect=OA_ERROR_EXPECT, negative=NEG_ERROR),
         build_context(raw, protocol, chunks=split(raw, "adversarial")),
     ]
@@ -316,7 +430,15 @@ def test_type_confused_fields_give_verdicts_not_exceptions(raw: bytes, request: 
 
 
 @pytest.mark.parametrize("protocol", [OA, AN])
-@pytest.mark.parametrize(("name", "stream"), [("openai-text", OA_TEXT), ("openai-tool", OA_TOOL), ("anthropic-thinking", AN_THINKING), ("anthropic-web-search", AN_WEB_SEARCH)])
+@pytest.mark.parametrize(
+    ("name", "stream"),
+    [
+        ("openai-text", OA_TEXT),
+        ("openai-tool", OA_TOOL),
+        ("anthropic-thinking", AN_THINKING),
+        ("anthropic-web-search", AN_WEB_SEARCH),
+    ],
+)
 def test_every_truncation_gives_verdicts(name: str, stream: bytes, protocol: str) -> None:
     for raw in _truncations(stream, 7):
         _assert_verdicts(raw, protocol)

@@ -48,7 +48,7 @@ def _socket_inodes() -> set[str]:
         except OSError:
             continue  # closed while listing (the listing's own fd among them)
         if link.startswith("socket:["):
-            inodes.add(link[len("socket:["):-1])
+            inodes.add(link[len("socket:[") : -1])
     return inodes
 
 
@@ -164,7 +164,9 @@ def test_runner_closed_after_a_hanging_target_leaves_nothing_behind(baseline: Ca
 
 def test_pytest_run_leaves_nothing_behind(pytester: pytest.Pytester, baseline: Callable[[], dict[str, Any]]) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    result = pytester.runpytest_inprocess("--target=reference", "-k", "text-lf", "-p", "no:cacheprovider", f"--report-dir={pytester.path / 'reports'}")
+    result = pytester.runpytest_inprocess(
+        "--target=reference", "-k", "text-lf", "-p", "no:cacheprovider", f"--report-dir={pytester.path / 'reports'}"
+    )
     result.assert_outcomes(passed=4)
     assert baseline() == {"listening": set(), "tcp": set(), "threads": set(), "children": set()}
 
@@ -195,7 +197,9 @@ def test_runner_replay_server_binds_127_0_0_1(baseline: Callable[[], dict[str, A
     try:
         new = _listening() - before
         table = _tcp_table()
-        assert new and all(table[inode][1].split(":")[0] == "0100007F" for inode in new), {inode: table[inode] for inode in new}
+        assert new and all(table[inode][1].split(":")[0] == "0100007F" for inode in new), {
+            inode: table[inode] for inode in new
+        }
         assert runner.replay.base_url.startswith("http://127.0.0.1:")
     finally:
         runner.close()

@@ -69,8 +69,13 @@ def test_invariants_lists_every_invariant_with_evidence() -> None:
 
 
 def test_report_renders_markdown_and_rejects_other_json(tmp_path: Path) -> None:
-    report = {"format": "conformance-report/1", "header": {"target": "t", "suite_version": "0", "corpus_revision": "x", "schedules": ["event"]},
-              "summary": {"passed": 1, "failed": 0, "errored": 0, "skipped": 0, "total": 1}, "invariants": {}, "items": []}
+    report = {
+        "format": "conformance-report/1",
+        "header": {"target": "t", "suite_version": "0", "corpus_revision": "x", "schedules": ["event"]},
+        "summary": {"passed": 1, "failed": 0, "errored": 0, "skipped": 0, "total": 1},
+        "invariants": {},
+        "items": [],
+    }
     (tmp_path / "r.json").write_text(json.dumps(report))
     code, out = cli("report", str(tmp_path / "r.json"))
     assert code == 0 and out.startswith("# Conformance: `t`")
@@ -79,7 +84,11 @@ def test_report_renders_markdown_and_rejects_other_json(tmp_path: Path) -> None:
 
 
 def test_replay_serves_a_capture_on_loopback() -> None:
-    process = subprocess.Popen([sys.executable, "-m", "conformance.cli", "replay", "openai-chat/openai/text-lf"], stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "conformance.cli", "replay", "openai-chat/openai/text-lf"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()

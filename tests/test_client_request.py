@@ -16,10 +16,25 @@ OPENAI_UPSTREAM: dict[str, Any] = {
     "messages": [
         {"role": "system", "content": "Be brief."},
         {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": None, "tool_calls": [{"id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}}]},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {
+                    "id": "call_a",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+                }
+            ],
+        },
         {"role": "tool", "tool_call_id": "call_a", "content": "sunny"},
     ],
-    "tools": [{"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}}}],
+    "tools": [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}},
+        }
+    ],
     "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
 }
 
@@ -34,7 +49,9 @@ ANTHROPIC_UPSTREAM: dict[str, Any] = {
 }
 
 
-@pytest.mark.parametrize(("request_", "protocol"), [(OPENAI_UPSTREAM, OPENAI_CHAT), (ANTHROPIC_UPSTREAM, ANTHROPIC_MESSAGES)])
+@pytest.mark.parametrize(
+    ("request_", "protocol"), [(OPENAI_UPSTREAM, OPENAI_CHAT), (ANTHROPIC_UPSTREAM, ANTHROPIC_MESSAGES)]
+)
 def test_same_protocol_is_a_streaming_copy(request_: dict[str, Any], protocol: str) -> None:
     recorded = {**request_, "stream": False}
     client = client_request(recorded, protocol, protocol)
@@ -48,7 +65,10 @@ def test_openai_upstream_gives_an_anthropic_client_request() -> None:
     assert client["system"] == "Be brief."
     assert client["messages"] == [
         {"role": "user", "content": "Weather in Paris?"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "call_a", "name": "get_weather", "input": {"city": "Paris"}}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "call_a", "name": "get_weather", "input": {"city": "Paris"}}],
+        },
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "call_a", "content": "sunny"}]},
     ]
     assert client["tools"] == [{"name": "get_weather", "description": "Weather", "input_schema": {"type": "object"}}]
@@ -57,8 +77,13 @@ def test_openai_upstream_gives_an_anthropic_client_request() -> None:
 
 def test_anthropic_upstream_gives_an_openai_client_request_with_usage() -> None:
     client = client_request(ANTHROPIC_UPSTREAM, ANTHROPIC_MESSAGES, OPENAI_CHAT)
-    assert client["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Weather in Paris?"}]
-    assert client["tools"] == [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}]
+    assert client["messages"] == [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Weather in Paris?"},
+    ]
+    assert client["tools"] == [
+        {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object"}}}
+    ]
     assert client["tool_choice"] == "required"
     assert client["max_tokens"] == 512 and client["stream"] is True
     assert client["stream_options"] == {"include_usage": True}

@@ -42,10 +42,29 @@ def test_every_registered_feature_is_used_and_every_used_feature_registered() ->
 
 def test_required_dialects_and_shapes_are_covered() -> None:
     features = {feature for capture in CAPTURES for feature in capture.features}
-    for needed in ("reasoning.openrouter", "reasoning.deepseek", "reasoning.thinking-field", "reasoning.vllm", "tool.first-chunk",
-                   "tool.parallel", "text.then-tool", "tool.whole-in-one-delta", "usage.empty-choices-chunk", "usage.on-finish-chunk",
-                   "tool.forced-choice-stop", "refusal", "error.mid-stream", "stream.cut-off", "tool.no-arguments",
-                   "anthropic.thinking-signature", "anthropic.ping", "sse.padding", "anthropic.server-tool-result", "sse.crlf", "sse.cr-only"):
+    for needed in (
+        "reasoning.openrouter",
+        "reasoning.deepseek",
+        "reasoning.thinking-field",
+        "reasoning.vllm",
+        "tool.first-chunk",
+        "tool.parallel",
+        "text.then-tool",
+        "tool.whole-in-one-delta",
+        "usage.empty-choices-chunk",
+        "usage.on-finish-chunk",
+        "tool.forced-choice-stop",
+        "refusal",
+        "error.mid-stream",
+        "stream.cut-off",
+        "tool.no-arguments",
+        "anthropic.thinking-signature",
+        "anthropic.ping",
+        "sse.padding",
+        "anthropic.server-tool-result",
+        "sse.crlf",
+        "sse.cr-only",
+    ):
         assert needed in features, needed
     assert {c.protocol for c in CAPTURES} == set(VENDORS)
     assert any(c.negative for c in CAPTURES if c.protocol == "openai-chat")
@@ -101,9 +120,21 @@ def test_good_private_corpus_loads(corpus: Path) -> None:
         (lambda m: m["expect"].pop("finish"), "expect", "'finish' is a required property"),
         (lambda m: m["provenance"].pop("basis"), "provenance", "basis"),
         (lambda m: m["request"].update(stream=False), "request.stream", "True was expected"),
-        (lambda m: m["expect"]["tool_calls"].append({"id": "x", "name": "f", "arguments": "{}"}), "expect.tool_calls[0].arguments", "is not of type 'object'"),
+        (
+            lambda m: m["expect"]["tool_calls"].append({"id": "x", "name": "f", "arguments": "{}"}),
+            "expect.tool_calls[0].arguments",
+            "is not of type 'object'",
+        ),
     ],
-    ids=["missing-field", "bad-protocol", "unknown-key", "missing-expect-finish", "provenance-without-basis", "not-streaming", "arguments-not-object"],
+    ids=[
+        "missing-field",
+        "bad-protocol",
+        "unknown-key",
+        "missing-expect-finish",
+        "provenance-without-basis",
+        "not-streaming",
+        "arguments-not-object",
+    ],
 )
 def test_schema_errors_name_file_and_field(corpus: Path, change, field: str, words: str) -> None:  # type: ignore[no-untyped-def]
     yaml_path = corpus / "openai-chat" / "openai" / "good.yaml"

@@ -37,7 +37,17 @@ def _without_timing(value: Any) -> Any:
 
 
 def _start(target: str, extra: list[str], report_dir: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "pytest", f"--target={target}", f"--report-dir={report_dir}", "-q", "-p", "no:cacheprovider", *extra]
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        f"--target={target}",
+        f"--report-dir={report_dir}",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *extra,
+    ]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
@@ -55,14 +65,16 @@ def test_two_runs_give_identical_reports(target: str, extra: list[str], tmp_path
                 process.kill()
                 process.wait()
     folders = [run / slug(target) for run in runs]
-    for folder, output in zip(folders, outputs):
+    for folder, output in zip(folders, outputs, strict=True):
         assert (folder / "report.json").is_file(), output[-3000:]
     reports = [json.loads((folder / "report.json").read_text(encoding="utf-8")) for folder in folders]
     assert reports[0]["summary"]["total"] > 0
     if target == "reference":
         assert reports[0]["summary"]["failed"] == reports[0]["summary"]["errored"] == 0, outputs[0][-3000:]
     else:
-        assert reports[0]["summary"]["failed"] > 0, "the mutant should fail somewhere, so that violations are compared too"
+        assert reports[0]["summary"]["failed"] > 0, (
+            "the mutant should fail somewhere, so that violations are compared too"
+        )
     first, second = (json.dumps(_without_timing(report), sort_keys=True, ensure_ascii=False) for report in reports)
     assert first == second
     summaries = [(folder / "summary.md").read_text(encoding="utf-8") for folder in folders]
@@ -72,5 +84,14 @@ def test_two_runs_give_identical_reports(target: str, extra: list[str], tmp_path
 def test_timing_fields_are_only_timing() -> None:
     """What the comparison deletes: only the declared timing fields, nowhere a result."""
     assert set(TIMING_FIELDS) == {"seconds", "total_seconds"}
-    row = {"id": "x", "seconds": 1.5, "verdicts": {"a": {"outcome": "fail", "violations": [{"seconds": 2}]}}, "summary": {"total_seconds": 3, "total": 1}}
-    assert _without_timing(row) == {"id": "x", "verdicts": {"a": {"outcome": "fail", "violations": [{}]}}, "summary": {"total": 1}}
+    row = {
+        "id": "x",
+        "seconds": 1.5,
+        "verdicts": {"a": {"outcome": "fail", "violations": [{"seconds": 2}]}},
+        "summary": {"total_seconds": 3, "total": 1},
+    }
+    assert _without_timing(row) == {
+        "id": "x",
+        "verdicts": {"a": {"outcome": "fail", "violations": [{}]}},
+        "summary": {"total": 1},
+    }

@@ -21,7 +21,13 @@ def write(path: Path, entries: list[dict], target: str = "mutant:finish-chunk-tw
 
 
 def entry(**overrides: object) -> dict:
-    return {"capture": CAPTURE, "route": ROUTE, "invariants": ["openai.finish.once"], "reason": "sends the finish chunk twice", **overrides}
+    return {
+        "capture": CAPTURE,
+        "route": ROUTE,
+        "invariants": ["openai.finish.once"],
+        "reason": "sends the finish chunk twice",
+        **overrides,
+    }
 
 
 def test_absent_file_means_no_known_failures(tmp_path: Path) -> None:
@@ -29,7 +35,10 @@ def test_absent_file_means_no_known_failures(tmp_path: Path) -> None:
 
 
 def test_entries_cover_by_capture_route_schedule_and_version(tmp_path: Path) -> None:
-    loaded = load(write(tmp_path / "e.yaml", [entry(schedules=["event"], versions=["1.90.0"], issue="x/y#1")]), "mutant:finish-chunk-twice")
+    loaded = load(
+        write(tmp_path / "e.yaml", [entry(schedules=["event"], versions=["1.90.0"], issue="x/y#1")]),
+        "mutant:finish-chunk-twice",
+    )
     (known,) = loaded.entries
     assert known.covers(CAPTURE, ROUTE, "event", "1.90.0")
     assert not known.covers(CAPTURE, ROUTE, "adversarial", "1.90.0")
@@ -41,7 +50,10 @@ def test_entries_cover_by_capture_route_schedule_and_version(tmp_path: Path) -> 
     ("data", "words"),
     [
         ({"target": "t"}, "'known_failures' is a required property"),
-        ({"target": "t", "known_failures": [{"capture": CAPTURE, "route": ROUTE, "invariants": ["x"]}]}, "known_failures[0]: 'reason' is a required property"),
+        (
+            {"target": "t", "known_failures": [{"capture": CAPTURE, "route": ROUTE, "invariants": ["x"]}]},
+            "known_failures[0]: 'reason' is a required property",
+        ),
         ({"target": "t", "known_failures": [entry(reason="two\nlines")]}, "known_failures[0].reason"),
         ({"target": "other", "known_failures": []}, "not 't'"),
     ],
@@ -73,8 +85,19 @@ def test_a_flaky_entry_accepts_its_invariants_failing_or_not_and_nothing_else() 
 
 
 def test_updated_keeps_flaky_entries_as_written(tmp_path: Path) -> None:
-    previous = load(write(tmp_path / "e.yaml", [entry(flaky=True, invariants=["openai.finish.once", "semantic.text"])]), "mutant:finish-chunk-twice")
-    rows = [{"capture": CAPTURE, "route": ROUTE, "schedule": "event", "outcome": "failed", "verdicts": {"semantic.text": {"outcome": "fail", "reason": "x"}}}]
+    previous = load(
+        write(tmp_path / "e.yaml", [entry(flaky=True, invariants=["openai.finish.once", "semantic.text"])]),
+        "mutant:finish-chunk-twice",
+    )
+    rows = [
+        {
+            "capture": CAPTURE,
+            "route": ROUTE,
+            "schedule": "event",
+            "outcome": "failed",
+            "verdicts": {"semantic.text": {"outcome": "fail", "reason": "x"}},
+        }
+    ]
     data = updated(previous, rows, "1", ["event"])
     assert data["known_failures"] == [{**entry(invariants=["openai.finish.once", "semantic.text"]), "flaky": True}]
 
@@ -82,24 +105,51 @@ def test_updated_keeps_flaky_entries_as_written(tmp_path: Path) -> None:
 def test_updated_keeps_reasons_and_drops_schedules_seen_everywhere(tmp_path: Path) -> None:
     previous = load(write(tmp_path / "e.yaml", [entry(issue="Q/q#19")]), "mutant:finish-chunk-twice")
     rows = [
-        {"capture": CAPTURE, "route": ROUTE, "schedule": s, "outcome": "failed", "verdicts": {"openai.finish.once": {"outcome": "fail", "reason": "twice"}}}
+        {
+            "capture": CAPTURE,
+            "route": ROUTE,
+            "schedule": s,
+            "outcome": "failed",
+            "verdicts": {"openai.finish.once": {"outcome": "fail", "reason": "twice"}},
+        }
         for s in ("event", "adversarial")
     ] + [{"capture": "c/new", "route": ROUTE, "schedule": "event", "outcome": "errored", "error": "boom"}]
     data = updated(previous, rows, "1", ["event", "adversarial"])
     first, second = data["known_failures"]
-    assert first == {"capture": "c/new", "route": ROUTE, "invariants": ["errored"], "schedules": ["event"], "reason": "unexplained: boom"}
+    assert first == {
+        "capture": "c/new",
+        "route": ROUTE,
+        "invariants": ["errored"],
+        "schedules": ["event"],
+        "reason": "unexplained: boom",
+    }
     assert second == {**entry(), "issue": "Q/q#19"}
 
 
 def test_a_known_crash_is_recognised_by_its_exit_code_alone(tmp_path: Path) -> None:
     path = tmp_path / "e.yaml"
-    path.write_text(yaml.safe_dump({"target": "t", "known_failures": [], "known_crashes": [{"exit_code": -1, "reason": "dies", "issue": "x/y#1"}]}))
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "target": "t",
+                "known_failures": [],
+                "known_crashes": [{"exit_code": -1, "reason": "dies", "issue": "x/y#1"}],
+            }
+        )
+    )
     expectations = load(path, "t")
-    assert expectations.crash_behind("target t raised TargetError: the proxy (pid 7) died mid-run with exit code -1; it is started again")
-    assert expectations.crash_behind("target t raised TargetError: the proxy (pid 7) died mid-run with exit code -1") is not None
+    assert expectations.crash_behind(
+        "target t raised TargetError: the proxy (pid 7) died mid-run with exit code -1; it is started again"
+    )
+    assert (
+        expectations.crash_behind("target t raised TargetError: the proxy (pid 7) died mid-run with exit code -1")
+        is not None
+    )
     assert expectations.crash_behind("the proxy died mid-run with exit code -11") is None
     assert expectations.crash_behind("target t raised ValueError: exit code -1") is None
-    assert updated(expectations, [], "1", ["event"])["known_crashes"] == [{"exit_code": -1, "reason": "dies", "issue": "x/y#1"}]
+    assert updated(expectations, [], "1", ["event"])["known_crashes"] == [
+        {"exit_code": -1, "reason": "dies", "issue": "x/y#1"}
+    ]
 
 
 # ------------------------------------------------------------------------- the gate, end to end
@@ -118,8 +168,16 @@ def corpus(tmp_path: Path) -> Path:
 def arguments(pytester: pytest.Pytester, corpus: Path) -> list[str]:
     """One mutant over the small corpus, as every run here makes it."""
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    return ["-p", "no:cacheprovider", "--no-transport", "--target=mutant:finish-chunk-twice", f"--corpus={corpus}",
-            "--schedule=event", "--report-dir", str(pytester.path / "out")]
+    return [
+        "-p",
+        "no:cacheprovider",
+        "--no-transport",
+        "--target=mutant:finish-chunk-twice",
+        f"--corpus={corpus}",
+        "--schedule=event",
+        "--report-dir",
+        str(pytester.path / "out"),
+    ]
 
 
 def run(pytester: pytest.Pytester, corpus: Path, *args: str) -> pytest.RunResult:
@@ -157,17 +215,29 @@ def test_an_unlisted_failure_fails_the_run(pytester: pytest.Pytester, corpus: Pa
 
 
 def test_a_listed_failure_that_passes_fails_the_run(pytester: pytest.Pytester, corpus: Path) -> None:
-    write(folder(pytester) / "expectations.yaml", [entry(), entry(route="openai-chat-to-anthropic-messages", invariants=["semantic.text"], reason="imagined")])
+    write(
+        folder(pytester) / "expectations.yaml",
+        [entry(), entry(route="openai-chat-to-anthropic-messages", invariants=["semantic.text"], reason="imagined")],
+    )
     result = run(pytester, corpus)
     result.assert_outcomes(xfailed=1, failed=1)
-    result.stdout.fnmatch_lines(["*listed as known failure(s) but passing now: semantic.text [[]imagined[]]*--update-expectations*"])
+    result.stdout.fnmatch_lines(
+        ["*listed as known failure(s) but passing now: semantic.text [[]imagined[]]*--update-expectations*"]
+    )
 
 
 def test_update_expectations_records_the_run(pytester: pytest.Pytester, corpus: Path) -> None:
     result = run(pytester, corpus, "--update-expectations")
     assert result.ret == 0
     written = yaml.safe_load((folder(pytester) / "expectations.yaml").read_text())
-    assert written["known_failures"] == [{"capture": CAPTURE, "route": ROUTE, "invariants": ["openai.finish.once"], "reason": written["known_failures"][0]["reason"]}]
+    assert written["known_failures"] == [
+        {
+            "capture": CAPTURE,
+            "route": ROUTE,
+            "invariants": ["openai.finish.once"],
+            "reason": written["known_failures"][0]["reason"],
+        }
+    ]
     assert written["known_failures"][0]["reason"].startswith("unexplained: ")
     run(pytester, corpus).assert_outcomes(passed=1, xfailed=1)
 
@@ -196,14 +266,34 @@ class Dying:
 
 
 @pytest.mark.parametrize(("listed", "outcome"), [(-11, {"xfailed": 2}), (-6, {"errors": 2})])
-def test_items_errored_by_a_known_crash_are_known_failures(pytester: pytest.Pytester, corpus: Path, listed: int, outcome: dict[str, int]) -> None:
+def test_items_errored_by_a_known_crash_are_known_failures(
+    pytester: pytest.Pytester, corpus: Path, listed: int, outcome: dict[str, int]
+) -> None:
     pytester.makepyfile(dyingtarget=DYING_TARGET)
     pytester.syspathinsert()
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     expectations = pytester.path / "expectations.yaml"
-    expectations.write_text(yaml.safe_dump({"target": "dyingtarget:Dying", "known_failures": [], "known_crashes": [{"exit_code": listed, "reason": "a native crash now and then", "issue": "x/y#1"}]}))
-    result = pytester.runpytest("-p", "no:cacheprovider", "--no-transport", "--target=dyingtarget:Dying", f"--corpus={corpus}", "--schedule=event",
-                                "--report-dir", str(pytester.path / "out"), f"--expectations={expectations}", "-rxX")
+    expectations.write_text(
+        yaml.safe_dump(
+            {
+                "target": "dyingtarget:Dying",
+                "known_failures": [],
+                "known_crashes": [{"exit_code": listed, "reason": "a native crash now and then", "issue": "x/y#1"}],
+            }
+        )
+    )
+    result = pytester.runpytest(
+        "-p",
+        "no:cacheprovider",
+        "--no-transport",
+        "--target=dyingtarget:Dying",
+        f"--corpus={corpus}",
+        "--schedule=event",
+        "--report-dir",
+        str(pytester.path / "out"),
+        f"--expectations={expectations}",
+        "-rxX",
+    )
     result.assert_outcomes(**outcome)
     if "xfailed" in outcome:
         result.stdout.fnmatch_lines(["*known crash: a native crash now and then (x/y#1)*"])
@@ -211,7 +301,9 @@ def test_items_errored_by_a_known_crash_are_known_failures(pytester: pytest.Pyte
 
 
 def test_a_broken_expectations_file_is_a_usage_error(pytester: pytest.Pytester, corpus: Path) -> None:
-    (folder(pytester) / "expectations.yaml").write_text("target: mutant:finish-chunk-twice\nknown_failures: [{capture: x}]\n")
+    (folder(pytester) / "expectations.yaml").write_text(
+        "target: mutant:finish-chunk-twice\nknown_failures: [{capture: x}]\n"
+    )
     result = run(pytester, corpus)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--expectations:*expectations.yaml: known_failures[[]0[]]: *required property*"])

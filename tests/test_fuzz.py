@@ -25,6 +25,18 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from test_invariants import (
+    AN_ERROR_EXPECT,
+    AN_TEXT_EXPECT,
+    AN_THINKING_EXPECT,
+    AN_TOOL_EXPECT,
+    NEG_CUT,
+    NEG_ERROR,
+    OA_ERROR_EXPECT,
+    OA_TEXT_EXPECT,
+    OA_TOOL_EXPECT,
+    USAGE_REQUEST,
+)
 
 from conformance.checks import build_context, check
 from conformance.invariants import select
@@ -32,7 +44,6 @@ from conformance.protocols import ANTHROPIC_MESSAGES as AN
 from conformance.protocols import OPENAI_CHAT as OA
 from conformance.schedules import split
 from conformance.sse import OBSERVATION_KINDS, SSEParser, parse
-from test_invariants import AN_ERROR_EXPECT, AN_TEXT_EXPECT, AN_THINKING_EXPECT, AN_TOOL_EXPECT, NEG_CUT, NEG_ERROR, OA_ERROR_EXPECT, OA_TEXT_EXPECT, OA_TOOL_EXPECT, USAGE_REQUEST
 
 PROTOCOLS = (OA, AN)
 OUTCOMES = {"pass", "fail", "warning", "skipped"}
@@ -44,8 +55,18 @@ _EXAMPLE_SECONDS = 2.0
 # Bounded so the whole file runs well under a minute; no database, so CI is reproducible.
 _SCALE = float(os.environ.get("CONFORMANCE_FUZZ_SCALE", "1"))
 """Multiply every test's example budget, for a long fuzzing session: CONFORMANCE_FUZZ_SCALE=50."""
-_FAST = settings(max_examples=int(100 * _SCALE), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-_SLOW = settings(max_examples=int(20 * _SCALE), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+_FAST = settings(
+    max_examples=int(100 * _SCALE),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+_SLOW = settings(
+    max_examples=int(20 * _SCALE),
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 class Hang(Exception):
@@ -91,7 +112,10 @@ def _no_default(value: Any) -> Any:
     raise TypeError(f"verdict holds a value JSON cannot carry: {type(value).__name__} {value!r:.80}")
 
 
-_EXPECTS = {OA: (OA_TEXT_EXPECT, OA_TOOL_EXPECT, OA_ERROR_EXPECT), AN: (AN_TEXT_EXPECT, AN_TOOL_EXPECT, AN_THINKING_EXPECT, AN_ERROR_EXPECT)}
+_EXPECTS = {
+    OA: (OA_TEXT_EXPECT, OA_TOOL_EXPECT, OA_ERROR_EXPECT),
+    AN: (AN_TEXT_EXPECT, AN_TOOL_EXPECT, AN_THINKING_EXPECT, AN_ERROR_EXPECT),
+}
 
 
 def variants(protocol: str) -> list[dict[str, Any]]:
@@ -141,10 +165,30 @@ _scalars = st.one_of(
     st.integers(min_value=-(10**40), max_value=10**40),
     st.floats(allow_nan=False, allow_infinity=False),
     st.text(max_size=30),
-    st.sampled_from(["", "0", "stop", "tool_calls", "end_turn", "tool_use", "[DONE]", "\x00", "\ud7ff\ue000", "é☃🌍", "\u2028", "text", "text_delta"]),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "stop",
+            "tool_calls",
+            "end_turn",
+            "tool_use",
+            "[DONE]",
+            "\x00",
+            "\ud7ff\ue000",
+            "é☃🌍",
+            "\u2028",
+            "text",
+            "text_delta",
+        ]
+    ),
 )
 _keys = st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=8))
-json_values = st.recursive(_scalars, lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=5)), max_leaves=20)
+json_values = st.recursive(
+    _scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_keys, inner, max_size=5)),
+    max_leaves=20,
+)
 
 
 def deep(depth: int) -> Any:
@@ -157,7 +201,18 @@ def deep(depth: int) -> Any:
 # Values that stress the checks by size or shape rather than by type.
 extreme_values = st.one_of(
     st.integers(min_value=1, max_value=900).map(deep),
-    st.sampled_from(["x" * 100_000, "🌍" * 5_000, "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"), 10**300, -(2**63), 2**64, 1e308, -0.0]),
+    st.sampled_from(
+        [
+            "x" * 100_000,
+            "🌍" * 5_000,
+            "\ud800".encode("utf-8", "surrogatepass").decode("utf-8", "replace"),
+            10**300,
+            -(2**63),
+            2**64,
+            1e308,
+            -0.0,
+        ]
+    ),
     st.lists(st.integers(), min_size=200, max_size=400),
 )
 
@@ -170,16 +225,20 @@ def field(plausible: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 def obj(fields: dict[str, st.SearchStrategy[Any]]) -> st.SearchStrategy[dict[str, Any]]:
     """An object with a random subset of `fields` (each a plausible-or-wrong value), maybe a stray key."""
     return st.fixed_dictionaries({}, optional={name: field(value) for name, value in fields.items()}).flatmap(
-        lambda d: st.one_of(st.just(d), st.dictionaries(_keys, json_values, max_size=2).map(lambda extra: {**extra, **d}))
+        lambda d: st.one_of(
+            st.just(d), st.dictionaries(_keys, json_values, max_size=2).map(lambda extra: {**extra, **d})
+        )
     )
 
 
 small_index = st.integers(min_value=-1, max_value=4)
 # Text fields carry fragments that get concatenated and parsed as JSON: nesting deeper than the
 # parser's recursion limit, NaN and overflowing numbers among them.
-nested_text = st.tuples(st.integers(1, 60_000), st.sampled_from("[{")).map(lambda t: t[1] * t[0] if t[1] == "[" else '{"a":' * t[0])
+nested_text = st.tuples(st.integers(1, 60_000), st.sampled_from("[{")).map(
+    lambda t: t[1] * t[0] if t[1] == "[" else '{"a":' * t[0]
+)
 some_text = st.one_of(
-    st.sampled_from(["", "Hel", "lo", "{\"city\":", "\"Paris\"}", "é", "\ud83c", "{\"a\":NaN}", "[1e400]", "-Infinity"]),
+    st.sampled_from(["", "Hel", "lo", '{"city":', '"Paris"}', "é", "\ud83c", '{"a":NaN}', "[1e400]", "-Infinity"]),
     st.text(max_size=12),
     nested_text,
 )
@@ -190,15 +249,36 @@ oa_delta = obj({"role": st.sampled_from(["assistant", "user", None]), "content":
                 "reasoning_content": some_text, "reasoning": some_text, "tool_calls": st.lists(oa_tool_call, max_size=3)})  # fmt: skip
 oa_choice = obj({"index": small_index, "delta": oa_delta, "logprobs": st.none(),
                  "finish_reason": st.sampled_from([None, "stop", "length", "tool_calls", "content_filter", "function_call", "weird"])})  # fmt: skip
-oa_usage = obj({"prompt_tokens": st.integers(-1, 100), "completion_tokens": st.integers(-1, 100), "total_tokens": st.integers(-1, 200)})
+oa_usage = obj(
+    {
+        "prompt_tokens": st.integers(-1, 100),
+        "completion_tokens": st.integers(-1, 100),
+        "total_tokens": st.integers(-1, 200),
+    }
+)
 oa_chunk = obj({
     "id": st.sampled_from(["chatcmpl-1", "chatcmpl-2", ""]), "object": st.sampled_from(["chat.completion.chunk", "chat.completion", "x"]),
     "created": st.integers(0, 2**32), "model": st.sampled_from(["gpt-4.1", ""]), "choices": st.lists(oa_choice, max_size=3),
     "usage": st.one_of(st.none(), oa_usage), "error": obj({"message": some_text, "type": st.sampled_from(["server_error", "x"]), "code": json_values}),
 })  # fmt: skip
 
-AN_TYPES = ["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop", "ping", "error"]
-an_usage = obj({"input_tokens": st.integers(-1, 100), "output_tokens": st.integers(-1, 100), "cache_read_input_tokens": st.integers(0, 9)})
+AN_TYPES = [
+    "message_start",
+    "content_block_start",
+    "content_block_delta",
+    "content_block_stop",
+    "message_delta",
+    "message_stop",
+    "ping",
+    "error",
+]
+an_usage = obj(
+    {
+        "input_tokens": st.integers(-1, 100),
+        "output_tokens": st.integers(-1, 100),
+        "cache_read_input_tokens": st.integers(0, 9),
+    }
+)
 an_block = obj({
     "type": st.sampled_from(["text", "thinking", "redacted_thinking", "tool_use", "server_tool_use", "web_search_tool_result", "image", "x"]),
     "text": some_text, "thinking": some_text, "signature": some_text, "id": st.sampled_from(["toolu_a", "srvtoolu_b", ""]),
@@ -229,7 +309,14 @@ def encoded_event(draw: st.DrawFn, payload: st.SearchStrategy[Any]) -> bytes:
     lines: list[bytes] = []
     if draw(st.booleans()):
         lines.append(b": " + draw(st.binary(max_size=8)).replace(b"\n", b"").replace(b"\r", b""))
-    kind = draw(st.one_of(st.none(), st.just(value.get("type") if isinstance(value, dict) else None), st.sampled_from(AN_TYPES), st.text(max_size=8)))
+    kind = draw(
+        st.one_of(
+            st.none(),
+            st.just(value.get("type") if isinstance(value, dict) else None),
+            st.sampled_from(AN_TYPES),
+            st.text(max_size=8),
+        )
+    )
     if isinstance(kind, str):
         lines.append(b"event: " + kind.encode("utf-8", "surrogatepass").replace(b"\n", b"").replace(b"\r", b""))
     form = draw(st.sampled_from(["json", "json", "json", "indented", "done", "junk", "no-space"]))
@@ -243,15 +330,20 @@ def encoded_event(draw: st.DrawFn, payload: st.SearchStrategy[Any]) -> bytes:
     prefix = b"data:" if form == "no-space" else b"data: "
     lines += [prefix + line for line in data]
     if draw(st.integers(0, 9)) == 0:
-        lines.insert(draw(st.integers(0, len(lines))), draw(st.sampled_from([b"id: 1", b"retry: x", b"retry: 10", b"foo: bar", b"data", b"id: a\x00b"])))
+        lines.insert(
+            draw(st.integers(0, len(lines))),
+            draw(st.sampled_from([b"id: 1", b"retry: x", b"retry: 10", b"foo: bar", b"data", b"id: a\x00b"])),
+        )
     terminated = draw(st.integers(0, 14)) != 0
     return end.join(lines) + end + (end if terminated else b"")
 
 
 def stream_of(payload: st.SearchStrategy[Any]) -> st.SearchStrategy[bytes]:
     prefix = st.sampled_from([b"", b"", b"\xef\xbb\xbf", b": OPENROUTER PROCESSING\n\n"])
-    done = st.sampled_from([b"", b"data: [DONE]\n\n", b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"])
-    return st.tuples(prefix, st.lists(encoded_event(payload), max_size=12), done).map(lambda p: p[0] + b"".join(p[1]) + p[2])
+    done = st.sampled_from([b"", b"data: [DONE]\n\n", b'event: message_stop\ndata: {"type":"message_stop"}\n\n'])
+    return st.tuples(prefix, st.lists(encoded_event(payload), max_size=12), done).map(
+        lambda p: p[0] + b"".join(p[1]) + p[2]
+    )
 
 
 openai_streams = stream_of(oa_chunk)
@@ -265,7 +357,7 @@ def splits(draw: st.DrawFn, raw: bytes) -> list[bytes] | None:
     if not raw or draw(st.booleans()):
         return None
     cuts = sorted(draw(st.lists(st.integers(0, len(raw)), max_size=12)))
-    return [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    return [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
 
 
 def with_splits(streams: st.SearchStrategy[bytes]) -> st.SearchStrategy[tuple[bytes, list[bytes] | None]]:
@@ -282,7 +374,7 @@ def with_splits(streams: st.SearchStrategy[bytes]) -> st.SearchStrategy[tuple[by
 @example(b"data: a\r", [8])
 def test_parser_survives_any_bytes_in_any_split(raw: bytes, cuts: list[int]) -> None:
     cuts = sorted(min(c, len(raw)) for c in cuts)
-    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)])]
+    chunks = [raw[a:b] for a, b in zip([0, *cuts], [*cuts, len(raw)], strict=True)]
     with time_bound():
         whole = parse(raw)
         split = parse(chunks)
@@ -351,7 +443,9 @@ def test_nan_and_infinity_are_not_valid_json_but_still_give_verdicts() -> None:
 def _regressions() -> list[Any]:
     params = []
     for meta in sorted(REGRESSIONS.glob("*.json")):
-        params.append(pytest.param(meta.with_suffix(".bin"), json.loads(meta.read_text(encoding="utf-8")), id=meta.stem))
+        params.append(
+            pytest.param(meta.with_suffix(".bin"), json.loads(meta.read_text(encoding="utf-8")), id=meta.stem)
+        )
     return params
 
 
@@ -372,5 +466,5 @@ def test_regression_corpus(path: Path, meta: dict[str, Any]) -> None:
     a byte at a time is quadratic in the parser)."""
     raw = path.read_bytes()
     run_all(raw, None)
-    reads = [raw[i:i + 1] for i in range(len(raw))] if len(raw) <= 8192 else split(raw, "adversarial")
+    reads = [raw[i : i + 1] for i in range(len(raw))] if len(raw) <= 8192 else split(raw, "adversarial")
     run_all(raw, reads or None, 0)

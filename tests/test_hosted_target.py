@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from _hosted_targets import FRAMES, Scripted
+
 from conformance.corpus import load_corpus
 from conformance.runner import Case, Runner, routes_for
 from conformance.targets import MAX_RESTARTS, failure, load
@@ -81,7 +81,11 @@ def test_the_reference_hosted_streams_what_it_streams_in_process(runner: Runner)
     """The same messages and verdicts (the bytes differ only where the reference stamps `created`)."""
     in_process = load("reference")
     hosted = Hosted("reference", name=in_process.name, version=in_process.version, routes=in_process.routes)
-    captures = [c for c in load_corpus().captures if c.id.endswith(("/text", "/text-lf", "/parallel-tools", "/error-mid-stream", "/cut-off"))]
+    captures = [
+        c
+        for c in load_corpus().captures
+        if c.id.endswith(("/text", "/text-lf", "/parallel-tools", "/error-mid-stream", "/cut-off"))
+    ]
     assert len(captures) >= 4
     try:
         for capture in captures:
@@ -89,7 +93,12 @@ def test_the_reference_hosted_streams_what_it_streams_in_process(runner: Runner)
                 for schedule in ("event", "adversarial"):
                     case = Case(capture, route, schedule)
                     here, there = runner.run(case, in_process), runner.run(case, hosted)
-                    assert (there.outcome, there.status, there.chunks, there.error) == (here.outcome, here.status, here.chunks, here.error), case.id
+                    assert (there.outcome, there.status, there.chunks, there.error) == (
+                        here.outcome,
+                        here.status,
+                        here.chunks,
+                        here.error,
+                    ), case.id
                     assert there.message == here.message, case.id
                     assert [v.to_json() for v in there.verdicts] == [v.to_json() for v in here.verdicts], case.id
     finally:
@@ -115,10 +124,16 @@ def test_an_exception_is_worded_as_in_process(runner: Runner, scripted: Hosted) 
         runner.call(_read(scripted, {"behaviour": "raises"}), timeout=BOUND)
     with pytest.raises(ValueError) as local:
         runner.call(_read(Scripted(), {"behaviour": "raises"}), timeout=BOUND)
-    assert failure(scripted, hosted.value) == failure(Scripted(), local.value) == "target scripted raised ValueError: boom after one frame"
+    assert (
+        failure(scripted, hosted.value)
+        == failure(Scripted(), local.value)
+        == "target scripted raised ValueError: boom after one frame"
+    )
 
 
-def test_a_crash_errors_its_stream_with_the_process_s_last_words_and_the_next_stream_starts_it_again(runner: Runner, scripted: Hosted) -> None:
+def test_a_crash_errors_its_stream_with_the_process_s_last_words_and_the_next_stream_starts_it_again(
+    runner: Runner, scripted: Hosted
+) -> None:
     with pytest.raises(HostedTargetError) as crashed:
         runner.call(_read(scripted, {"behaviour": "crashes"}), timeout=BOUND)
     message = failure(scripted, crashed.value)
@@ -139,8 +154,16 @@ def test_a_child_that_keeps_dying_is_started_again_a_bounded_number_of_times(run
     assert f"not started again: it died {MAX_RESTARTS + 1} times" in message
 
 
-@pytest.mark.parametrize(("spec", "says"), [("_hosted_targets:Unloadable", "raised RuntimeError: cannot start here"), ("no_such_module_anywhere:Thing", "[cannot-import]")])
-def test_a_target_that_cannot_load_errors_every_stream_with_the_reason_and_is_not_restarted(runner: Runner, spec: str, says: str) -> None:
+@pytest.mark.parametrize(
+    ("spec", "says"),
+    [
+        ("_hosted_targets:Unloadable", "raised RuntimeError: cannot start here"),
+        ("no_such_module_anywhere:Thing", "[cannot-import]"),
+    ],
+)
+def test_a_target_that_cannot_load_errors_every_stream_with_the_reason_and_is_not_restarted(
+    runner: Runner, spec: str, says: str
+) -> None:
     target = _hosted(spec)
     try:
         for _ in range(3):
@@ -154,7 +177,9 @@ def test_a_target_that_cannot_load_errors_every_stream_with_the_reason_and_is_no
         runner.call(target.aclose(), timeout=BOUND)
 
 
-def test_a_client_that_stops_reading_closes_the_generator_at_its_yield(runner: Runner, scripted: Hosted, tmp_path: Path) -> None:
+def test_a_client_that_stops_reading_closes_the_generator_at_its_yield(
+    runner: Runner, scripted: Hosted, tmp_path: Path
+) -> None:
     """As `aclose()` does in process: GeneratorExit where the target yielded, not a cancellation."""
     marker = tmp_path / "ended"
     assert runner.call(_read(scripted, {"marker": str(marker)}, stop_after=1), timeout=BOUND) == FRAMES[:1]
@@ -180,16 +205,18 @@ def test_aclose_ends_the_child_and_removes_its_files(runner: Runner) -> None:
     assert not folder.exists()
 
 
-HOSTED_FACTORY = '''
+HOSTED_FACTORY = """
 from conformance.targets.hosted import Hosted
 
 
 def Child():
     return Hosted("_hosted_targets:Scripted", name="scripted", version="1", routes=frozenset({("openai-chat", "openai-chat")}))
-'''
+"""
 
 
-def test_a_run_that_streams_nothing_still_ends_the_child_and_removes_its_files(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_a_run_that_streams_nothing_still_ends_the_child_and_removes_its_files(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """The plugin loads the target at configure time; `--collect-only` never runs an item."""
     pytester.makepyfile(hostedfactory=HOSTED_FACTORY)
     pytester.syspathinsert()
@@ -198,7 +225,14 @@ def test_a_run_that_streams_nothing_still_ends_the_child_and_removes_its_files(p
     private.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(private))  # where the target makes its folder
     before = _children()
-    result = pytester.runpytest_inprocess("--target=hostedfactory:Child", "--collect-only", "-q", "-p", "no:cacheprovider", f"--report-dir={pytester.path / 'out'}")
+    result = pytester.runpytest_inprocess(
+        "--target=hostedfactory:Child",
+        "--collect-only",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--report-dir={pytester.path / 'out'}",
+    )
     assert result.ret == pytest.ExitCode.OK
     assert _children() == before
     assert list(private.iterdir()) == []

@@ -7,7 +7,7 @@ import contextlib
 import json
 import socket
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,7 +15,7 @@ import pytest
 
 from conformance.corpus import default_corpus, load_corpus
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
-from conformance.replay import TOKEN_HEADER, ReplayServer
+from conformance.replay import TOKEN_HEADER
 from conformance.runner import Case, Runner
 from conformance.targets import TargetError, load
 from conformance.targets.base import Exchange
@@ -54,13 +54,20 @@ class PassthroughProxy:
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             self.seen.append({"path": path, "headers": headers, "body": json.loads(body)})
             if self.fail_with is not None:
-                writer.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b" % (len(self.fail_with), self.fail_with))
+                writer.write(
+                    b"HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json\r\ncontent-length: %d\r\nconnection: close\r\n\r\n%b"
+                    % (len(self.fail_with), self.fail_with)
+                )
                 await writer.drain()
                 return
             async with httpx.AsyncClient(timeout=10) as client:
-                async with client.stream(method, self.upstream + path, content=body, headers={"content-type": "application/json"}) as response:
+                async with client.stream(
+                    method, self.upstream + path, content=body, headers={"content-type": "application/json"}
+                ) as response:
                     kind = response.headers.get("content-type", "application/octet-stream")
-                    writer.write(f"HTTP/1.1 {response.status_code} X\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".encode())
+                    writer.write(
+                        f"HTTP/1.1 {response.status_code} X\r\ncontent-type: {kind}\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n".encode()
+                    )
                     async for piece in response.aiter_raw():
                         writer.write(b"%x\r\n%b\r\n" % (len(piece), piece))
                         await writer.drain()
@@ -99,9 +106,14 @@ def proxy(runner: Runner) -> Iterator[PassthroughProxy]:
 
 @pytest.mark.parametrize(
     ("capture_id", "route"),
-    [("openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT)), ("anthropic-messages/anthropic/text", (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES))],
+    [
+        ("openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT)),
+        ("anthropic-messages/anthropic/text", (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)),
+    ],
 )
-def test_a_text_capture_passes_through_a_passthrough_proxy(runner: Runner, proxy: PassthroughProxy, capture_id: str, route: tuple[str, str]) -> None:
+def test_a_text_capture_passes_through_a_passthrough_proxy(
+    runner: Runner, proxy: PassthroughProxy, capture_id: str, route: tuple[str, str]
+) -> None:
     target = load(f"{proxy.url}?routes={SAME_PROTOCOL}")
     result = runner.run(Case(capture(capture_id), route, "adversarial"), target)
     assert result.outcome == "passed", (result.error, result.failures)
@@ -134,7 +146,9 @@ def test_a_non_2xx_answer_is_output_as_is(runner: Runner) -> None:
     failing = PassthroughProxy(runner.replay.base_url, fail_with=error)
     runner.call(failing.start(), timeout=5)
     try:
-        result = runner.run(Case(capture("openai-chat/openai/text-lf"), (OPENAI_CHAT, OPENAI_CHAT), "event"), HttpTarget(failing.url))
+        result = runner.run(
+            Case(capture("openai-chat/openai/text-lf"), (OPENAI_CHAT, OPENAI_CHAT), "event"), HttpTarget(failing.url)
+        )
     finally:
         runner.call(failing.close(), timeout=5)
     assert result.outcome == "failed"
@@ -145,14 +159,20 @@ async def test_connection_refused_names_the_url() -> None:
     port = closed_port()
     target = HttpTarget(f"http://127.0.0.1:{port}")
     exchange = Exchange((OPENAI_CHAT, OPENAI_CHAT), {"messages": []}, "http://x/r/t", token="t", provider="openai")
-    with pytest.raises(ProxyUnreachable, match=rf"cannot connect to http://127.0.0.1:{port}/v1/chat/completions.*is the proxy running\?"):
+    with pytest.raises(
+        ProxyUnreachable,
+        match=rf"cannot connect to http://127.0.0.1:{port}/v1/chat/completions.*is the proxy running\?",
+    ):
         async for _ in target.stream(exchange):
             pass
 
 
 def test_connection_refused_errors_the_item_with_one_clear_message(runner: Runner) -> None:
     port = closed_port()
-    result = runner.run(Case(capture("openai-chat/openai/text-lf"), (OPENAI_CHAT, ANTHROPIC_MESSAGES), "event"), HttpTarget(f"http://127.0.0.1:{port}"))
+    result = runner.run(
+        Case(capture("openai-chat/openai/text-lf"), (OPENAI_CHAT, ANTHROPIC_MESSAGES), "event"),
+        HttpTarget(f"http://127.0.0.1:{port}"),
+    )
     assert result.outcome == "errored"
     assert f"cannot connect to http://127.0.0.1:{port}/v1/messages" in result.error
     assert "is the proxy running?" in result.error
@@ -164,7 +184,9 @@ def test_routes_default_to_all_four_and_narrow_by_query() -> None:
     narrowed = load(f"http://127.0.0.1:4000?routes={SAME_PROTOCOL}")
     assert narrowed.routes == {(OPENAI_CHAT, OPENAI_CHAT), (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)}
     assert narrowed.base_url == "http://127.0.0.1:4000"
-    assert load("http://127.0.0.1:4000?routes=openai-chat-to-anthropic-messages&routes=anthropic-messages-to-openai-chat").routes == {
+    assert load(
+        "http://127.0.0.1:4000?routes=openai-chat-to-anthropic-messages&routes=anthropic-messages-to-openai-chat"
+    ).routes == {
         (OPENAI_CHAT, ANTHROPIC_MESSAGES),
         (ANTHROPIC_MESSAGES, OPENAI_CHAT),
     }
@@ -182,7 +204,10 @@ def test_read_timeout_declares_the_proxy_timeout_for_the_stall_check() -> None:
 @pytest.mark.parametrize(
     ("spec", "says"),
     [
-        ("http://127.0.0.1:4000?routes=openai-to-openai", "unknown route openai-to-openai; known: anthropic-messages-to-anthropic-messages"),
+        (
+            "http://127.0.0.1:4000?routes=openai-to-openai",
+            "unknown route openai-to-openai; known: anthropic-messages-to-anthropic-messages",
+        ),
         ("http://127.0.0.1:4000?routes=", "unknown route (none given)"),
         ("http://127.0.0.1:4000?rootes=x", "unknown option rootes"),
         ("http://127.0.0.1:4000?model=fixed-name", "must contain {token}"),
@@ -245,7 +270,9 @@ def small_corpus(root: Path, *ids: str) -> Path:
 def test_pytest_against_a_proxy_configured_for_a_fixed_replay_port(pytester: pytest.Pytester) -> None:
     # The recipe of README "Testing a running proxy": the proxy's upstream is the fixed replay port.
     replay_port = closed_port()
-    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use")
+    corpus = small_corpus(
+        pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
+    )
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     with proxy_in_a_thread(f"http://127.0.0.1:{replay_port}") as passthrough:
         result = pytester.runpytest_inprocess(
@@ -279,7 +306,16 @@ def test_a_target_log_is_attached_to_the_report(pytester: pytest.Pytester) -> No
     pytester.syspathinsert()
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--no-transport", "--target=loggingtarget:Logging", f"--corpus={corpus}", "--schedule=event", "--report-dir", str(pytester.path / "out"))
+    result = pytester.runpytest_inprocess(
+        "-p",
+        "no:cacheprovider",
+        "--no-transport",
+        "--target=loggingtarget:Logging",
+        f"--corpus={corpus}",
+        "--schedule=event",
+        "--report-dir",
+        str(pytester.path / "out"),
+    )
     result.assert_outcomes(passed=2)
     folder = pytester.path / "out" / "loggingtarget-Logging"
     assert json.loads((folder / "report.json").read_text())["header"]["target_log"] == "proxy.log"

@@ -48,14 +48,24 @@ USAGE_REQUEST = {
 PLAIN_REQUEST = {"model": "gpt-4.1", "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
 FORCED_TOOL_REQUEST = {
     **USAGE_REQUEST,
-    "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ],
     "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
 }
 
 _OBFUSCATION = ("F5WJ", "BQx4BOuPhw", "ZOqSCJNViC", "qMrz4iKF", "a9D5EMhH", "Se8EHx21ca")
 
 
-def chunk(*choices: dict[str, Any], usage: dict[str, Any] | None = None, drop: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
+def chunk(
+    *choices: dict[str, Any], usage: dict[str, Any] | None = None, drop: Sequence[str] = (), **extra: Any
+) -> dict[str, Any]:
     """A 2025+ `chat.completion.chunk`: every key OpenAI sends, in OpenAI's order (§2.3 field evolution)."""
     data: dict[str, Any] = {
         "id": CHAT_ID,
@@ -78,7 +88,14 @@ def choice(delta: dict[str, Any], finish: str | None = None, index: int = 0) -> 
     return {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
 
 
-def oa(delta: dict[str, Any], finish: str | None = None, *, index: int = 0, usage: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+def oa(
+    delta: dict[str, Any],
+    finish: str | None = None,
+    *,
+    index: int = 0,
+    usage: dict[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
     """A chunk carrying one choice."""
     return chunk(choice(delta, finish, index), usage=usage, **extra)
 
@@ -117,7 +134,12 @@ def usage_of(prompt: int, completion: int, reasoning: int = 0) -> dict[str, Any]
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
         "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
-        "completion_tokens_details": {"reasoning_tokens": reasoning, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": reasoning,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
     }
 
 
@@ -167,20 +189,42 @@ def orr(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> dict[
         "model": "z-ai/glm-4.5",
         "object": "chat.completion.chunk",
         "created": CREATED,
-        "choices": [{"index": 0, "delta": {"role": "assistant", **delta}, "finish_reason": finish, "native_finish_reason": finish, "logprobs": None}],
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"role": "assistant", **delta},
+                "finish_reason": finish,
+                "native_finish_reason": finish,
+                "logprobs": None,
+            }
+        ],
         **extra,
     }
 
 
 def or_reasoning(text: str) -> dict[str, Any]:
-    return orr({"content": "", "reasoning": text, "reasoning_details": [{"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}]})
+    return orr(
+        {
+            "content": "",
+            "reasoning": text,
+            "reasoning_details": [{"type": "reasoning.text", "text": text, "format": "unknown", "index": 0}],
+        }
+    )
 
 
 # ---------------------------------------------------------------------------- OpenAI streams
 
 # e0 role, e1-e2 text, e3 finish, e4 usage, e5 [DONE]
 OA_TEXT = openai(oa_role(), oa_text("Hello"), oa_text(" there!"), oa_finish("stop"), oa_usage(19, 3))
-OA_TEXT_EXPECT = {"text": "Hello there!", "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": "stop", "usage": {"input_tokens": 19, "output_tokens": 3}}
+OA_TEXT_EXPECT = {
+    "text": "Hello there!",
+    "reasoning": "",
+    "refusal": "",
+    "tool_calls": [],
+    "signatures": [],
+    "finish": "stop",
+    "usage": {"input_tokens": 19, "output_tokens": 3},
+}
 # No include_usage: no usage chunk (§2.2).
 OA_TEXT_NO_USAGE = openai(oa_role(), oa_text("Hello"), oa_text(" there!"), oa_finish("stop"))
 
@@ -195,7 +239,12 @@ OA_TOOL = openai(
     oa_finish("tool_calls"),
     oa_usage(61, 15),
 )
-OA_TOOL_EXPECT = {"text": "", "tool_calls": [{"id": CALL_A, "name": "get_weather", "arguments": {"city": "Paris"}}], "finish": "tool_calls", "usage": {"input_tokens": 61, "output_tokens": 15}}
+OA_TOOL_EXPECT = {
+    "text": "",
+    "tool_calls": [{"id": CALL_A, "name": "get_weather", "arguments": {"city": "Paris"}}],
+    "finish": "tool_calls",
+    "usage": {"input_tokens": 61, "output_tokens": 15},
+}
 
 # Two parallel calls, not interleaved (§2.3): e0 call 0 header, e1-e2 args, e3 call 1 header, e4-e5 args.
 OA_PARALLEL = openai(
@@ -240,7 +289,14 @@ OA_FORCED = openai(
 # A tool call whole in one delta, "index" after "function" (Groq, xAI; §3, §4).
 OA_WHOLE = openai(
     oa_role(None),
-    oa_calls({"id": CALL_A, "type": "function", "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'}, "index": 0}),
+    oa_calls(
+        {
+            "id": CALL_A,
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+            "index": 0,
+        }
+    ),
     oa_finish("tool_calls"),
     oa_usage(70, 9),
 )
@@ -284,7 +340,12 @@ OA_DEEPSEEK = openai(
     ds({"content": " is larger.", "reasoning_content": None}),
     ds({"content": "", "reasoning_content": None}, "stop", DS_USAGE),
 )
-OA_DEEPSEEK_EXPECT = {"text": "9.9 is larger.", "reasoning": "9.11 vs 9.9: compare the tenths, 9 > 1.", "finish": "stop", "usage": {"input_tokens": 15, "output_tokens": 40}}
+OA_DEEPSEEK_EXPECT = {
+    "text": "9.9 is larger.",
+    "reasoning": "9.11 vs 9.9: compare the tenths, 9 > 1.",
+    "finish": "stop",
+    "usage": {"input_tokens": 15, "output_tokens": 40},
+}
 
 # vLLM >= 0.11 (§3): `reasoning`, then content with reasoning null.
 OA_VLLM = openai(
@@ -316,7 +377,12 @@ TOOLU_A = "toolu_01T1x1fJ34qAmk2tNTrN7Up6"
 TOOLU_B = "toolu_01Lk7c3zQeVbYp9m2WsA8nHd"
 SRVTOOLU = "srvtoolu_01neq7Q1Z17oYQo2NkY42GM6"
 SIG = "EkS49DUbqMpqSfbtD/VYyTkDlIEbxl6bG+zv271kFAN1Pk+SGw+2UcX9muZJDcOiJCLzV1F/kUCjFxAd78NsWW6WyFlccwiL5hD/Fp0bI+WuAeeq4Z82T1x5PlB7dG9aRQ=="
-ANTHROPIC_REQUEST = {"model": AMODEL, "max_tokens": 1024, "stream": True, "messages": [{"role": "user", "content": "Say hello."}]}
+ANTHROPIC_REQUEST = {
+    "model": AMODEL,
+    "max_tokens": 1024,
+    "stream": True,
+    "messages": [{"role": "user", "content": "Say hello."}],
+}
 
 
 def message_start(input_tokens: int = 25, output_tokens: int = 1) -> dict[str, Any]:
@@ -351,8 +417,16 @@ def text_start(i: int, *, citations: bool = False) -> dict[str, Any]:
     return block_start(i, {"citations": [], "type": "text", "text": ""} if citations else {"type": "text", "text": ""})
 
 
-def tool_start(i: int, tool_id: str = TOOLU_A, name: str = "get_weather", tool_input: dict[str, Any] | None = None, kind: str = "tool_use") -> dict[str, Any]:
-    return block_start(i, {"type": kind, "id": tool_id, "name": name, "input": {} if tool_input is None else tool_input})
+def tool_start(
+    i: int,
+    tool_id: str = TOOLU_A,
+    name: str = "get_weather",
+    tool_input: dict[str, Any] | None = None,
+    kind: str = "tool_use",
+) -> dict[str, Any]:
+    return block_start(
+        i, {"type": kind, "id": tool_id, "name": name, "input": {} if tool_input is None else tool_input}
+    )
 
 
 def thinking_start(i: int, signature: str | None = "") -> dict[str, Any]:
@@ -387,12 +461,18 @@ def block_stop(i: int) -> dict[str, Any]:
     return {"type": "content_block_stop", "index": i}
 
 
-def message_delta(stop_reason: str | None = "end_turn", output_tokens: int = 12, *, input_tokens: int | None = None, **usage: Any) -> dict[str, Any]:
+def message_delta(
+    stop_reason: str | None = "end_turn", output_tokens: int = 12, *, input_tokens: int | None = None, **usage: Any
+) -> dict[str, Any]:
     """message_delta; since 2025 its usage also carries cumulative input and cache counts (§5.4)."""
     counts: dict[str, Any] = {}
     if input_tokens is not None:
         counts = {"input_tokens": input_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-    return {"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": None}, "usage": {**counts, "output_tokens": output_tokens, **usage}}
+    return {
+        "type": "message_delta",
+        "delta": {"stop_reason": stop_reason, "stop_sequence": None},
+        "usage": {**counts, "output_tokens": output_tokens, **usage},
+    }
 
 
 MESSAGE_STOP = {"type": "message_stop"}
@@ -430,8 +510,25 @@ def anthropic(*events: dict[str, Any] | str) -> bytes:
 # ------------------------------------------------------------------------- Anthropic streams
 
 # e0 message_start, e1 text start, e2 text, e3 ping between deltas, e4 text, e5 stop, e6 message_delta, e7 message_stop
-AN_TEXT = anthropic(message_start(25), text_start(0), text_delta(0, "Hello"), PING, text_delta(0, " there!"), block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)
-AN_TEXT_EXPECT = {"text": "Hello there!", "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": "stop", "usage": {"input_tokens": 25, "output_tokens": 12}}
+AN_TEXT = anthropic(
+    message_start(25),
+    text_start(0),
+    text_delta(0, "Hello"),
+    PING,
+    text_delta(0, " there!"),
+    block_stop(0),
+    message_delta("end_turn", 12),
+    MESSAGE_STOP,
+)
+AN_TEXT_EXPECT = {
+    "text": "Hello there!",
+    "reasoning": "",
+    "refusal": "",
+    "tool_calls": [],
+    "signatures": [],
+    "finish": "stop",
+    "usage": {"input_tokens": 25, "output_tokens": 12},
+}
 
 # e0 start, e1-e3 text block, e4 tool start, e5 "" first delta, e6-e7 json, e8 stop, e9 message_delta, e10 stop
 AN_TOOL = anthropic(
@@ -449,8 +546,20 @@ AN_TOOL_EXPECT = {
 }
 
 # A tool with no arguments: only the empty first delta (§5.4; vercel/ai anthropic-tool-no-args).
-AN_TOOL_NO_ARGS = anthropic(message_start(390), tool_start(0, TOOLU_B, "get_time"), json_delta(0, ""), block_stop(0), message_delta("tool_use", 31), MESSAGE_STOP)
-AN_TOOL_NO_ARGS_EXPECT = {"text": "", "tool_calls": [{"id": TOOLU_B, "name": "get_time", "arguments": {}}], "finish": "tool_calls", "usage": {"input_tokens": 390, "output_tokens": 31}}
+AN_TOOL_NO_ARGS = anthropic(
+    message_start(390),
+    tool_start(0, TOOLU_B, "get_time"),
+    json_delta(0, ""),
+    block_stop(0),
+    message_delta("tool_use", 31),
+    MESSAGE_STOP,
+)
+AN_TOOL_NO_ARGS_EXPECT = {
+    "text": "",
+    "tool_calls": [{"id": TOOLU_B, "name": "get_time", "arguments": {}}],
+    "finish": "tool_calls",
+    "usage": {"input_tokens": 390, "output_tokens": 31},
+}
 
 # Thinking (§5.3 rule 4, §5.4): start with "signature":"", a ping, deltas, one signature_delta last.
 # e0 start, e1 thinking start, e2 ping, e3-e4 thinking, e5 signature, e6 stop, e7-e9 text block, e10 message_delta, e11 stop
@@ -461,12 +570,27 @@ AN_THINKING = anthropic(
     message_delta("end_turn", 71, input_tokens=46),
     MESSAGE_STOP,
 )  # fmt: skip
-AN_THINKING_EXPECT = {"text": "17 × 23 = 391.", "reasoning": "17 × 20 = 340, plus 51 is 391.", "tool_calls": [], "signatures": [SIG], "finish": "stop", "usage": {"input_tokens": 46, "output_tokens": 71}}
+AN_THINKING_EXPECT = {
+    "text": "17 × 23 = 391.",
+    "reasoning": "17 × 20 = 340, plus 51 is 391.",
+    "tool_calls": [],
+    "signatures": [SIG],
+    "finish": "stop",
+    "usage": {"input_tokens": 46, "output_tokens": 71},
+}
 
 WEB_RESULT = {
     "type": "web_search_tool_result",
     "tool_use_id": SRVTOOLU,
-    "content": [{"type": "web_search_result", "title": "Tokyo - Wikipedia", "url": "https://en.wikipedia.org/wiki/Tokyo", "encrypted_content": "EslMq1Prg2/lKf9y6QJ", "page_age": None}],
+    "content": [
+        {
+            "type": "web_search_result",
+            "title": "Tokyo - Wikipedia",
+            "url": "https://en.wikipedia.org/wiki/Tokyo",
+            "encrypted_content": "EslMq1Prg2/lKf9y6QJ",
+            "page_age": None,
+        }
+    ],
 }
 CITATION = {
     "type": "web_search_result_location",
@@ -490,7 +614,12 @@ AN_WEB_SEARCH = anthropic(
     message_delta("end_turn", 142, input_tokens=8745, server_tool_use={"web_search_requests": 1}),
     MESSAGE_STOP,
 )  # fmt: skip
-AN_WEB_SEARCH_EXPECT = {"text": "I'll search for that.About 14.2 million people.", "tool_calls": [], "finish": "stop", "usage": {"input_tokens": 8745, "output_tokens": 142}}
+AN_WEB_SEARCH_EXPECT = {
+    "text": "I'll search for that.About 14.2 million people.",
+    "tool_calls": [],
+    "finish": "stop",
+    "usage": {"input_tokens": 8745, "output_tokens": 142},
+}
 
 # Mid-stream error as recorded (§8, coder/aibridge error.txtar): after content_block_start and a
 # ping, event: error, then EOF: no content_block_stop, message_delta or message_stop.
@@ -588,27 +717,86 @@ NEG_ERROR = {"kind": "upstream-error", "reason": "server_error after the second 
 
 SSE_CASES = [
     P("sse.utf8", "multibyte-text", openai(oa_role(), oa_text("São Paulo, 東京 😀"), oa_finish("stop")), OA),
-    P("sse.utf8", "multibyte-split-across-reads", openai(oa_role(), oa_text("São Paulo, 東京 😀"), oa_finish("stop")), OA, chunks=every_byte(openai(oa_role(), oa_text("São Paulo, 東京 😀"), oa_finish("stop")))),
+    P(
+        "sse.utf8",
+        "multibyte-split-across-reads",
+        openai(oa_role(), oa_text("São Paulo, 東京 😀"), oa_finish("stop")),
+        OA,
+        chunks=every_byte(openai(oa_role(), oa_text("São Paulo, 東京 😀"), oa_finish("stop"))),
+    ),
     P("sse.utf8", "anthropic-thinking-multibyte", AN_THINKING, AN),
     # A proxy re-encoding text as Latin-1 (#33): "São" as b"S\xe3o".
-    F("sse.utf8", "latin1-bytes", openai(oa_role(), oa_text("São Paulo")).replace("São".encode(), "São".encode("latin-1")), OA, message="invalid-utf8 at byte", event=None),
-    F("sse.utf8", "lone-continuation-byte-anthropic", AN_TEXT.replace(b"Hello", b"Hel\x80lo"), AN, message="invalid-utf8", event=None),
+    F(
+        "sse.utf8",
+        "latin1-bytes",
+        openai(oa_role(), oa_text("São Paulo")).replace("São".encode(), "São".encode("latin-1")),
+        OA,
+        message="invalid-utf8 at byte",
+        event=None,
+    ),
+    F(
+        "sse.utf8",
+        "lone-continuation-byte-anthropic",
+        AN_TEXT.replace(b"Hello", b"Hel\x80lo"),
+        AN,
+        message="invalid-utf8",
+        event=None,
+    ),
     P("sse.event-terminated", "openai-text", OA_TEXT, OA),
     P("sse.event-terminated", "anthropic-text", AN_TEXT, AN),
-    P("sse.event-terminated", "crlf-split-between-cr-and-lf", crlf(OA_TEXT), OA, chunks=[piece for part in crlf(OA_TEXT).split(b"\r") for piece in (part, b"\r")][:-1]),
+    P(
+        "sse.event-terminated",
+        "crlf-split-between-cr-and-lf",
+        crlf(OA_TEXT),
+        OA,
+        chunks=[piece for part in crlf(OA_TEXT).split(b"\r") for piece in (part, b"\r")][:-1],
+    ),
     # The anthropic-sdk-python fixtures end without the final blank line (§11): message_stop is never dispatched.
-    F("sse.event-terminated", "anthropic-no-final-blank-line", AN_TEXT[:-1], AN, message="unterminated-event at byte", event=None),
-    F("sse.event-terminated", "openai-done-without-blank-line", OA_TEXT[:-2], OA, message="unterminated-event", event=None),
+    F(
+        "sse.event-terminated",
+        "anthropic-no-final-blank-line",
+        AN_TEXT[:-1],
+        AN,
+        message="unterminated-event at byte",
+        event=None,
+    ),
+    F(
+        "sse.event-terminated",
+        "openai-done-without-blank-line",
+        OA_TEXT[:-2],
+        OA,
+        message="unterminated-event",
+        event=None,
+    ),
     P("sse.has-events", "openai-text", OA_TEXT, OA),
     P("sse.has-events", "anthropic-error-stream", AN_ERROR, AN),
     F("sse.has-events", "empty-body", b"", OA, message="carries no event", event=None),
-    F("sse.has-events", "only-keep-alive-comments", b": keep-alive\n\n: keep-alive\n\n", AN, message="carries no event", event=None),
-    F("sse.has-events", "event-name-without-data", b"event: message_start\n\n", AN, message="carries no event", event=None),
+    F(
+        "sse.has-events",
+        "only-keep-alive-comments",
+        b": keep-alive\n\n: keep-alive\n\n",
+        AN,
+        message="carries no event",
+        event=None,
+    ),
+    F(
+        "sse.has-events",
+        "event-name-without-data",
+        b"event: message_start\n\n",
+        AN,
+        message="carries no event",
+        event=None,
+    ),
 ]
 # Every framing WHATWG allows passes every sse.* invariant and leaves the payloads JSON.
 for _framing, _reframe in FRAMINGS.items():
     for _stream_name, _raw, _protocol in (("openai", OA_TEXT, OA), ("anthropic", AN_THINKING, AN)):
-        for _inv in ("sse.utf8", "sse.event-terminated", "sse.has-events", "openai.data.json" if _protocol == OA else "anthropic.data.json"):
+        for _inv in (
+            "sse.utf8",
+            "sse.event-terminated",
+            "sse.has-events",
+            "openai.data.json" if _protocol == OA else "anthropic.data.json",
+        ):
             SSE_CASES.append(P(_inv, f"{_stream_name}-{_framing}", _reframe(_raw), _protocol))
     SSE_CASES.append(P("openai.sse.data-only", f"openai-{_framing}", _reframe(OA_TEXT), OA))
     SSE_CASES.append(P("anthropic.sse.named-events", f"anthropic-{_framing}", _reframe(AN_THINKING), AN))
@@ -621,46 +809,182 @@ OPENAI_FRAMING_CASES = [
     P("openai.sse.data-only", "deepseek-keep-alive", OA_DEEPSEEK, OA),
     P("openai.sse.data-only", "openrouter-processing-comments", OA_OPENROUTER_REASONING, OA),
     # §7.2: an Anthropic ping leaked into an OpenAI stream is yielded as a bogus chunk. e1 is the ping.
-    F("openai.sse.data-only", "anthropic-ping-leaked", openai(oa_role(), named("ping", json.dumps(PING)), oa_text("Hi"), oa_finish("stop")), OA, message="SSE field other than data", event=1),
+    F(
+        "openai.sse.data-only",
+        "anthropic-ping-leaked",
+        openai(oa_role(), named("ping", json.dumps(PING)), oa_text("Hi"), oa_finish("stop")),
+        OA,
+        message="SSE field other than data",
+        event=1,
+    ),
     # §7.1 deviation 2: an id line makes openai-python dispatch an empty event on every extra blank line.
-    F("openai.sse.data-only", "id-lines", openai(oa_role(), "id: 1\ndata: " + compact(oa_text("Hi")) + "\n\n", oa_finish("stop")), OA, message="SSE field other than data", event=1),
+    F(
+        "openai.sse.data-only",
+        "id-lines",
+        openai(oa_role(), "id: 1\ndata: " + compact(oa_text("Hi")) + "\n\n", oa_finish("stop")),
+        OA,
+        message="SSE field other than data",
+        event=1,
+    ),
     # §7.1 deviation 1: `event:` without `data:` is dispatched by openai-python with data "" -> JSONDecodeError.
-    F("openai.sse.data-only", "event-line-without-data", openai(oa_role(), "event: ping\n\n", oa_text("Hi"), oa_finish("stop")), OA, message="", event=None),
+    F(
+        "openai.sse.data-only",
+        "event-line-without-data",
+        openai(oa_role(), "event: ping\n\n", oa_text("Hi"), oa_finish("stop")),
+        OA,
+        message="",
+        event=None,
+    ),
     P("openai.data.json", "text", OA_TEXT, OA),
     P("openai.data.json", "error-frame-with-spaces", OA_ERROR, OA),
     P("openai.data.json", "done-with-trailing-space", OA_TEXT.replace(b"data: [DONE]", b"data: [DONE] "), OA),
-    F("openai.data.json", "truncated-json", openai(oa_role(), 'data: {"id":"' + CHAT_ID + '","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hel\n\n', oa_finish("stop")), OA, message="data is not a JSON object", event=1),
+    F(
+        "openai.data.json",
+        "truncated-json",
+        openai(
+            oa_role(),
+            'data: {"id":"'
+            + CHAT_ID
+            + '","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"Hel\n\n',
+            oa_finish("stop"),
+        ),
+        OA,
+        message="data is not a JSON object",
+        event=1,
+    ),
     # A proxy writing str(dict) instead of JSON.
-    F("openai.data.json", "python-repr", openai(oa_role(), "data: {'choices': [{'index': 0, 'delta': {'content': 'Hi'}}]}\n\n", oa_finish("stop")), OA, message="data is not a JSON object", event=1),
-    F("openai.data.json", "json-array", openai(oa_role(), "data: [1, 2]\n\n"), OA, message="data is not a JSON object", event=1),
+    F(
+        "openai.data.json",
+        "python-repr",
+        openai(oa_role(), "data: {'choices': [{'index': 0, 'delta': {'content': 'Hi'}}]}\n\n", oa_finish("stop")),
+        OA,
+        message="data is not a JSON object",
+        event=1,
+    ),
+    F(
+        "openai.data.json",
+        "json-array",
+        openai(oa_role(), "data: [1, 2]\n\n"),
+        OA,
+        message="data is not a JSON object",
+        event=1,
+    ),
     P("openai.done.last", "text", OA_TEXT, OA),
     P("openai.done.last", "error-frame-without-done", OA_ERROR, OA),
-    F("openai.done.last", "done-twice", OA_TEXT + b"data: [DONE]\n\n", OA, message="[DONE] is not the last event", event=5),
+    F(
+        "openai.done.last",
+        "done-twice",
+        OA_TEXT + b"data: [DONE]\n\n",
+        OA,
+        message="[DONE] is not the last event",
+        event=5,
+    ),
     # openai-python stops at [DONE]: a usage chunk after it is lost (§7.2).
-    F("openai.done.last", "usage-after-done", openai(oa_role(), oa_text("Hi"), oa_finish("stop"), "data: [DONE]\n\n", oa_usage(), done=False), OA, message="[DONE] is not the last event", event=3),
+    F(
+        "openai.done.last",
+        "usage-after-done",
+        openai(oa_role(), oa_text("Hi"), oa_finish("stop"), "data: [DONE]\n\n", oa_usage(), done=False),
+        OA,
+        message="[DONE] is not the last event",
+        event=3,
+    ),
     P("openai.stream.terminated", "done", OA_TEXT, OA),
     P("openai.stream.terminated", "error-frame-no-done", OA_ERROR, OA),
     P("openai.stream.terminated", "openrouter-error-chunk", OA_OPENROUTER_ERROR, OA),
     # #28: EOF with no terminator.
-    F("openai.stream.terminated", "cut-off", openai(oa_role(), oa_text("In 1969,"), oa_text(" Apollo 11"), done=False), OA, message="ends without [DONE]", event=2),
-    F("openai.stream.terminated", "finish-but-no-done", OA_TEXT_NO_USAGE[: -len(b"data: [DONE]\n\n")], OA, message="ends without [DONE]", event=3),
+    F(
+        "openai.stream.terminated",
+        "cut-off",
+        openai(oa_role(), oa_text("In 1969,"), oa_text(" Apollo 11"), done=False),
+        OA,
+        message="ends without [DONE]",
+        event=2,
+    ),
+    F(
+        "openai.stream.terminated",
+        "finish-but-no-done",
+        OA_TEXT_NO_USAGE[: -len(b"data: [DONE]\n\n")],
+        OA,
+        message="ends without [DONE]",
+        event=3,
+    ),
     P("openai.error.last", "error-frame-last", OA_ERROR, OA),
     P("openai.error.last", "no-error", OA_TEXT, OA),
     P("openai.error.last", "openrouter-error-chunk-last", OA_OPENROUTER_ERROR, OA),
-    F("openai.error.last", "done-after-error", OA_ERROR + b"data: [DONE]\n\n", OA, message="events follow the error frame", event=4),
-    F("openai.error.last", "finish-after-error", openai(oa_role(), oa_text("Here"), OPENAI_ERROR_FRAME, oa_finish("stop")), OA, message="events follow the error frame", event=3),
+    F(
+        "openai.error.last",
+        "done-after-error",
+        OA_ERROR + b"data: [DONE]\n\n",
+        OA,
+        message="events follow the error frame",
+        event=4,
+    ),
+    F(
+        "openai.error.last",
+        "finish-after-error",
+        openai(oa_role(), oa_text("Here"), OPENAI_ERROR_FRAME, oa_finish("stop")),
+        OA,
+        message="events follow the error frame",
+        event=3,
+    ),
     P("openai.error.schema", "openai-frame-with-spaces", OA_ERROR, OA),
     P("openai.error.schema", "openrouter-error-chunk", OA_OPENROUTER_ERROR, OA),
-    P("openai.error.schema", "openrouter-numeric-code", openai({"error": {"code": 400, "message": "Provider returned error", "metadata": {"provider_name": "Anthropic", "raw": "{}"}}}, done=False), OA),
-    F("openai.error.schema", "error-is-a-string", openai(oa_role(), oa_text("Here"), 'data: {"error": "upstream timed out"}\n\n', done=False), OA, message="error frame breaks the schema", event=2),
-    F("openai.error.schema", "error-without-message", openai(oa_role(), 'data: {"error": {"type": "server_error", "detail": "boom"}}\n\n', done=False), OA, message="error frame breaks the schema", event=1),
+    P(
+        "openai.error.schema",
+        "openrouter-numeric-code",
+        openai(
+            {
+                "error": {
+                    "code": 400,
+                    "message": "Provider returned error",
+                    "metadata": {"provider_name": "Anthropic", "raw": "{}"},
+                }
+            },
+            done=False,
+        ),
+        OA,
+    ),
+    F(
+        "openai.error.schema",
+        "error-is-a-string",
+        openai(oa_role(), oa_text("Here"), 'data: {"error": "upstream timed out"}\n\n', done=False),
+        OA,
+        message="error frame breaks the schema",
+        event=2,
+    ),
+    F(
+        "openai.error.schema",
+        "error-without-message",
+        openai(oa_role(), 'data: {"error": {"type": "server_error", "detail": "boom"}}\n\n', done=False),
+        OA,
+        message="error frame breaks the schema",
+        event=1,
+    ),
 ]
 
 # -------------------------------------------------------------------- chunk shape (O2, O10)
 
 OLD_KEYS = ("usage", "service_tier", "obfuscation")  # absent in the 2024-09 recordings (§2.3)
-AZURE_PLACEHOLDER = {"choices": [], "created": 0, "id": "", "model": "", "object": "", "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}], "system_fingerprint": None}
-LOGPROBS = {"content": [{"token": "Hello", "logprob": -0.0001, "bytes": [72, 101, 108, 108, 111], "top_logprobs": [{"token": "Hello", "logprob": -0.0001, "bytes": [72, 101, 108, 108, 111]}]}], "refusal": None}
+AZURE_PLACEHOLDER = {
+    "choices": [],
+    "created": 0,
+    "id": "",
+    "model": "",
+    "object": "",
+    "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": {}}],
+    "system_fingerprint": None,
+}
+LOGPROBS = {
+    "content": [
+        {
+            "token": "Hello",
+            "logprob": -0.0001,
+            "bytes": [72, 101, 108, 108, 111],
+            "top_logprobs": [{"token": "Hello", "logprob": -0.0001, "bytes": [72, 101, 108, 108, 111]}],
+        }
+    ],
+    "refusal": None,
+}
 
 CHUNK_CASES = [
     P("openai.chunk.schema", "text-2025", OA_TEXT, OA),
@@ -669,23 +993,103 @@ CHUNK_CASES = [
     P("openai.chunk.schema", "deepseek-reasoning-content-null", OA_DEEPSEEK, OA),
     P("openai.chunk.schema", "vllm-reasoning", OA_VLLM, OA),
     # 2024-09 recordings: no usage, service_tier or obfuscation keys (§2.3 field evolution).
-    P("openai.chunk.schema", "2024-no-usage-key", openai(chunk(choice({"role": "assistant", "content": "", "refusal": None}), drop=OLD_KEYS), chunk(choice({"content": "Hi"}), drop=OLD_KEYS), chunk(choice({}, "stop"), drop=OLD_KEYS)), OA),
-    P("openai.chunk.schema", "logprobs", openai(oa_role(), chunk({"index": 0, "delta": {"content": "Hello"}, "logprobs": LOGPROBS, "finish_reason": None}), oa_finish("stop")), OA),
-    P("openai.chunk.schema", "refusal", openai(oa({"role": "assistant", "content": None, "refusal": ""}), oa({"refusal": "I can't help with that."}), oa_finish("stop")), OA),
+    P(
+        "openai.chunk.schema",
+        "2024-no-usage-key",
+        openai(
+            chunk(choice({"role": "assistant", "content": "", "refusal": None}), drop=OLD_KEYS),
+            chunk(choice({"content": "Hi"}), drop=OLD_KEYS),
+            chunk(choice({}, "stop"), drop=OLD_KEYS),
+        ),
+        OA,
+    ),
+    P(
+        "openai.chunk.schema",
+        "logprobs",
+        openai(
+            oa_role(),
+            chunk({"index": 0, "delta": {"content": "Hello"}, "logprobs": LOGPROBS, "finish_reason": None}),
+            oa_finish("stop"),
+        ),
+        OA,
+    ),
+    P(
+        "openai.chunk.schema",
+        "refusal",
+        openai(
+            oa({"role": "assistant", "content": None, "refusal": ""}),
+            oa({"refusal": "I can't help with that."}),
+            oa_finish("stop"),
+        ),
+        OA,
+    ),
     # Azure model-router placeholder first chunk (§2.4): object "", id "", created 0.
-    F("openai.chunk.schema", "azure-placeholder", openai(AZURE_PLACEHOLDER, oa_role(), oa_finish("stop")), OA, message="chunk breaks the schema", event=0),
+    F(
+        "openai.chunk.schema",
+        "azure-placeholder",
+        openai(AZURE_PLACEHOLDER, oa_role(), oa_finish("stop")),
+        OA,
+        message="chunk breaks the schema",
+        event=0,
+    ),
     # O5: OpenRouter's finish_reason "error" must be mapped into the enum.
-    F("openai.chunk.schema", "finish-reason-error", openai(oa_role(), oa_text("Hi"), oa_finish("error")), OA, message="chunk breaks the schema", event=2),
+    F(
+        "openai.chunk.schema",
+        "finish-reason-error",
+        openai(oa_role(), oa_text("Hi"), oa_finish("error")),
+        OA,
+        message="chunk breaks the schema",
+        event=2,
+    ),
     # Copilot→Claude: no object key (§4).
-    F("openai.chunk.schema", "no-object", openai(oa_role(), chunk(choice({"content": "Hi"}), drop=("object",)), oa_finish("stop")), OA, message="chunk breaks the schema", event=1),
+    F(
+        "openai.chunk.schema",
+        "no-object",
+        openai(oa_role(), chunk(choice({"content": "Hi"}), drop=("object",)), oa_finish("stop")),
+        OA,
+        message="chunk breaks the schema",
+        event=1,
+    ),
     P("openai.chunk.identity-stable", "text-with-usage-chunk", OA_TEXT, OA),
     P("openai.chunk.identity-stable", "n3", OA_N3, OA),
-    F("openai.chunk.identity-stable", "azure-placeholder-first-chunk", openai(AZURE_PLACEHOLDER, oa_role(), oa_finish("stop")), OA, message="identity changed", event=1),
-    F("openai.chunk.identity-stable", "id-regenerated-per-chunk", openai(oa_role(), oa({"content": "Hi"}, id="chatcmpl-other"), oa_finish("stop")), OA, message="identity changed", event=1),
-    F("openai.chunk.identity-stable", "model-renamed-on-usage-chunk", openai(oa_role(), oa_text("Hi"), oa_finish("stop"), chunk(usage=usage_of(1, 1), model="gpt-4.1")), OA, message="identity changed", event=3),
+    F(
+        "openai.chunk.identity-stable",
+        "azure-placeholder-first-chunk",
+        openai(AZURE_PLACEHOLDER, oa_role(), oa_finish("stop")),
+        OA,
+        message="identity changed",
+        event=1,
+    ),
+    F(
+        "openai.chunk.identity-stable",
+        "id-regenerated-per-chunk",
+        openai(oa_role(), oa({"content": "Hi"}, id="chatcmpl-other"), oa_finish("stop")),
+        OA,
+        message="identity changed",
+        event=1,
+    ),
+    F(
+        "openai.chunk.identity-stable",
+        "model-renamed-on-usage-chunk",
+        openai(oa_role(), oa_text("Hi"), oa_finish("stop"), chunk(usage=usage_of(1, 1), model="gpt-4.1")),
+        OA,
+        message="identity changed",
+        event=3,
+    ),
     P("openai.choice.one-per-chunk", "n3-interleaved", OA_N3, OA),
     P("openai.choice.one-per-chunk", "usage-chunk-no-choices", OA_TEXT, OA),
-    F("openai.choice.one-per-chunk", "two-choices-in-one-chunk", openai(oa_role(), chunk(choice({"content": "Red"}, index=0), choice({"content": "Green"}, index=1)), oa_finish("stop")), OA, message="several choices", event=1),
+    F(
+        "openai.choice.one-per-chunk",
+        "two-choices-in-one-chunk",
+        openai(
+            oa_role(),
+            chunk(choice({"content": "Red"}, index=0), choice({"content": "Green"}, index=1)),
+            oa_finish("stop"),
+        ),
+        OA,
+        message="several choices",
+        event=1,
+    ),
 ]
 
 # ------------------------------------------------------------------------ deltas (O3, O4)
@@ -698,7 +1102,12 @@ OA_QWEN_TOOL = openai(
     oa_finish("tool_calls"),
 )
 # Copilot→Claude (§4): text, then the tool call at index 1. e2 is the header.
-OA_COPILOT_INDEX_1 = openai(oa_role(), oa_text("Let me check."), oa_calls(head(1, CALL_A, "get_weather", '{"city":"Paris"}')), oa_finish("tool_calls"))
+OA_COPILOT_INDEX_1 = openai(
+    oa_role(),
+    oa_text("Let me check."),
+    oa_calls(head(1, CALL_A, "get_weather", '{"city":"Paris"}')),
+    oa_finish("tool_calls"),
+)
 
 DELTA_CASES = [
     P("openai.role.first-delta-only", "text", OA_TEXT, OA),
@@ -706,40 +1115,175 @@ DELTA_CASES = [
     P("openai.role.first-delta-only", "deepseek", OA_DEEPSEEK, OA),
     P("openai.role.first-delta-only", "tool-call", OA_TOOL, OA),
     # OpenRouter/Together/Copilot repeat role (§4; the accumulator builds "assistantassistant", §7.3).
-    F("openai.role.first-delta-only", "role-in-every-delta", OA_OPENROUTER_REASONING, OA, message="role repeated", event=1),
-    F("openai.role.first-delta-only", "role-on-finish-delta", openai(oa_role(), oa_text("Hi"), oa({"role": "assistant"}, "stop")), OA, message="role repeated", event=2),
+    F(
+        "openai.role.first-delta-only",
+        "role-in-every-delta",
+        OA_OPENROUTER_REASONING,
+        OA,
+        message="role repeated",
+        event=1,
+    ),
+    F(
+        "openai.role.first-delta-only",
+        "role-on-finish-delta",
+        openai(oa_role(), oa_text("Hi"), oa({"role": "assistant"}, "stop")),
+        OA,
+        message="role repeated",
+        event=2,
+    ),
     P("openai.tool.header-once", "split-arguments", OA_TOOL, OA),
     P("openai.tool.header-once", "parallel", OA_PARALLEL, OA),
     P("openai.tool.header-once", "whole-in-one-delta", OA_WHOLE, OA),
-    F("openai.tool.header-once", "qwen-empty-id-and-type-repeated", OA_QWEN_TOOL, OA, message="header repeated", event=1),
+    F(
+        "openai.tool.header-once",
+        "qwen-empty-id-and-type-repeated",
+        OA_QWEN_TOOL,
+        OA,
+        message="header repeated",
+        event=1,
+    ),
     # LiteLLM repeats "type":"function" in every delta; the accumulator never concatenates type (§7.3).
-    P("openai.tool.header-once", "type-repeated", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls({"index": 0, "type": "function", "function": {"arguments": "{}"}}), oa_finish("tool_calls")), OA),
+    P(
+        "openai.tool.header-once",
+        "type-repeated",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls({"index": 0, "type": "function", "function": {"arguments": "{}"}}),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+    ),
     # z.ai GLM: `"name":""` in continuation deltas (§4).
-    F("openai.tool.header-once", "name-repeated", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls({"index": 0, "function": {"name": "", "arguments": "{}"}}), oa_finish("tool_calls")), OA, message="header repeated", event=1),
+    F(
+        "openai.tool.header-once",
+        "name-repeated",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls({"index": 0, "function": {"name": "", "arguments": "{}"}}),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+        message="header repeated",
+        event=1,
+    ),
     P("openai.tool.first-delta-named", "split-arguments", OA_TOOL, OA),
     P("openai.tool.first-delta-named", "parallel", OA_PARALLEL, OA),
     P("openai.tool.first-delta-named", "whole-in-one-delta", OA_WHOLE, OA),
     P("openai.tool.first-delta-named", "copilot-index-1", OA_COPILOT_INDEX_1, OA),
-    F("openai.tool.first-delta-named", "first-delta-without-id", openai(oa_role(), oa_calls({"index": 0, "type": "function", "function": {"name": "get_weather", "arguments": ""}}), oa_calls(args(0, "{}")), oa_finish("tool_calls")), OA, message="lacks its id or name", event=1),
-    F("openai.tool.first-delta-named", "arguments-before-header", openai(oa_role(), oa_calls(args(0, '{"city":')), oa_calls(head(0, CALL_A, "get_weather", ' "Paris"}')), oa_finish("tool_calls")), OA, message="lacks its id or name", event=1),
+    F(
+        "openai.tool.first-delta-named",
+        "first-delta-without-id",
+        openai(
+            oa_role(),
+            oa_calls({"index": 0, "type": "function", "function": {"name": "get_weather", "arguments": ""}}),
+            oa_calls(args(0, "{}")),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+        message="lacks its id or name",
+        event=1,
+    ),
+    F(
+        "openai.tool.first-delta-named",
+        "arguments-before-header",
+        openai(
+            oa_role(),
+            oa_calls(args(0, '{"city":')),
+            oa_calls(head(0, CALL_A, "get_weather", ' "Paris"}')),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+        message="lacks its id or name",
+        event=1,
+    ),
     P("openai.tool.index-dense", "parallel", OA_PARALLEL, OA),
     P("openai.tool.index-dense", "single", OA_TOOL, OA),
-    F("openai.tool.index-dense", "copilot-first-index-1", OA_COPILOT_INDEX_1, OA, message="does not take the next index", event=2),
-    F("openai.tool.index-dense", "gap", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather", "{}")]), oa_calls(head(2, CALL_B, "get_time", "{}")), oa_finish("tool_calls")), OA, message="does not take the next index", event=1),
+    F(
+        "openai.tool.index-dense",
+        "copilot-first-index-1",
+        OA_COPILOT_INDEX_1,
+        OA,
+        message="does not take the next index",
+        event=2,
+    ),
+    F(
+        "openai.tool.index-dense",
+        "gap",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather", "{}")]),
+            oa_calls(head(2, CALL_B, "get_time", "{}")),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+        message="does not take the next index",
+        event=1,
+    ),
     P("openai.tool.index-per-id", "parallel", OA_PARALLEL, OA),
     P("openai.tool.index-per-id", "qwen-empty-id-continuation", OA_QWEN_TOOL, OA),
-    F("openai.tool.index-per-id", "all-calls-at-index-0", OA_PARALLEL_ALL_INDEX_0, OA, message="reuses an index", event=3),
+    F(
+        "openai.tool.index-per-id",
+        "all-calls-at-index-0",
+        OA_PARALLEL_ALL_INDEX_0,
+        OA,
+        message="reuses an index",
+        event=3,
+    ),
     P("openai.tool.arguments-json", "split-arguments", OA_TOOL, OA),
     P("openai.tool.arguments-json", "whole-in-one-delta", OA_WHOLE, OA),
     P("openai.tool.arguments-json", "no-arguments", OA_NO_ARGS, OA),
     P("openai.tool.arguments-json", "parallel", OA_PARALLEL, OA),
-    F("openai.tool.arguments-json", "parallel-merged-at-index-0", OA_PARALLEL_ALL_INDEX_0, OA, message="are not a JSON object", event=None),
+    F(
+        "openai.tool.arguments-json",
+        "parallel-merged-at-index-0",
+        OA_PARALLEL_ALL_INDEX_0,
+        OA,
+        message="are not a JSON object",
+        event=None,
+    ),
     # vllm #34887 (#11): fragments that concatenate to invalid JSON.
-    F("openai.tool.arguments-json", "fragment-lost", openai(oa_role(None, tool_calls=[head(0, CALL_A, "run")]), oa_calls(args(0, 'code": "uptime"}')), oa_finish("tool_calls")), OA, message="are not a JSON object", event=None),
-    F("openai.tool.arguments-json", "array-not-object", openai(oa_role(None, tool_calls=[head(0, CALL_A, "run", "[1, 2]")]), oa_finish("tool_calls")), OA, message="are not a JSON object", event=None),
+    F(
+        "openai.tool.arguments-json",
+        "fragment-lost",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "run")]),
+            oa_calls(args(0, 'code": "uptime"}')),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+        message="are not a JSON object",
+        event=None,
+    ),
+    F(
+        "openai.tool.arguments-json",
+        "array-not-object",
+        openai(oa_role(None, tool_calls=[head(0, CALL_A, "run", "[1, 2]")]), oa_finish("tool_calls")),
+        OA,
+        message="are not a JSON object",
+        event=None,
+    ),
     # A real OpenAI stream: max_tokens reached inside the arguments, finish_reason "length".
-    P("openai.tool.arguments-json", "length-cuts-arguments", openai(oa_role(None, tool_calls=[head(0, CALL_A, "write_file")]), oa_calls(args(0, '{"path": "notes.md", "content": "# Title')), oa_finish("length"), oa_usage(40, 16)), OA),
-    P("openai.tool.arguments-json", "error-frame-inside-arguments", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls(args(0, '{"city":')), OPENAI_ERROR_FRAME, done=False), OA),
+    P(
+        "openai.tool.arguments-json",
+        "length-cuts-arguments",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "write_file")]),
+            oa_calls(args(0, '{"path": "notes.md", "content": "# Title')),
+            oa_finish("length"),
+            oa_usage(40, 16),
+        ),
+        OA,
+    ),
+    P(
+        "openai.tool.arguments-json",
+        "error-frame-inside-arguments",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls(args(0, '{"city":')),
+            OPENAI_ERROR_FRAME,
+            done=False,
+        ),
+        OA,
+    ),
 ]
 
 # ------------------------------------------------------------------------- finish (O5, O6)
@@ -750,16 +1294,59 @@ FINISH_CASES = [
     P("openai.finish.once", "deepseek-usage-on-finish", OA_DEEPSEEK, OA),
     P("openai.finish.once", "tool-call", OA_TOOL, OA),
     # OpenRouter #19: a second tool_calls finish chunk, carrying usage. e7 is the duplicate.
-    F("openai.finish.once", "duplicate-finish", openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]), oa_calls(args(0, '{"city":"Paris"}')), oa_finish("tool_calls"), oa_finish("tool_calls", usage=usage_of(70, 9))), OA, message="continues after its finish chunk", event=3),
+    F(
+        "openai.finish.once",
+        "duplicate-finish",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls(args(0, '{"city":"Paris"}')),
+            oa_finish("tool_calls"),
+            oa_finish("tool_calls", usage=usage_of(70, 9)),
+        ),
+        OA,
+        message="continues after its finish chunk",
+        event=3,
+    ),
     # vllm #36944 / LiteLLM: content flushed after the finish chunk.
-    F("openai.finish.once", "content-after-finish", openai(oa_role(), oa_text("Hi"), oa_finish("stop"), oa_text("!")), OA, message="continues after its finish chunk", event=3),
+    F(
+        "openai.finish.once",
+        "content-after-finish",
+        openai(oa_role(), oa_text("Hi"), oa_finish("stop"), oa_text("!")),
+        OA,
+        message="continues after its finish chunk",
+        event=3,
+    ),
     P("openai.finish.tool-calls-has-calls", "tool-call", OA_TOOL, OA),
     P("openai.finish.tool-calls-has-calls", "forced-tool-choice-stop", OA_FORCED, OA),
     # Mistral-style: the whole call arrives in the finish chunk itself (§3).
-    P("openai.finish.tool-calls-has-calls", "call-in-finish-chunk", openai(oa_role(None), oa({"tool_calls": [head(0, CALL_A, "get_weather", '{"city":"Paris"}')]}, "tool_calls")), OA),
+    P(
+        "openai.finish.tool-calls-has-calls",
+        "call-in-finish-chunk",
+        openai(oa_role(None), oa({"tool_calls": [head(0, CALL_A, "get_weather", '{"city":"Paris"}')]}, "tool_calls")),
+        OA,
+    ),
     # #15: tool_calls finish with the call dropped.
-    F("openai.finish.tool-calls-has-calls", "tool-calls-without-call", openai(oa_role(), oa_text("Let me check."), oa_finish("tool_calls")), OA, message="tool_calls without any tool call", event=2),
-    F("openai.finish.tool-calls-has-calls", "n3-second-choice-without-call", openai(oa_role(None, index=0, tool_calls=[head(0, CALL_A, "get_weather", "{}")]), oa_role(index=1), oa_finish("tool_calls", index=0), oa_finish("tool_calls", index=1)), OA, message="tool_calls without any tool call", event=3),
+    F(
+        "openai.finish.tool-calls-has-calls",
+        "tool-calls-without-call",
+        openai(oa_role(), oa_text("Let me check."), oa_finish("tool_calls")),
+        OA,
+        message="tool_calls without any tool call",
+        event=2,
+    ),
+    F(
+        "openai.finish.tool-calls-has-calls",
+        "n3-second-choice-without-call",
+        openai(
+            oa_role(None, index=0, tool_calls=[head(0, CALL_A, "get_weather", "{}")]),
+            oa_role(index=1),
+            oa_finish("tool_calls", index=0),
+            oa_finish("tool_calls", index=1),
+        ),
+        OA,
+        message="tool_calls without any tool call",
+        event=3,
+    ),
 ]
 
 # ---------------------------------------------------------------------------------- usage (O7)
@@ -772,14 +1359,54 @@ USAGE_CASES = [
     # §2.2: "If the stream is interrupted, you may not receive the final usage chunk."
     P("openai.usage.placement", "error-frame-no-usage-chunk", OA_ERROR, OA, request=USAGE_REQUEST),
     # #23: usage chunk missing despite include_usage.
-    F("openai.usage.placement", "usage-missing", OA_TEXT_NO_USAGE, OA, request=USAGE_REQUEST, message="exactly one choices:[] chunk", event=None),
+    F(
+        "openai.usage.placement",
+        "usage-missing",
+        OA_TEXT_NO_USAGE,
+        OA,
+        request=USAGE_REQUEST,
+        message="exactly one choices:[] chunk",
+        event=None,
+    ),
     # #22: choices:[] chunk without include_usage (IndexError in naive clients).
-    F("openai.usage.placement", "usage-chunk-not-requested", OA_TEXT, OA, request=PLAIN_REQUEST, message="did not ask for usage", event=4),
+    F(
+        "openai.usage.placement",
+        "usage-chunk-not-requested",
+        OA_TEXT,
+        OA,
+        request=PLAIN_REQUEST,
+        message="did not ask for usage",
+        event=4,
+    ),
     # DeepSeek/Groq put usage on the finish chunk (§4): a proxy must move it to a choices:[] chunk.
-    F("openai.usage.placement", "usage-on-finish-chunk", openai(oa_role(), oa_text("Hi"), oa_finish("stop", usage=usage_of(9, 1))), OA, request=USAGE_REQUEST, message="usage on a chunk that has choices", event=2),
-    F("openai.usage.placement", "usage-before-finish", openai(oa_role(), oa_text("Hi"), oa_usage(9, 1), oa_finish("stop")), OA, request=USAGE_REQUEST, message="comes before a finish chunk", event=2),
+    F(
+        "openai.usage.placement",
+        "usage-on-finish-chunk",
+        openai(oa_role(), oa_text("Hi"), oa_finish("stop", usage=usage_of(9, 1))),
+        OA,
+        request=USAGE_REQUEST,
+        message="usage on a chunk that has choices",
+        event=2,
+    ),
+    F(
+        "openai.usage.placement",
+        "usage-before-finish",
+        openai(oa_role(), oa_text("Hi"), oa_usage(9, 1), oa_finish("stop")),
+        OA,
+        request=USAGE_REQUEST,
+        message="comes before a finish chunk",
+        event=2,
+    ),
     # Groq 2026 sends usage twice; a proxy forwarding both choices:[] chunks. e4 is the second.
-    F("openai.usage.placement", "two-usage-chunks", openai(oa_role(), oa_text("Hi"), oa_finish("stop"), oa_usage(9, 1), oa_usage(9, 1)), OA, request=USAGE_REQUEST, message="exactly one choices:[] chunk", event=4),
+    F(
+        "openai.usage.placement",
+        "two-usage-chunks",
+        openai(oa_role(), oa_text("Hi"), oa_finish("stop"), oa_usage(9, 1), oa_usage(9, 1)),
+        OA,
+        request=USAGE_REQUEST,
+        message="exactly one choices:[] chunk",
+        event=4,
+    ),
 ]
 
 # ------------------------------------------------------------------------------ reasoning (O8)
@@ -789,10 +1416,40 @@ REASONING_CASES = [
     P("openai.reasoning.one-field", "vllm-reasoning", OA_VLLM, OA),
     P("openai.reasoning.one-field", "no-reasoning", OA_TEXT, OA),
     # OpenRouter: reasoning and reasoning_details with the same text (#3, "WeWe need need"). e0 is the first.
-    F("openai.reasoning.one-field", "openrouter-reasoning-and-details", OA_OPENROUTER_REASONING, OA, message="more than one field", event=0),
+    F(
+        "openai.reasoning.one-field",
+        "openrouter-reasoning-and-details",
+        OA_OPENROUTER_REASONING,
+        OA,
+        message="more than one field",
+        event=0,
+    ),
     # vLLM 0.11 transition: reasoning_content and reasoning in the same delta (§3).
-    F("openai.reasoning.one-field", "vllm-both-names", openai(oa_role(None), oa({"content": None, "reasoning_content": "Two plus two", "reasoning": "Two plus two"}), oa_finish("stop")), OA, message="more than one field", event=1),
-    F("openai.reasoning.one-field", "switches-field-mid-stream", openai(oa_role(None), oa({"content": None, "reasoning_content": "Two plus"}), oa({"content": None, "reasoning": " two"}), oa_finish("stop")), OA, message="more than one field", event=2),
+    F(
+        "openai.reasoning.one-field",
+        "vllm-both-names",
+        openai(
+            oa_role(None),
+            oa({"content": None, "reasoning_content": "Two plus two", "reasoning": "Two plus two"}),
+            oa_finish("stop"),
+        ),
+        OA,
+        message="more than one field",
+        event=1,
+    ),
+    F(
+        "openai.reasoning.one-field",
+        "switches-field-mid-stream",
+        openai(
+            oa_role(None),
+            oa({"content": None, "reasoning_content": "Two plus"}),
+            oa({"content": None, "reasoning": " two"}),
+            oa_finish("stop"),
+        ),
+        OA,
+        message="more than one field",
+        event=2,
+    ),
 ]
 
 # ---------------------------------------------------------------------- anthropic framing (A1)
@@ -801,24 +1458,137 @@ ANTHROPIC_FRAMING_CASES = [
     P("anthropic.sse.named-events", "text", AN_TEXT, AN),
     P("anthropic.sse.named-events", "web-search", AN_WEB_SEARCH, AN),
     # A proxy writing bare data: events: anthropic-sdk-python drops them all (§7.4).
-    F("anthropic.sse.named-events", "bare-data-events", b"".join(named(None, json.dumps(e) if e is PING else e).encode() for e in (message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP)), AN, message="has no event: name", event=0),
-    F("anthropic.sse.named-events", "one-bare-event", anthropic(message_start(), text_start(0), named(None, text_delta(0, "Hi")), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="has no event: name", event=2),
+    F(
+        "anthropic.sse.named-events",
+        "bare-data-events",
+        b"".join(
+            named(None, json.dumps(e) if e is PING else e).encode()
+            for e in (message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP)
+        ),
+        AN,
+        message="has no event: name",
+        event=0,
+    ),
+    F(
+        "anthropic.sse.named-events",
+        "one-bare-event",
+        anthropic(
+            message_start(),
+            text_start(0),
+            named(None, text_delta(0, "Hi")),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="has no event: name",
+        event=2,
+    ),
     P("anthropic.stream.no-done", "text", AN_TEXT, AN),
     P("anthropic.stream.no-done", "error", AN_ERROR, AN),
     # 9router #2046 (#27).
-    F("anthropic.stream.no-done", "done-appended", AN_TEXT + b"data: [DONE]\n\n", AN, message="[DONE] written into an Anthropic stream", event=8),
-    F("anthropic.stream.no-done", "done-as-named-event", AN_TEXT + b"event: done\ndata: [DONE]\n\n", AN, message="[DONE]", event=8),
+    F(
+        "anthropic.stream.no-done",
+        "done-appended",
+        AN_TEXT + b"data: [DONE]\n\n",
+        AN,
+        message="[DONE] written into an Anthropic stream",
+        event=8,
+    ),
+    F(
+        "anthropic.stream.no-done",
+        "done-as-named-event",
+        AN_TEXT + b"event: done\ndata: [DONE]\n\n",
+        AN,
+        message="[DONE]",
+        event=8,
+    ),
     P("anthropic.data.json", "text", AN_TEXT, AN),
     P("anthropic.data.json", "padding-inside-json", AN_WEB_SEARCH, AN),
-    P("anthropic.data.json", "unknown-event-type", anthropic(message_start(), {"type": "content_block_lifecycle", "index": 0}, text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN),
+    P(
+        "anthropic.data.json",
+        "unknown-event-type",
+        anthropic(
+            message_start(),
+            {"type": "content_block_lifecycle", "index": 0},
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     P("anthropic.data.json", "done-is-reported-elsewhere", AN_TEXT + b"data: [DONE]\n\n", AN),
-    F("anthropic.data.json", "truncated-json", anthropic(message_start(), text_start(0), 'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de\n\n', block_stop(0)), AN, message="not a JSON object with a type", event=2),
-    F("anthropic.data.json", "no-type", anthropic(message_start(), named("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})), AN, message="not a JSON object with a type", event=1),
+    F(
+        "anthropic.data.json",
+        "truncated-json",
+        anthropic(
+            message_start(),
+            text_start(0),
+            'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_de\n\n',
+            block_stop(0),
+        ),
+        AN,
+        message="not a JSON object with a type",
+        event=2,
+    ),
+    F(
+        "anthropic.data.json",
+        "no-type",
+        anthropic(
+            message_start(), named("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+        ),
+        AN,
+        message="not a JSON object with a type",
+        event=1,
+    ),
     P("anthropic.sse.event-matches-type", "text", AN_TEXT, AN),
-    P("anthropic.sse.event-matches-type", "unknown-event-type", anthropic(message_start(), {"type": "content_block_lifecycle", "index": 0}, text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN),
-    F("anthropic.sse.event-matches-type", "delta-named-delta", anthropic(message_start(), text_start(0), named("delta", text_delta(0, "Hi")), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="event name differs", event=2),
+    P(
+        "anthropic.sse.event-matches-type",
+        "unknown-event-type",
+        anthropic(
+            message_start(),
+            {"type": "content_block_lifecycle", "index": 0},
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
+    F(
+        "anthropic.sse.event-matches-type",
+        "delta-named-delta",
+        anthropic(
+            message_start(),
+            text_start(0),
+            named("delta", text_delta(0, "Hi")),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="event name differs",
+        event=2,
+    ),
     # All events named "message_delta" by a naive adapter.
-    F("anthropic.sse.event-matches-type", "start-named-as-delta", anthropic(message_start(), named("content_block_delta", text_start(0)), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="event name differs", event=1),
+    F(
+        "anthropic.sse.event-matches-type",
+        "start-named-as-delta",
+        anthropic(
+            message_start(),
+            named("content_block_delta", text_start(0)),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="event name differs",
+        event=1,
+    ),
 ]
 
 # ---------------------------------------------------------------------- anthropic schema (§5.2)
@@ -829,58 +1599,312 @@ SCHEMA_CASES = [
     P("anthropic.event.schema", "thinking-signature-empty-at-start", AN_THINKING, AN),
     P("anthropic.event.schema", "web-search-result-citations-padding", AN_WEB_SEARCH, AN),
     P("anthropic.event.schema", "error-event", AN_ERROR, AN),
-    P("anthropic.event.schema", "unknown-event-and-block-types", anthropic(message_start(), {"type": "content_block_lifecycle", "index": 0}, block_start(0, {"type": "compaction", "content": "Summary"}), block_delta(0, {"type": "compaction_delta", "content": "…"}), block_stop(0), message_delta(), MESSAGE_STOP), AN),
-    P("anthropic.event.schema", "message-delta-cumulative-usage", anthropic(message_start(0), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta("end_turn", 5, input_tokens=412, cache_read_input_tokens=0), MESSAGE_STOP), AN),
+    P(
+        "anthropic.event.schema",
+        "unknown-event-and-block-types",
+        anthropic(
+            message_start(),
+            {"type": "content_block_lifecycle", "index": 0},
+            block_start(0, {"type": "compaction", "content": "Summary"}),
+            block_delta(0, {"type": "compaction_delta", "content": "…"}),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
+    P(
+        "anthropic.event.schema",
+        "message-delta-cumulative-usage",
+        anthropic(
+            message_start(0),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta("end_turn", 5, input_tokens=412, cache_read_input_tokens=0),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     # An OpenAI finish_reason leaked into stop_reason. e6 is the message_delta.
-    F("anthropic.event.schema", "openai-stop-reason", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta("tool_calls"), MESSAGE_STOP), AN, message="message_delta breaks its schema", event=4),
-    F("anthropic.event.schema", "message-start-without-usage", anthropic({"type": "message_start", "message": {k: v for k, v in message_start()["message"].items() if k != "usage"}}, text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="message_start breaks its schema", event=0),
-    F("anthropic.event.schema", "error-type-outside-enum", anthropic(message_start(), error_event("upstream_error", "Bad gateway")), AN, message="error breaks its schema", event=1),
+    F(
+        "anthropic.event.schema",
+        "openai-stop-reason",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta("tool_calls"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="message_delta breaks its schema",
+        event=4,
+    ),
+    F(
+        "anthropic.event.schema",
+        "message-start-without-usage",
+        anthropic(
+            {"type": "message_start", "message": {k: v for k, v in message_start()["message"].items() if k != "usage"}},
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="message_start breaks its schema",
+        event=0,
+    ),
+    F(
+        "anthropic.event.schema",
+        "error-type-outside-enum",
+        anthropic(message_start(), error_event("upstream_error", "Bad gateway")),
+        AN,
+        message="error breaks its schema",
+        event=1,
+    ),
 ]
 
 # ------------------------------------------------------------------------ order (A2, A3, A8)
 
 # Real input count only in message_delta (#25): e0 says 0.
-AN_INPUT_ONLY_IN_DELTA = anthropic(message_start(0), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta("end_turn", 5, input_tokens=412), MESSAGE_STOP)
+AN_INPUT_ONLY_IN_DELTA = anthropic(
+    message_start(0),
+    text_start(0),
+    text_delta(0, "Hi"),
+    block_stop(0),
+    message_delta("end_turn", 5, input_tokens=412),
+    MESSAGE_STOP,
+)
 
 ORDER_CASES = [
     P("anthropic.message-start.first", "text", AN_TEXT, AN),
-    P("anthropic.message-start.first", "ping-before-start", anthropic(PING, message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN),
+    P(
+        "anthropic.message-start.first",
+        "ping-before-start",
+        anthropic(
+            PING, message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP
+        ),
+        AN,
+    ),
     P("anthropic.message-start.first", "error-stream", AN_ERROR, AN),
     # LiteLLM #32357 (#5): a duplicate message_start. e2 is the second.
-    F("anthropic.message-start.first", "duplicate-message-start", anthropic(message_start(), text_start(0), message_start(), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="more than once", event=2),
-    F("anthropic.message-start.first", "block-before-message-start", anthropic(text_start(0), message_start(), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="does not open with message_start", event=0),
+    F(
+        "anthropic.message-start.first",
+        "duplicate-message-start",
+        anthropic(
+            message_start(),
+            text_start(0),
+            message_start(),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="more than once",
+        event=2,
+    ),
+    F(
+        "anthropic.message-start.first",
+        "block-before-message-start",
+        anthropic(text_start(0), message_start(), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP),
+        AN,
+        message="does not open with message_start",
+        event=0,
+    ),
     P("anthropic.message-start.input-tokens", "text", AN_TEXT, AN),
     P("anthropic.message-start.input-tokens", "web-search", AN_WEB_SEARCH, AN),
-    F("anthropic.message-start.input-tokens", "zero-input-tokens", AN_INPUT_ONLY_IN_DELTA, AN, message="does not report the input tokens", event=0),
+    F(
+        "anthropic.message-start.input-tokens",
+        "zero-input-tokens",
+        AN_INPUT_ONLY_IN_DELTA,
+        AN,
+        message="does not report the input tokens",
+        event=0,
+    ),
     P("anthropic.block.sequence", "text-with-ping-between-deltas", AN_TEXT, AN),
     P("anthropic.block.sequence", "tool", AN_TOOL, AN),
     P("anthropic.block.sequence", "web-search-zero-delta-result-block", AN_WEB_SEARCH, AN),
     P("anthropic.block.sequence", "thinking", AN_THINKING, AN),
-    P("anthropic.block.sequence", "unknown-event-and-block-types", anthropic(message_start(), {"type": "content_block_lifecycle", "index": 0}, block_start(0, {"type": "compaction", "content": "Summary"}), block_stop(0), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP), AN),
+    P(
+        "anthropic.block.sequence",
+        "unknown-event-and-block-types",
+        anthropic(
+            message_start(),
+            {"type": "content_block_lifecycle", "index": 0},
+            block_start(0, {"type": "compaction", "content": "Summary"}),
+            block_stop(0),
+            text_start(1),
+            text_delta(1, "Hi"),
+            block_stop(1),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     # §8: the error leaves the block open; that is not a lifecycle breach.
     P("anthropic.block.sequence", "error-leaves-block-open", AN_ERROR_RECORDED, AN),
     # better-ccflare #173 (#34): text block never closed before tool_use. e3 starts block 1 while 0 is open.
-    F("anthropic.block.sequence", "interleaved-blocks", anthropic(message_start(), text_start(0), text_delta(0, "Checking."), tool_start(1), json_delta(1, "{}"), block_stop(0), block_stop(1), message_delta("tool_use"), MESSAGE_STOP), AN, message="starts while block 0 is open", event=3),
-    F("anthropic.block.sequence", "index-starts-at-1", anthropic(message_start(), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP), AN, message="not the next one", event=1),
+    F(
+        "anthropic.block.sequence",
+        "interleaved-blocks",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Checking."),
+            tool_start(1),
+            json_delta(1, "{}"),
+            block_stop(0),
+            block_stop(1),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="starts while block 0 is open",
+        event=3,
+    ),
+    F(
+        "anthropic.block.sequence",
+        "index-starts-at-1",
+        anthropic(message_start(), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP),
+        AN,
+        message="not the next one",
+        event=1,
+    ),
     # #20: duplicate content_block_stop. e4 is the second stop.
-    F("anthropic.block.sequence", "duplicate-stop", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="stop for a block that is not open", event=4),
-    F("anthropic.block.sequence", "message-delta-before-block-stop", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), message_delta(), block_stop(0), MESSAGE_STOP), AN, message="message_delta while block 0 is open", event=3),
-    F("anthropic.block.sequence", "cut-off-block-never-stopped", anthropic(message_start(), text_start(0), text_delta(0, "Once upon")), AN, message="never stopped", event=1),
-    F("anthropic.block.sequence", "delta-for-other-index", anthropic(message_start(), text_start(0), text_delta(1, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="delta for a block that is not open", event=2),
+    F(
+        "anthropic.block.sequence",
+        "duplicate-stop",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="stop for a block that is not open",
+        event=4,
+    ),
+    F(
+        "anthropic.block.sequence",
+        "message-delta-before-block-stop",
+        anthropic(message_start(), text_start(0), text_delta(0, "Hi"), message_delta(), block_stop(0), MESSAGE_STOP),
+        AN,
+        message="message_delta while block 0 is open",
+        event=3,
+    ),
+    F(
+        "anthropic.block.sequence",
+        "cut-off-block-never-stopped",
+        anthropic(message_start(), text_start(0), text_delta(0, "Once upon")),
+        AN,
+        message="never stopped",
+        event=1,
+    ),
+    F(
+        "anthropic.block.sequence",
+        "delta-for-other-index",
+        anthropic(message_start(), text_start(0), text_delta(1, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP),
+        AN,
+        message="delta for a block that is not open",
+        event=2,
+    ),
     P("anthropic.message-delta.once", "text-ping-before-message-delta", AN_WEB_SEARCH, AN),
     P("anthropic.message-delta.once", "tool", AN_TOOL, AN),
     # #20: two message_delta events. e5 is the second.
-    F("anthropic.message-delta.once", "duplicate-message-delta", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), message_delta(), MESSAGE_STOP), AN, message="wrong number of message_delta", event=5),
-    F("anthropic.message-delta.once", "no-message-delta", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), MESSAGE_STOP), AN, message="wrong number of message_delta", event=None),
-    F("anthropic.message-delta.once", "stop-reason-null", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(None), MESSAGE_STOP), AN, message="no stop_reason", event=4),
-    F("anthropic.message-delta.once", "before-a-later-block", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(), text_start(1), text_delta(1, "!"), block_stop(1), MESSAGE_STOP), AN, message="before a block stop", event=4),
-    F("anthropic.message-delta.once", "inside-an-open-block", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), message_delta(), block_stop(0), MESSAGE_STOP), AN, message="before a block stop", event=3),
+    F(
+        "anthropic.message-delta.once",
+        "duplicate-message-delta",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="wrong number of message_delta",
+        event=5,
+    ),
+    F(
+        "anthropic.message-delta.once",
+        "no-message-delta",
+        anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), MESSAGE_STOP),
+        AN,
+        message="wrong number of message_delta",
+        event=None,
+    ),
+    F(
+        "anthropic.message-delta.once",
+        "stop-reason-null",
+        anthropic(
+            message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta(None), MESSAGE_STOP
+        ),
+        AN,
+        message="no stop_reason",
+        event=4,
+    ),
+    F(
+        "anthropic.message-delta.once",
+        "before-a-later-block",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            text_start(1),
+            text_delta(1, "!"),
+            block_stop(1),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="before a block stop",
+        event=4,
+    ),
+    F(
+        "anthropic.message-delta.once",
+        "inside-an-open-block",
+        anthropic(message_start(), text_start(0), text_delta(0, "Hi"), message_delta(), block_stop(0), MESSAGE_STOP),
+        AN,
+        message="before a block stop",
+        event=3,
+    ),
     P("anthropic.message-stop.last", "text", AN_TEXT, AN),
     P("anthropic.message-stop.last", "web-search", AN_WEB_SEARCH, AN),
     # #28: EOF after message_delta.
-    F("anthropic.message-stop.last", "missing-message-stop", anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta()), AN, message="does not end with one message_stop", event=4),
-    F("anthropic.message-stop.last", "done-after-message-stop", AN_TEXT + b"data: [DONE]\n\n", AN, message="does not end with one message_stop", event=8),
-    F("anthropic.message-stop.last", "two-message-stops", AN_TEXT + anthropic(MESSAGE_STOP), AN, message="does not end with one message_stop", event=8),
+    F(
+        "anthropic.message-stop.last",
+        "missing-message-stop",
+        anthropic(message_start(), text_start(0), text_delta(0, "Hi"), block_stop(0), message_delta()),
+        AN,
+        message="does not end with one message_stop",
+        event=4,
+    ),
+    F(
+        "anthropic.message-stop.last",
+        "done-after-message-stop",
+        AN_TEXT + b"data: [DONE]\n\n",
+        AN,
+        message="does not end with one message_stop",
+        event=8,
+    ),
+    F(
+        "anthropic.message-stop.last",
+        "two-message-stops",
+        AN_TEXT + anthropic(MESSAGE_STOP),
+        AN,
+        message="does not end with one message_stop",
+        event=8,
+    ),
 ]
 
 # ---------------------------------------------------------------------- blocks (A4-A7, A9, A10)
@@ -890,17 +1914,92 @@ BLOCK_CASES = [
     P("anthropic.delta.matches-block", "tool-empty-first-delta", AN_TOOL, AN),
     P("anthropic.delta.matches-block", "thinking-and-signature", AN_THINKING, AN),
     P("anthropic.delta.matches-block", "server-tool-and-citations", AN_WEB_SEARCH, AN),
-    P("anthropic.delta.matches-block", "unknown-block-with-its-own-delta", anthropic(message_start(), block_start(0, {"type": "compaction", "content": ""}), block_delta(0, {"type": "compaction_delta", "content": "Summary"}), block_stop(0), message_delta(), MESSAGE_STOP), AN),
+    P(
+        "anthropic.delta.matches-block",
+        "unknown-block-with-its-own-delta",
+        anthropic(
+            message_start(),
+            block_start(0, {"type": "compaction", "content": ""}),
+            block_delta(0, {"type": "compaction_delta", "content": "Summary"}),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     # LiteLLM #32357, #33224 (#5, #6): thinking_delta into a text block. e2 is the delta.
-    F("anthropic.delta.matches-block", "thinking-delta-in-text-block", anthropic(message_start(), text_start(0), thinking_delta(0, "Let me think"), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="thinking_delta sent to a text block", event=2),
+    F(
+        "anthropic.delta.matches-block",
+        "thinking-delta-in-text-block",
+        anthropic(
+            message_start(),
+            text_start(0),
+            thinking_delta(0, "Let me think"),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="thinking_delta sent to a text block",
+        event=2,
+    ),
     # sglang #26795 (#8): text_delta sent to an open tool_use block. e3 is the delta.
-    F("anthropic.delta.matches-block", "text-delta-in-tool-block", anthropic(message_start(), tool_start(0), json_delta(0, ""), text_delta(0, "Checking"), json_delta(0, "{}"), block_stop(0), message_delta("tool_use"), MESSAGE_STOP), AN, message="text_delta sent to a tool_use block", event=3),
+    F(
+        "anthropic.delta.matches-block",
+        "text-delta-in-tool-block",
+        anthropic(
+            message_start(),
+            tool_start(0),
+            json_delta(0, ""),
+            text_delta(0, "Checking"),
+            json_delta(0, "{}"),
+            block_stop(0),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="text_delta sent to a tool_use block",
+        event=3,
+    ),
     P("anthropic.block.no-empty-text", "text", AN_TEXT, AN),
     P("anthropic.block.no-empty-text", "citations-start-block", AN_WEB_SEARCH, AN),
     P("anthropic.block.no-empty-text", "tool-only", AN_TOOL_NO_ARGS, AN),
     # LiteLLM #30765, #34692 (#7, #9): a spurious empty text block at index 0 before tool_use.
-    F("anthropic.block.no-empty-text", "empty-text-block-before-tool-use", anthropic(message_start(), text_start(0), block_stop(0), tool_start(1), json_delta(1, ""), json_delta(1, '{"city": "Paris"}'), block_stop(1), message_delta("tool_use"), MESSAGE_STOP), AN, message="text block 0 has no text", event=1),
-    F("anthropic.block.no-empty-text", "empty-text-delta", anthropic(message_start(), text_start(0), text_delta(0, ""), text_delta(0, "Hi"), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="empty text_delta", event=2),
+    F(
+        "anthropic.block.no-empty-text",
+        "empty-text-block-before-tool-use",
+        anthropic(
+            message_start(),
+            text_start(0),
+            block_stop(0),
+            tool_start(1),
+            json_delta(1, ""),
+            json_delta(1, '{"city": "Paris"}'),
+            block_stop(1),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="text block 0 has no text",
+        event=1,
+    ),
+    F(
+        "anthropic.block.no-empty-text",
+        "empty-text-delta",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, ""),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="empty text_delta",
+        event=2,
+    ),
     # §8 as recorded: event: error right after content_block_start and a ping. The block is empty
     # because the stream failed, not because the provider emitted an empty block.
     P("anthropic.block.no-empty-text", "error-after-empty-text-start", AN_ERROR_RECORDED, AN),
@@ -908,33 +2007,237 @@ BLOCK_CASES = [
     P("anthropic.tool.input-json", "tool-no-arguments", AN_TOOL_NO_ARGS, AN),
     P("anthropic.tool.input-json", "server-tool-use-and-result", AN_WEB_SEARCH, AN),
     # Calls issued by code execution arrive with input populated at start and no delta (§5.4).
-    P("anthropic.tool.input-json", "populated-input-no-deltas", anthropic(message_start(), block_start(0, {"type": "tool_use", "id": TOOLU_A, "name": "get_weather", "input": {"city": "Paris"}, "caller": {"type": "code_execution_20250825", "tool_id": SRVTOOLU}}), block_stop(0), message_delta("tool_use"), MESSAGE_STOP), AN),
+    P(
+        "anthropic.tool.input-json",
+        "populated-input-no-deltas",
+        anthropic(
+            message_start(),
+            block_start(
+                0,
+                {
+                    "type": "tool_use",
+                    "id": TOOLU_A,
+                    "name": "get_weather",
+                    "input": {"city": "Paris"},
+                    "caller": {"type": "code_execution_20250825", "tool_id": SRVTOOLU},
+                },
+            ),
+            block_stop(0),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     # vllm #34887 (#11): fragments concatenate to invalid JSON. e1 is the block start.
-    F("anthropic.tool.input-json", "fragments-invalid-json", anthropic(message_start(), tool_start(0, name="run"), json_delta(0, ""), json_delta(0, 'code": "uptime"}'), block_stop(0), message_delta("tool_use"), MESSAGE_STOP), AN, message="is not a JSON object", event=1),
+    F(
+        "anthropic.tool.input-json",
+        "fragments-invalid-json",
+        anthropic(
+            message_start(),
+            tool_start(0, name="run"),
+            json_delta(0, ""),
+            json_delta(0, 'code": "uptime"}'),
+            block_stop(0),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="is not a JSON object",
+        event=1,
+    ),
     # envoy ai-gateway #1465 (#12): input {…} at start plus deltas -> clients build {}{…}.
-    F("anthropic.tool.input-json", "start-input-plus-deltas", anthropic(message_start(), tool_start(0, tool_input={"city": "Paris"}), json_delta(0, '{"city": "Paris"}'), block_stop(0), message_delta("tool_use"), MESSAGE_STOP), AN, message="non-empty start input and deltas", event=1),
+    F(
+        "anthropic.tool.input-json",
+        "start-input-plus-deltas",
+        anthropic(
+            message_start(),
+            tool_start(0, tool_input={"city": "Paris"}),
+            json_delta(0, '{"city": "Paris"}'),
+            block_stop(0),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="non-empty start input and deltas",
+        event=1,
+    ),
     # Anthropic's docs: a response cut by max_tokens may hold an incomplete tool_use block.
-    P("anthropic.tool.input-json", "max-tokens-cuts-input", anthropic(message_start(), tool_start(0, name="write_file"), json_delta(0, ""), json_delta(0, '{"path": "notes.md", "content": "# Ti'), block_stop(0), message_delta("max_tokens", 1024), MESSAGE_STOP), AN),
+    P(
+        "anthropic.tool.input-json",
+        "max-tokens-cuts-input",
+        anthropic(
+            message_start(),
+            tool_start(0, name="write_file"),
+            json_delta(0, ""),
+            json_delta(0, '{"path": "notes.md", "content": "# Ti'),
+            block_stop(0),
+            message_delta("max_tokens", 1024),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     P("anthropic.thinking.signature", "signature-empty-at-start-then-one-delta", AN_THINKING, AN),
-    P("anthropic.thinking.signature", "no-signature-key-at-start", anthropic(message_start(), thinking_start(0, None), thinking_delta(0, "Hmm."), signature_delta(0), block_stop(0), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP), AN),
-    P("anthropic.thinking.signature", "redacted-thinking", anthropic(message_start(), block_start(0, {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP"}), block_stop(0), text_start(1), text_delta(1, "Hi"), block_stop(1), message_delta(), MESSAGE_STOP), AN),
+    P(
+        "anthropic.thinking.signature",
+        "no-signature-key-at-start",
+        anthropic(
+            message_start(),
+            thinking_start(0, None),
+            thinking_delta(0, "Hmm."),
+            signature_delta(0),
+            block_stop(0),
+            text_start(1),
+            text_delta(1, "Hi"),
+            block_stop(1),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
+    P(
+        "anthropic.thinking.signature",
+        "redacted-thinking",
+        anthropic(
+            message_start(),
+            block_start(
+                0,
+                {
+                    "type": "redacted_thinking",
+                    "data": "EmwKAhgBEgy3va3pzix/LafPsn4aDFIT2Xlxh0L5L8rLVyIwxtE3rAFBa8cr3qpP",
+                },
+            ),
+            block_stop(0),
+            text_start(1),
+            text_delta(1, "Hi"),
+            block_stop(1),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     # #29: signature_delta not last. e3 signature, e4 thinking after it.
-    F("anthropic.thinking.signature", "signature-not-last", anthropic(message_start(), thinking_start(0), thinking_delta(0, "Hmm"), signature_delta(0), thinking_delta(0, "."), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="not the block's last delta", event=3),
-    F("anthropic.thinking.signature", "empty-signature", anthropic(message_start(), thinking_start(0), thinking_delta(0, "Hmm."), signature_delta(0, ""), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="empty signature", event=3),
-    F("anthropic.thinking.signature", "two-signatures", anthropic(message_start(), thinking_start(0), thinking_delta(0, "Hmm."), signature_delta(0, SIG[:40]), signature_delta(0, SIG), block_stop(0), message_delta(), MESSAGE_STOP), AN, message="several signatures", event=4),
+    F(
+        "anthropic.thinking.signature",
+        "signature-not-last",
+        anthropic(
+            message_start(),
+            thinking_start(0),
+            thinking_delta(0, "Hmm"),
+            signature_delta(0),
+            thinking_delta(0, "."),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="not the block's last delta",
+        event=3,
+    ),
+    F(
+        "anthropic.thinking.signature",
+        "empty-signature",
+        anthropic(
+            message_start(),
+            thinking_start(0),
+            thinking_delta(0, "Hmm."),
+            signature_delta(0, ""),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="empty signature",
+        event=3,
+    ),
+    F(
+        "anthropic.thinking.signature",
+        "two-signatures",
+        anthropic(
+            message_start(),
+            thinking_start(0),
+            thinking_delta(0, "Hmm."),
+            signature_delta(0, SIG[:40]),
+            signature_delta(0, SIG),
+            block_stop(0),
+            message_delta(),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="several signatures",
+        event=4,
+    ),
     P("anthropic.stop-reason.tool-use", "tool-use", AN_TOOL, AN),
     P("anthropic.stop-reason.tool-use", "server-tool-end-turn", AN_WEB_SEARCH, AN),
     P("anthropic.stop-reason.tool-use", "text-end-turn", AN_TEXT, AN),
-    P("anthropic.stop-reason.tool-use", "max-tokens-inside-tool", anthropic(message_start(), tool_start(0), json_delta(0, ""), json_delta(0, '{"city": "Pa'), block_stop(0), message_delta("max_tokens", 1024), MESSAGE_STOP), AN),
+    P(
+        "anthropic.stop-reason.tool-use",
+        "max-tokens-inside-tool",
+        anthropic(
+            message_start(),
+            tool_start(0),
+            json_delta(0, ""),
+            json_delta(0, '{"city": "Pa'),
+            block_stop(0),
+            message_delta("max_tokens", 1024),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
     # LiteLLM #34692, bifrost #3638 (#9, #10): a tool turn ends with end_turn. e8 is the message_delta.
-    F("anthropic.stop-reason.tool-use", "tool-block-end-turn", anthropic(message_start(), text_start(0), text_delta(0, "Checking."), block_stop(0), tool_start(1), json_delta(1, ""), json_delta(1, '{"city": "Paris"}'), block_stop(1), message_delta("end_turn"), MESSAGE_STOP), AN, message="ends with another stop_reason", event=8),
+    F(
+        "anthropic.stop-reason.tool-use",
+        "tool-block-end-turn",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Checking."),
+            block_stop(0),
+            tool_start(1),
+            json_delta(1, ""),
+            json_delta(1, '{"city": "Paris"}'),
+            block_stop(1),
+            message_delta("end_turn"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="ends with another stop_reason",
+        event=8,
+    ),
     # vllm converter (#15): stop_reason tool_use with the tool block dropped.
-    F("anthropic.stop-reason.tool-use", "tool-use-without-block", anthropic(message_start(), text_start(0), text_delta(0, "Checking."), block_stop(0), message_delta("tool_use"), MESSAGE_STOP), AN, message="tool_use without a tool_use block", event=4),
+    F(
+        "anthropic.stop-reason.tool-use",
+        "tool-use-without-block",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Checking."),
+            block_stop(0),
+            message_delta("tool_use"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="tool_use without a tool_use block",
+        event=4,
+    ),
     P("anthropic.error.last", "error-then-eof", AN_ERROR, AN),
     P("anthropic.error.last", "recorded-error", AN_ERROR_RECORDED, AN),
     P("anthropic.error.last", "no-error", AN_TEXT, AN),
-    F("anthropic.error.last", "stop-events-after-error", AN_ERROR + anthropic(block_stop(0), message_delta(), MESSAGE_STOP), AN, message="events follow the error event", event=5),
-    F("anthropic.error.last", "message-stop-after-error", AN_ERROR + anthropic(MESSAGE_STOP), AN, message="events follow the error event", event=5),
+    F(
+        "anthropic.error.last",
+        "stop-events-after-error",
+        AN_ERROR + anthropic(block_stop(0), message_delta(), MESSAGE_STOP),
+        AN,
+        message="events follow the error event",
+        event=5,
+    ),
+    F(
+        "anthropic.error.last",
+        "message-stop-after-error",
+        AN_ERROR + anthropic(MESSAGE_STOP),
+        AN,
+        message="events follow the error event",
+        event=5,
+    ),
 ]
 
 # ------------------------------------------------------------------------- semantic.* (expect)
@@ -963,81 +2266,378 @@ OA_CUT_AS_CLEAN = openai(oa_role(), oa_text("Here"), oa_text(" is"), oa_finish("
 OA_CUT_SILENT = openai(oa_role(), oa_text("Here"), oa_text(" is"), done=False)
 
 # Error responses: a 4xx/5xx status with a JSON body instead of a stream (§8).
-OPENAI_ERROR_BODY = b'{"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}'
+OPENAI_ERROR_BODY = (
+    b'{"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}'
+)
 ANTHROPIC_ERROR_BODY = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
 SEMANTIC_CASES = [
     P("semantic.text", "openai", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
     P("semantic.text", "anthropic-web-search", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
-    P("semantic.text", "multibyte-byte-by-byte", AN_THINKING, AN, expect=AN_THINKING_EXPECT, chunks=every_byte(AN_THINKING)),
+    P(
+        "semantic.text",
+        "multibyte-byte-by-byte",
+        AN_THINKING,
+        AN,
+        expect=AN_THINKING_EXPECT,
+        chunks=every_byte(AN_THINKING),
+    ),
     P("semantic.text", "cr-only-framing", cr_only(OA_TEXT), OA, expect=OA_TEXT_EXPECT),
-    P("semantic.text", "refusal", openai(oa({"role": "assistant", "content": None, "refusal": ""}), oa({"refusal": "I can't help"}), oa({"refusal": " with that."}), oa_finish("stop")), OA, expect={"text": "", "refusal": "I can't help with that.", "finish": "stop"}),
-    F("semantic.text", "first-text-after-thinking-dropped", AN_THINKING_FIRST_TEXT_DROPPED, AN, expect=AN_THINKING_TWO_TEXT_EXPECT, message="text differs; first difference at character 0", event=None),
-    F("semantic.text", "openai-chunk-lost", openai(oa_role(), oa_text("Hello"), oa_finish("stop"), oa_usage()), OA, expect=OA_TEXT_EXPECT, message="text differs; one is a prefix", event=None),
+    P(
+        "semantic.text",
+        "refusal",
+        openai(
+            oa({"role": "assistant", "content": None, "refusal": ""}),
+            oa({"refusal": "I can't help"}),
+            oa({"refusal": " with that."}),
+            oa_finish("stop"),
+        ),
+        OA,
+        expect={"text": "", "refusal": "I can't help with that.", "finish": "stop"},
+    ),
+    F(
+        "semantic.text",
+        "first-text-after-thinking-dropped",
+        AN_THINKING_FIRST_TEXT_DROPPED,
+        AN,
+        expect=AN_THINKING_TWO_TEXT_EXPECT,
+        message="text differs; first difference at character 0",
+        event=None,
+    ),
+    F(
+        "semantic.text",
+        "openai-chunk-lost",
+        openai(oa_role(), oa_text("Hello"), oa_finish("stop"), oa_usage()),
+        OA,
+        expect=OA_TEXT_EXPECT,
+        message="text differs; one is a prefix",
+        event=None,
+    ),
     P("semantic.reasoning", "deepseek-reasoning-content", OA_DEEPSEEK, OA, expect=OA_DEEPSEEK_EXPECT),
     P("semantic.reasoning", "anthropic-thinking", AN_THINKING, AN, expect=AN_THINKING_EXPECT),
     # OpenRouter's two fields carry the same text once: the assembler reads one (§3).
-    P("semantic.reasoning", "openrouter-not-doubled", OA_OPENROUTER_REASONING, OA, expect={"text": "4", "reasoning": "We need 4.", "finish": "stop"}),
-    F("semantic.reasoning", "deepseek-reasoning-dropped", OA_DEEPSEEK_REASONING_DROPPED, OA, expect=OA_DEEPSEEK_EXPECT, message="reasoning differs", event=None),
+    P(
+        "semantic.reasoning",
+        "openrouter-not-doubled",
+        OA_OPENROUTER_REASONING,
+        OA,
+        expect={"text": "4", "reasoning": "We need 4.", "finish": "stop"},
+    ),
+    F(
+        "semantic.reasoning",
+        "deepseek-reasoning-dropped",
+        OA_DEEPSEEK_REASONING_DROPPED,
+        OA,
+        expect=OA_DEEPSEEK_EXPECT,
+        message="reasoning differs",
+        event=None,
+    ),
     # NVIDIA NIM via LiteLLM (#6): thinking deltas sent into a text block are lost by the SDK.
-    F("semantic.reasoning", "thinking-into-text-block", anthropic(message_start(46), text_start(0), thinking_delta(0, "17 × 20 = 340, plus 51 is 391."), text_delta(0, "17 × 23 = 391."), block_stop(0), message_delta("end_turn", 71), MESSAGE_STOP), AN, expect=AN_THINKING_EXPECT, message="reasoning differs", event=None),
+    F(
+        "semantic.reasoning",
+        "thinking-into-text-block",
+        anthropic(
+            message_start(46),
+            text_start(0),
+            thinking_delta(0, "17 × 20 = 340, plus 51 is 391."),
+            text_delta(0, "17 × 23 = 391."),
+            block_stop(0),
+            message_delta("end_turn", 71),
+            MESSAGE_STOP,
+        ),
+        AN,
+        expect=AN_THINKING_EXPECT,
+        message="reasoning differs",
+        event=None,
+    ),
     P("semantic.tool-calls", "openai-split", OA_TOOL, OA, expect=OA_TOOL_EXPECT),
     P("semantic.tool-calls", "openai-parallel", OA_PARALLEL, OA, expect=OA_PARALLEL_EXPECT),
     P("semantic.tool-calls", "openai-forced-stop", OA_FORCED, OA, expect=OA_TOOL_EXPECT),
     P("semantic.tool-calls", "openai-whole", OA_WHOLE, OA, expect=OA_TOOL_EXPECT),
     P("semantic.tool-calls", "anthropic-empty-first-delta", AN_TOOL, AN, expect=AN_TOOL_EXPECT),
     P("semantic.tool-calls", "anthropic-no-arguments", AN_TOOL_NO_ARGS, AN, expect=AN_TOOL_NO_ARGS_EXPECT),
-    F("semantic.tool-calls", "parallel-merged-at-index-0", OA_PARALLEL_ALL_INDEX_0, OA, expect=OA_PARALLEL_EXPECT, message="tool calls differ", event=None),
+    F(
+        "semantic.tool-calls",
+        "parallel-merged-at-index-0",
+        OA_PARALLEL_ALL_INDEX_0,
+        OA,
+        expect=OA_PARALLEL_EXPECT,
+        message="tool calls differ",
+        event=None,
+    ),
     # pi #2593 (#14): arguments overwritten with {}.
-    F("semantic.tool-calls", "arguments-overwritten-with-empty", anthropic(message_start(412), text_start(0), text_delta(0, "I'll check the weather."), block_stop(0), tool_start(1), block_stop(1), message_delta("tool_use", 58), MESSAGE_STOP), AN, expect=AN_TOOL_EXPECT, message="tool calls differ", event=None),
+    F(
+        "semantic.tool-calls",
+        "arguments-overwritten-with-empty",
+        anthropic(
+            message_start(412),
+            text_start(0),
+            text_delta(0, "I'll check the weather."),
+            block_stop(0),
+            tool_start(1),
+            block_stop(1),
+            message_delta("tool_use", 58),
+            MESSAGE_STOP,
+        ),
+        AN,
+        expect=AN_TOOL_EXPECT,
+        message="tool calls differ",
+        event=None,
+    ),
     P("semantic.tool-call-ids", "openai", OA_TOOL, OA, expect=OA_TOOL_EXPECT),
     P("semantic.tool-call-ids", "anthropic", AN_TOOL, AN, expect=AN_TOOL_EXPECT),
-    F("semantic.tool-call-ids", "ids-rewritten", OA_TOOL.replace(CALL_A.encode(), b"call_proxy_0001"), OA, expect=OA_TOOL_EXPECT, message="ids were rewritten", event=None),
+    F(
+        "semantic.tool-call-ids",
+        "ids-rewritten",
+        OA_TOOL.replace(CALL_A.encode(), b"call_proxy_0001"),
+        OA,
+        expect=OA_TOOL_EXPECT,
+        message="ids were rewritten",
+        event=None,
+    ),
     P("semantic.finish", "openai-stop", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
     # §2.3: forced tool_choice ends in "stop" with a tool call: a tool_calls finish (corpus README).
     P("semantic.finish", "openai-forced-tool-choice-stop", OA_FORCED, OA, expect=OA_TOOL_EXPECT),
     P("semantic.finish", "anthropic-tool-use", AN_TOOL, AN, expect=AN_TOOL_EXPECT),
-    P("semantic.finish", "anthropic-max-tokens", anthropic(message_start(), text_start(0), text_delta(0, "The planets are"), block_stop(0), message_delta("max_tokens", 16), MESSAGE_STOP), AN, expect={"text": "The planets are", "finish": "length"}),
-    P("semantic.finish", "openai-length", openai(oa_role(), oa_text("The planets are"), oa_finish("length")), OA, expect={"text": "The planets are", "finish": "length"}),
-    F("semantic.finish", "length-reported-as-stop", openai(oa_role(), oa_text("The planets are"), oa_finish("stop")), OA, expect={"text": "The planets are", "finish": "length"}, message="finish reason differs", event=None),
-    F("semantic.finish", "tool-turn-reported-as-stop-without-calls", openai(oa_role(), oa_text("Checking."), oa_finish("stop")), OA, expect=OA_TOOL_EXPECT, message="finish reason differs", event=None),
+    P(
+        "semantic.finish",
+        "anthropic-max-tokens",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "The planets are"),
+            block_stop(0),
+            message_delta("max_tokens", 16),
+            MESSAGE_STOP,
+        ),
+        AN,
+        expect={"text": "The planets are", "finish": "length"},
+    ),
+    P(
+        "semantic.finish",
+        "openai-length",
+        openai(oa_role(), oa_text("The planets are"), oa_finish("length")),
+        OA,
+        expect={"text": "The planets are", "finish": "length"},
+    ),
+    F(
+        "semantic.finish",
+        "length-reported-as-stop",
+        openai(oa_role(), oa_text("The planets are"), oa_finish("stop")),
+        OA,
+        expect={"text": "The planets are", "finish": "length"},
+        message="finish reason differs",
+        event=None,
+    ),
+    F(
+        "semantic.finish",
+        "tool-turn-reported-as-stop-without-calls",
+        openai(oa_role(), oa_text("Checking."), oa_finish("stop")),
+        OA,
+        expect=OA_TOOL_EXPECT,
+        message="finish reason differs",
+        event=None,
+    ),
     # bifrost #3638, vllm #47598 (#10): an Anthropic tool turn that ends end_turn.
-    F("semantic.finish", "anthropic-tool-turn-end-turn", AN_TOOL.replace(b'"stop_reason":"tool_use"', b'"stop_reason":"end_turn"'), AN, expect=AN_TOOL_EXPECT, message="finish reason differs", event=None),
+    F(
+        "semantic.finish",
+        "anthropic-tool-turn-end-turn",
+        AN_TOOL.replace(b'"stop_reason":"tool_use"', b'"stop_reason":"end_turn"'),
+        AN,
+        expect=AN_TOOL_EXPECT,
+        message="finish reason differs",
+        event=None,
+    ),
     P("semantic.usage", "openai-usage-chunk", OA_TEXT, OA, request=USAGE_REQUEST, expect=OA_TEXT_EXPECT),
     P("semantic.usage", "deepseek-usage-on-finish-chunk", OA_DEEPSEEK, OA, expect=OA_DEEPSEEK_EXPECT),
     P("semantic.usage", "anthropic", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
     # Cumulative input_tokens only in message_delta (§5.4, vercel/ai #11611) still reports the count.
-    P("semantic.usage", "anthropic-input-only-in-message-delta", AN_INPUT_ONLY_IN_DELTA, AN, expect={"text": "Hi", "finish": "stop", "usage": {"input_tokens": 412, "output_tokens": 5}}),
-    F("semantic.usage", "usage-lost", OA_TEXT_NO_USAGE, OA, request=USAGE_REQUEST, expect=OA_TEXT_EXPECT, message="usage was lost", event=None),
+    P(
+        "semantic.usage",
+        "anthropic-input-only-in-message-delta",
+        AN_INPUT_ONLY_IN_DELTA,
+        AN,
+        expect={"text": "Hi", "finish": "stop", "usage": {"input_tokens": 412, "output_tokens": 5}},
+    ),
+    F(
+        "semantic.usage",
+        "usage-lost",
+        OA_TEXT_NO_USAGE,
+        OA,
+        request=USAGE_REQUEST,
+        expect=OA_TEXT_EXPECT,
+        message="usage was lost",
+        event=None,
+    ),
     # #25/#26: message_start 0 and message_delta without input_tokens.
-    F("semantic.usage", "anthropic-input-zeroed", anthropic(message_start(0), text_start(0), PING, text_delta(0, "Hello"), text_delta(0, " there!"), block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP), AN, expect=AN_TEXT_EXPECT, message="usage differs", event=None),
+    F(
+        "semantic.usage",
+        "anthropic-input-zeroed",
+        anthropic(
+            message_start(0),
+            text_start(0),
+            PING,
+            text_delta(0, "Hello"),
+            text_delta(0, " there!"),
+            block_stop(0),
+            message_delta("end_turn", 12),
+            MESSAGE_STOP,
+        ),
+        AN,
+        expect=AN_TEXT_EXPECT,
+        message="usage differs",
+        event=None,
+    ),
     P("semantic.signatures", "kept", AN_THINKING, AN, expect=AN_THINKING_EXPECT),
     P("semantic.signatures", "none-expected", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
-    F("semantic.signatures", "signature-dropped", AN_THINKING_SIGNATURE_DROPPED, AN, expect=AN_THINKING_EXPECT, message="signatures differ", event=None),
-    F("semantic.signatures", "signature-altered", AN_THINKING_SIGNATURE_ALTERED, AN, expect=AN_THINKING_EXPECT, message="signatures differ", event=None),
-    F("semantic.signatures", "signature-invented", AN_THINKING, AN, expect={**AN_THINKING_EXPECT, "signatures": []}, message="signatures differ", event=None),
+    F(
+        "semantic.signatures",
+        "signature-dropped",
+        AN_THINKING_SIGNATURE_DROPPED,
+        AN,
+        expect=AN_THINKING_EXPECT,
+        message="signatures differ",
+        event=None,
+    ),
+    F(
+        "semantic.signatures",
+        "signature-altered",
+        AN_THINKING_SIGNATURE_ALTERED,
+        AN,
+        expect=AN_THINKING_EXPECT,
+        message="signatures differ",
+        event=None,
+    ),
+    F(
+        "semantic.signatures",
+        "signature-invented",
+        AN_THINKING,
+        AN,
+        expect={**AN_THINKING_EXPECT, "signatures": []},
+        message="signatures differ",
+        event=None,
+    ),
     P("semantic.clean-finish", "openai", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
     P("semantic.clean-finish", "anthropic", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
-    F("semantic.clean-finish", "openai-no-done", OA_TEXT[: -len(b"data: [DONE]\n\n")], OA, expect=OA_TEXT_EXPECT, message="never terminates cleanly", event=None),
-    F("semantic.clean-finish", "anthropic-no-message-stop", anthropic(message_start(25), text_start(0), text_delta(0, "Hello there!"), block_stop(0), message_delta("end_turn", 12)), AN, expect=AN_TEXT_EXPECT, message="never terminates cleanly", event=None),
-    F("semantic.clean-finish", "error-on-completed-stream", OA_ERROR, OA, expect=OA_TEXT_EXPECT, message="reports an error", event=None),
-    F("semantic.clean-finish", "http-500-for-a-completed-stream", ANTHROPIC_ERROR_BODY, AN, expect=AN_TEXT_EXPECT, status=500, message="reports an error", event=None),
+    F(
+        "semantic.clean-finish",
+        "openai-no-done",
+        OA_TEXT[: -len(b"data: [DONE]\n\n")],
+        OA,
+        expect=OA_TEXT_EXPECT,
+        message="never terminates cleanly",
+        event=None,
+    ),
+    F(
+        "semantic.clean-finish",
+        "anthropic-no-message-stop",
+        anthropic(
+            message_start(25),
+            text_start(0),
+            text_delta(0, "Hello there!"),
+            block_stop(0),
+            message_delta("end_turn", 12),
+        ),
+        AN,
+        expect=AN_TEXT_EXPECT,
+        message="never terminates cleanly",
+        event=None,
+    ),
+    F(
+        "semantic.clean-finish",
+        "error-on-completed-stream",
+        OA_ERROR,
+        OA,
+        expect=OA_TEXT_EXPECT,
+        message="reports an error",
+        event=None,
+    ),
+    F(
+        "semantic.clean-finish",
+        "http-500-for-a-completed-stream",
+        ANTHROPIC_ERROR_BODY,
+        AN,
+        expect=AN_TEXT_EXPECT,
+        status=500,
+        message="reports an error",
+        event=None,
+    ),
     P("semantic.error-surfaced", "openai-error-frame", OA_ERROR, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT),
     # A proxy that answers a broken upstream with an error status and a JSON body surfaces it too.
-    P("semantic.error-surfaced", "http-500-error-response", b'{"error": {"message": "upstream cut off", "type": "server_error"}}', OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, status=500),
-    P("semantic.error-surfaced", "openrouter-error-chunk-finish-error", OA_OPENROUTER_ERROR, OA, expect=OA_ERROR_EXPECT, negative=NEG_ERROR),
+    P(
+        "semantic.error-surfaced",
+        "http-500-error-response",
+        b'{"error": {"message": "upstream cut off", "type": "server_error"}}',
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        status=500,
+    ),
+    P(
+        "semantic.error-surfaced",
+        "openrouter-error-chunk-finish-error",
+        OA_OPENROUTER_ERROR,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_ERROR,
+    ),
     P("semantic.error-surfaced", "anthropic-error-event", AN_ERROR, AN, expect=AN_ERROR_EXPECT, negative=NEG_ERROR),
     # #28: a cut-off upstream reported as a clean finish.
-    F("semantic.error-surfaced", "cut-off-reported-as-clean-finish", OA_CUT_AS_CLEAN, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, message="upstream cut-off did not reach the client as an error", event=None),
-    F("semantic.error-surfaced", "cut-off-passed-on-silently", OA_CUT_SILENT, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, message="did not reach the client as an error", event=None),
-    F("semantic.error-surfaced", "anthropic-error-then-message-stop", AN_ERROR + anthropic(block_stop(0), message_delta("end_turn"), MESSAGE_STOP), AN, expect=AN_ERROR_EXPECT, negative=NEG_ERROR, message="reported as a clean finish", event=None),
+    F(
+        "semantic.error-surfaced",
+        "cut-off-reported-as-clean-finish",
+        OA_CUT_AS_CLEAN,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        message="upstream cut-off did not reach the client as an error",
+        event=None,
+    ),
+    F(
+        "semantic.error-surfaced",
+        "cut-off-passed-on-silently",
+        OA_CUT_SILENT,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        message="did not reach the client as an error",
+        event=None,
+    ),
+    F(
+        "semantic.error-surfaced",
+        "anthropic-error-then-message-stop",
+        AN_ERROR + anthropic(block_stop(0), message_delta("end_turn"), MESSAGE_STOP),
+        AN,
+        expect=AN_ERROR_EXPECT,
+        negative=NEG_ERROR,
+        message="reported as a clean finish",
+        event=None,
+    ),
 ]
 
 # ----------------------------------------------------------------- oracle.* (§7.3, §7.4, X1)
 
 # A thinking delta sent into a text block (#6): anthropic-sdk-python ignores it, so no thinking reaches its users.
-AN_THINKING_INTO_TEXT = anthropic(message_start(46), text_start(0), thinking_delta(0, "17 × 20 = 340, plus 51 is 391."), text_delta(0, "17 × 23 = 391."), block_stop(0), message_delta("end_turn", 71), MESSAGE_STOP)
+AN_THINKING_INTO_TEXT = anthropic(
+    message_start(46),
+    text_start(0),
+    thinking_delta(0, "17 × 20 = 340, plus 51 is 391."),
+    text_delta(0, "17 × 23 = 391."),
+    block_stop(0),
+    message_delta("end_turn", 71),
+    MESSAGE_STOP,
+)
 # Every event as a bare `data:` line (#27): the SDK dispatches by event name and drops them all, so no message_start.
-AN_BARE_DATA = "".join(named(None, event) for event in (message_start(25), text_start(0), text_delta(0, "Hello there!"), block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)).encode()
+AN_BARE_DATA = "".join(
+    named(None, event)
+    for event in (
+        message_start(25),
+        text_start(0),
+        text_delta(0, "Hello there!"),
+        block_stop(0),
+        message_delta("end_turn", 12),
+        MESSAGE_STOP,
+    )
+).encode()
 # Tool index 1 before index 0: the openai-python accumulator places entries by list position (§7.3).
 OA_TOOL_INDEX_1_FIRST = openai(
     oa_role(None, tool_calls=[head(1, CALL_B, "get_time", '{"tz": "Europe/Paris"}')]),
@@ -1045,7 +2645,14 @@ OA_TOOL_INDEX_1_FIRST = openai(
     oa_finish("tool_calls"),
     oa_usage(80, 41),
 )
-AN_CUT_AS_CLEAN = anthropic(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper"), block_stop(0), message_delta("end_turn", 5), MESSAGE_STOP)
+AN_CUT_AS_CLEAN = anthropic(
+    message_start(18),
+    text_start(0),
+    text_delta(0, "The lighthouse keeper"),
+    block_stop(0),
+    message_delta("end_turn", 5),
+    MESSAGE_STOP,
+)
 
 ORACLE_CASES = [
     P("oracle.openai-python", "text", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
@@ -1054,34 +2661,158 @@ ORACLE_CASES = [
     P("oracle.openai-python", "tool-whole-in-one-delta", OA_WHOLE, OA, expect=OA_TOOL_EXPECT),
     P("oracle.openai-python", "deepseek-reasoning-content", OA_DEEPSEEK, OA, expect=OA_DEEPSEEK_EXPECT),
     # OpenRouter repeats role: the client holds role "assistantassistant", which the oracle does not compare.
-    P("oracle.openai-python", "openrouter-reasoning-role-repeated", OA_OPENROUTER_REASONING, OA, expect={"text": "4", "reasoning": "We need 4.", "finish": "stop"}),
-    P("oracle.openai-python", "length-is-not-a-client-error", openai(oa_role(), oa_text("The planets are"), oa_finish("length")), OA, expect={"text": "The planets are", "finish": "length"}),
+    P(
+        "oracle.openai-python",
+        "openrouter-reasoning-role-repeated",
+        OA_OPENROUTER_REASONING,
+        OA,
+        expect={"text": "4", "reasoning": "We need 4.", "finish": "stop"},
+    ),
+    P(
+        "oracle.openai-python",
+        "length-is-not-a-client-error",
+        openai(oa_role(), oa_text("The planets are"), oa_finish("length")),
+        OA,
+        expect={"text": "The planets are", "finish": "length"},
+    ),
     P("oracle.openai-python", "negative-error-frame-raises", OA_ERROR, OA, expect=OA_ERROR_EXPECT, negative=NEG_ERROR),
-    F("oracle.openai-python", "negative-cut-without-finish", OA_CUT_SILENT, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, message="it must raise", event=None),
-    F("oracle.openai-python", "tool-index-1-before-0", OA_TOOL_INDEX_1_FIRST, OA, expect=OA_PARALLEL_EXPECT, message="openai-python", event=None),
-    F("oracle.openai-python", "parallel-merged-at-index-0", OA_PARALLEL_ALL_INDEX_0, OA, expect=OA_PARALLEL_EXPECT, message="assembled tool calls", event=None),
-    F("oracle.openai-python", "error-frame-on-completed-stream", OA_ERROR, OA, expect=OA_TEXT_EXPECT, message="raised APIError", event=None),
-    F("oracle.openai-python", "cut-off-reported-as-clean-finish", OA_CUT_AS_CLEAN, OA, expect=OA_ERROR_EXPECT, negative=NEG_CUT, message="returned a completion (finish_reason 'stop')", event=None),
+    F(
+        "oracle.openai-python",
+        "negative-cut-without-finish",
+        OA_CUT_SILENT,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        message="it must raise",
+        event=None,
+    ),
+    F(
+        "oracle.openai-python",
+        "tool-index-1-before-0",
+        OA_TOOL_INDEX_1_FIRST,
+        OA,
+        expect=OA_PARALLEL_EXPECT,
+        message="openai-python",
+        event=None,
+    ),
+    F(
+        "oracle.openai-python",
+        "parallel-merged-at-index-0",
+        OA_PARALLEL_ALL_INDEX_0,
+        OA,
+        expect=OA_PARALLEL_EXPECT,
+        message="assembled tool calls",
+        event=None,
+    ),
+    F(
+        "oracle.openai-python",
+        "error-frame-on-completed-stream",
+        OA_ERROR,
+        OA,
+        expect=OA_TEXT_EXPECT,
+        message="raised APIError",
+        event=None,
+    ),
+    F(
+        "oracle.openai-python",
+        "cut-off-reported-as-clean-finish",
+        OA_CUT_AS_CLEAN,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        message="returned a completion (finish_reason 'stop')",
+        event=None,
+    ),
     P("oracle.anthropic-python", "text", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
     P("oracle.anthropic-python", "tool-use", AN_TOOL, AN, expect=AN_TOOL_EXPECT),
     P("oracle.anthropic-python", "tool-no-arguments", AN_TOOL_NO_ARGS, AN, expect=AN_TOOL_NO_ARGS_EXPECT),
     P("oracle.anthropic-python", "thinking-signature", AN_THINKING, AN, expect=AN_THINKING_EXPECT),
     P("oracle.anthropic-python", "web-search-citations-padding", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
-    P("oracle.anthropic-python", "negative-error-event-raises", AN_ERROR, AN, expect=AN_ERROR_EXPECT, negative=NEG_ERROR),
-    F("oracle.anthropic-python", "thinking-into-text-block", AN_THINKING_INTO_TEXT, AN, expect=AN_THINKING_EXPECT, message="assembled thinking ''", event=None),
-    F("oracle.anthropic-python", "bare-data-events", AN_BARE_DATA, AN, expect=AN_TEXT_EXPECT, message="raised AssertionError", event=None),
-    F("oracle.anthropic-python", "signature-dropped", AN_THINKING_SIGNATURE_DROPPED, AN, expect=AN_THINKING_EXPECT, message="assembled signatures []", event=None),
-    F("oracle.anthropic-python", "error-event-on-completed-stream", AN_ERROR, AN, expect=AN_TEXT_EXPECT, message="raised APIStatusError", event=None),
-    F("oracle.anthropic-python", "cut-off-reported-as-clean-finish", AN_CUT_AS_CLEAN, AN, expect=AN_ERROR_EXPECT, negative=NEG_CUT, message="without raising", event=None),
+    P(
+        "oracle.anthropic-python",
+        "negative-error-event-raises",
+        AN_ERROR,
+        AN,
+        expect=AN_ERROR_EXPECT,
+        negative=NEG_ERROR,
+    ),
+    F(
+        "oracle.anthropic-python",
+        "thinking-into-text-block",
+        AN_THINKING_INTO_TEXT,
+        AN,
+        expect=AN_THINKING_EXPECT,
+        message="assembled thinking ''",
+        event=None,
+    ),
+    F(
+        "oracle.anthropic-python",
+        "bare-data-events",
+        AN_BARE_DATA,
+        AN,
+        expect=AN_TEXT_EXPECT,
+        message="raised AssertionError",
+        event=None,
+    ),
+    F(
+        "oracle.anthropic-python",
+        "signature-dropped",
+        AN_THINKING_SIGNATURE_DROPPED,
+        AN,
+        expect=AN_THINKING_EXPECT,
+        message="assembled signatures []",
+        event=None,
+    ),
+    F(
+        "oracle.anthropic-python",
+        "error-event-on-completed-stream",
+        AN_ERROR,
+        AN,
+        expect=AN_TEXT_EXPECT,
+        message="raised APIStatusError",
+        event=None,
+    ),
+    F(
+        "oracle.anthropic-python",
+        "cut-off-reported-as-clean-finish",
+        AN_CUT_AS_CLEAN,
+        AN,
+        expect=AN_ERROR_EXPECT,
+        negative=NEG_CUT,
+        message="without raising",
+        event=None,
+    ),
 ]
 
 HTTP_CASES = [
     P("http.error-body", "openai-429", OPENAI_ERROR_BODY, OA, status=429),
-    P("http.error-body", "openrouter-400-numeric-code", b'{"error":{"code":400,"message":"Provider returned error"}}', OA, status=400),
+    P(
+        "http.error-body",
+        "openrouter-400-numeric-code",
+        b'{"error":{"code":400,"message":"Provider returned error"}}',
+        OA,
+        status=400,
+    ),
     P("http.error-body", "anthropic-529", ANTHROPIC_ERROR_BODY, AN, status=529),
-    F("http.error-body", "html-502", b"<html><body>502 Bad Gateway</body></html>", OA, status=502, message="body is not JSON", event=None),
+    F(
+        "http.error-body",
+        "html-502",
+        b"<html><body>502 Bad Gateway</body></html>",
+        OA,
+        status=502,
+        message="body is not JSON",
+        event=None,
+    ),
     F("http.error-body", "no-message", b'{"error":"boom"}', OA, status=500, message="has no error.message", event=None),
-    F("http.error-body", "openai-shape-to-anthropic-client", OPENAI_ERROR_BODY, AN, status=500, message="not an Anthropic error object", event=None),
+    F(
+        "http.error-body",
+        "openai-shape-to-anthropic-client",
+        OPENAI_ERROR_BODY,
+        AN,
+        status=500,
+        message="not an Anthropic error object",
+        event=None,
+    ),
 ]
 
 CASES: list[Case] = [
@@ -1137,7 +2868,9 @@ def test_invariant(case: Case) -> None:
     assert verdict.reason == first.message
     assert case.message in first.message, f"message {first.message!r} lacks {case.message!r}"
     assert first.expected is not None or first.actual is not None, "a violation must say what was expected or found"
-    assert first.event == case.event, f"first violation points at event {first.event}, expected {case.event}: {first.message}"
+    assert first.event == case.event, (
+        f"first violation points at event {first.event}, expected {case.event}: {first.message}"
+    )
     if first.event is not None:
         assert 0 <= first.event < len(_context(case).events)
 
@@ -1148,7 +2881,9 @@ def test_every_invariant_has_a_passing_and_a_failing_case() -> None:
     ids = {name for name in registry() if not name.startswith("transport.")}
     passing = {case.invariant for case in CASES if case.should == "pass"}
     failing = {case.invariant for case in CASES if case.should == "fail"}
-    assert {case.invariant for case in CASES} == ids, f"unknown ids in the table: {sorted({c.invariant for c in CASES} - ids)}"
+    assert {case.invariant for case in CASES} == ids, (
+        f"unknown ids in the table: {sorted({c.invariant for c in CASES} - ids)}"
+    )
     assert ids - passing == set(), f"invariants without a passing case: {sorted(ids - passing)}"
     assert ids - failing == set(), f"invariants without a failing case: {sorted(ids - failing)}"
 
@@ -1168,7 +2903,9 @@ def test_failing_cases_name_their_event() -> None:
 def test_pass_streams_are_well_formed_json_events() -> None:
     """The constructors write what they claim: every event's data parses (or is [DONE]) in pass streams."""
     for case in CASES:
-        if case.should != "pass" or case.invariant.startswith(("sse.", "openai.data", "anthropic.data", "openai.error", "anthropic.stream")):
+        if case.should != "pass" or case.invariant.startswith(
+            ("sse.", "openai.data", "anthropic.data", "openai.error", "anthropic.stream")
+        ):
             continue
         ctx = _context(case)
         broken = [p.index for p in ctx.payloads if p.json_error and not p.is_done]

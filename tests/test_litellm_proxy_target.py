@@ -18,7 +18,6 @@ from conformance.corpus import default_corpus, load_corpus
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.runner import Case, Runner
 from conformance.targets import MAX_RESTARTS, TargetError, load
-from conformance.targets.base import Exchange
 from conformance.targets.litellm_proxy import BIN_ENV, LiteLLMProxy, find_litellm, proxy_config
 from conformance.targets.litellm_sdk import PROVIDER_PREFIXES
 
@@ -92,7 +91,9 @@ def run_case(runner: Runner, target: LiteLLMProxy, capture_id: str, route: tuple
 # -- without litellm: the process handling -----------------------------------------------------
 
 
-def test_a_proxy_that_exits_at_once_errors_with_its_log_tail(runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proxy_that_exits_at_once_errors_with_its_log_tail(
+    runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_MODE", "exit")
     target = LiteLLMProxy(executable=fake_litellm)
     first = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT))
@@ -146,7 +147,9 @@ def test_a_taken_port_is_one_clear_message(runner: Runner, fake_litellm: Path) -
     assert target.log_path is not None and not target.log_path.parent.exists()
 
 
-def test_a_proxy_that_never_answers_times_out_and_is_stopped(runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proxy_that_never_answers_times_out_and_is_stopped(
+    runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_MODE", "hang")
     target = LiteLLMProxy(executable=fake_litellm, startup_timeout=1.5)
     result = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT))
@@ -158,7 +161,9 @@ def test_a_proxy_that_never_answers_times_out_and_is_stopped(runner: Runner, fak
     assert target.log_path is not None and not target.log_path.parent.exists()
 
 
-def test_a_proxy_that_dies_mid_run_errors_the_item_with_its_log_and_is_started_again_a_bounded_number_of_times(runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_proxy_that_dies_mid_run_errors_the_item_with_its_log_and_is_started_again_a_bounded_number_of_times(
+    runner: Runner, fake_litellm: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FAKE_MODE", "serve")  # it dies on every POST
     target = LiteLLMProxy(executable=fake_litellm)
     first = run_case(runner, target, "openai-chat/openai/text-lf", (OPENAI_CHAT, OPENAI_CHAT))
@@ -200,7 +205,13 @@ def test_atexit_stops_a_proxy_the_run_never_closed(fake_litellm: Path, tmp_path:
         asyncio.run(main())  # no aclose(): interrupted runs end like this
         """
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env={**os.environ, "FAKE_MODE": "serve"})
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FAKE_MODE": "serve"},
+    )
     assert done.returncode == 0, done.stderr
     pid, folder = done.stdout.split()
     assert gone(int(pid))
@@ -226,7 +237,10 @@ def test_generated_config_points_every_prefix_at_the_replay_server() -> None:
 # -- with litellm: the real proxy ----------------------------------------------------------------
 
 
-@pytest.mark.skipif(not REAL_LITELLM.exists(), reason=f"the litellm CLI is not installed next to {sys.executable} (pip install 'llm-stream-conformance[litellm]')")
+@pytest.mark.skipif(
+    not REAL_LITELLM.exists(),
+    reason=f"the litellm CLI is not installed next to {sys.executable} (pip install 'llm-stream-conformance[litellm]')",
+)
 def test_the_real_proxy_serves_every_route_and_is_stopped(runner: Runner, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(BIN_ENV, raising=False)
     target = load("litellm-proxy")

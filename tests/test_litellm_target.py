@@ -125,7 +125,9 @@ def test_it_loads_by_name_with_litellm_s_version(target: Target) -> None:
 
 
 @pytest.mark.parametrize("route", sorted(ALL_ROUTES), ids=lambda route: f"{route[0]}-to-{route[1]}")
-def test_a_text_capture_passes_semantic_text_on_every_route(runner: Runner, target: Target, route: tuple[str, str]) -> None:
+def test_a_text_capture_passes_semantic_text_on_every_route(
+    runner: Runner, target: Target, route: tuple[str, str]
+) -> None:
     capture = _captures()[TEXT_CAPTURES[route[0]]]
     result = runner.run(Case(capture, route, "event"), target)
     assert result.outcome in ("passed", "failed"), result.error
@@ -147,7 +149,9 @@ def test_a_text_capture_passes_semantic_text_on_every_route(runner: Runner, targ
         "anthropic-messages/anthropic/text",
     ],
 )
-def test_litellm_s_upstream_request_lands_under_the_exchange_s_path(runner: Runner, target: Target, capture_id: str) -> None:
+def test_litellm_s_upstream_request_lands_under_the_exchange_s_path(
+    runner: Runner, target: Target, capture_id: str
+) -> None:
     """Each provider's api_base is chosen so that the path LiteLLM appends stays under /r/<token>/,
     on every route: LiteLLM reached the replay server by path, not by luck."""
     capture = _captures()[capture_id]

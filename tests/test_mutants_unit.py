@@ -84,9 +84,23 @@ REASONING_STREAM = openai_stream(
 )
 
 TOOL_FIRST_STREAM = openai_stream(
-    chunk({"role": "assistant", "content": None, "tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}]}),
+    chunk(
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"index": 0, "id": "call_a", "type": "function", "function": {"name": "f", "arguments": ""}}
+            ],
+        }
+    ),
     chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"a":1}'}}]}),
-    chunk({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": '{"b":2}'}}]}),
+    chunk(
+        {
+            "tool_calls": [
+                {"index": 1, "id": "call_b", "type": "function", "function": {"name": "g", "arguments": '{"b":2}'}}
+            ]
+        }
+    ),
     chunk({}, "tool_calls"),
 )
 
@@ -101,18 +115,24 @@ async def test_reasoning_dropped(server: ReplayServer) -> None:
 
 
 async def test_empty_text_block_before_tool(server: ReplayServer) -> None:
-    events = anthropic_events((await drive(server, mutant("empty-text-block-before-tool"), ADAPTER, ANTHROPIC_REQUEST, TOOL_FIRST_STREAM))[0])
+    events = anthropic_events(
+        (await drive(server, mutant("empty-text-block-before-tool"), ADAPTER, ANTHROPIC_REQUEST, TOOL_FIRST_STREAM))[0]
+    )
     names = [(n, d.get("index")) for n, d in events]
     assert names[1:3] == [("content_block_start", 0), ("content_block_stop", 0)]
     assert events[1][1]["content_block"] == {"type": "text", "text": ""}
     # A text-first stream uses that block for its text: no empty block then.
     text_first = openai_stream(chunk({"role": "assistant", "content": "hi"}), chunk({}, "stop"))
-    events = anthropic_events((await drive(server, mutant("empty-text-block-before-tool"), ADAPTER, ANTHROPIC_REQUEST, text_first))[0])
+    events = anthropic_events(
+        (await drive(server, mutant("empty-text-block-before-tool"), ADAPTER, ANTHROPIC_REQUEST, text_first))[0]
+    )
     assert [n for n, _ in events].count("content_block_start") == 1 and anthropic_text(events) == "hi"
 
 
 async def test_tool_fragments_merged(server: ReplayServer) -> None:
-    payloads = openai_payloads((await drive(server, mutant("tool-fragments-merged"), NORMALIZER, OPENAI_REQUEST, TOOL_FIRST_STREAM))[0])
+    payloads = openai_payloads(
+        (await drive(server, mutant("tool-fragments-merged"), NORMALIZER, OPENAI_REQUEST, TOOL_FIRST_STREAM))[0]
+    )
     calls = tool_calls(payloads)
     assert list(calls) == [0]
     assert calls[0]["id"] == "call_acall_b" and calls[0]["arguments"] == '{"a":1}{"b":2}'
@@ -128,7 +148,7 @@ async def test_done_in_anthropic_stream(server: ReplayServer) -> None:
     target = mutant("done-in-anthropic-stream")
     body = openai_stream(chunk({"role": "assistant", "content": "hi"}), chunk({}, "stop"))
     output, _ = await drive(server, target, ADAPTER, ANTHROPIC_REQUEST, body)
-    assert b"".join(output).endswith(b"event: message_stop\ndata: {\"type\":\"message_stop\"}\n\ndata: [DONE]\n\n")
+    assert b"".join(output).endswith(b'event: message_stop\ndata: {"type":"message_stop"}\n\ndata: [DONE]\n\n')
     output, _ = await drive(server, target, PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*text_events()))
     assert anthropic_events(output)[-2:] == [("message_stop", MESSAGE_STOP), ("message", "[DONE]")]
 
@@ -192,7 +212,9 @@ async def test_signature_dropped(server: ReplayServer) -> None:
         block_stop(0),
         *text_events()[1:],
     ]
-    relayed = anthropic_events((await drive(server, mutant("signature-dropped"), PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*events)))[0])
+    relayed = anthropic_events(
+        (await drive(server, mutant("signature-dropped"), PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*events)))[0]
+    )
     assert relayed == [(e["type"], e) for e in events if e is not events[3]]
 
 
@@ -206,7 +228,17 @@ async def test_tool_args_replaced_by_start_input(server: ReplayServer) -> None:
         message_delta("tool_use"),
         MESSAGE_STOP,
     ]
-    payloads = openai_payloads((await drive(server, mutant("tool-args-replaced-by-start-input"), TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0])
+    payloads = openai_payloads(
+        (
+            await drive(
+                server,
+                mutant("tool-args-replaced-by-start-input"),
+                TO_OPENAI,
+                OPENAI_REQUEST,
+                anthropic_stream(*events),
+            )
+        )[0]
+    )
     assert tool_calls(payloads) == {0: {"id": "toolu_a", "name": "f", "arguments": "{}"}}
 
 
@@ -214,7 +246,11 @@ async def test_tool_args_replaced_by_start_input(server: ReplayServer) -> None:
 async def test_mutants_behave_like_the_reference_on_a_plain_text_stream(server: ReplayServer, name: str) -> None:
     # The bug is seeded in one seam: a stream that does not reach it comes out as the reference's.
     if name == "done-in-anthropic-stream":
-        route, request, body = NORMALIZER, OPENAI_REQUEST, openai_stream(chunk({"role": "assistant", "content": "hi"}), chunk({}, "stop"))
+        route, request, body = (
+            NORMALIZER,
+            OPENAI_REQUEST,
+            openai_stream(chunk({"role": "assistant", "content": "hi"}), chunk({}, "stop")),
+        )
     else:
         route, request, body = PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*text_events())
     expected, _ = await drive(server, Reference(), route, request, body)

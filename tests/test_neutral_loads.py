@@ -149,7 +149,9 @@ SCALARS = (
     | st.text(alphabet=st.characters(codec=None, categories=["Cs", "Cc", "Zs", "Lo"]))
 )
 VALUES = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4), max_leaves=20
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=3), inner, max_size=4),
+    max_leaves=20,
 )
 
 

@@ -16,20 +16,6 @@ import anthropic
 import httpx
 import openai
 import pytest
-
-from conformance.checks import build_context, check
-from conformance.corpus import load_corpus
-from conformance.invariants import Verdict, evaluate, registry
-from conformance.oracles import _server
-from conformance.oracles import anthropic_python as anthropic_oracle
-from conformance.oracles import openai_python as openai_oracle
-from conformance.oracles._common import Read, Reads
-from conformance.oracles.anthropic_python import Assembled as AnthropicAssembled
-from conformance.oracles.anthropic_python import run as run_anthropic
-from conformance.oracles.openai_python import Assembled as OpenAIAssembled
-from conformance.oracles.openai_python import run as run_openai
-from conformance.protocols import ANTHROPIC_MESSAGES as AN
-from conformance.protocols import OPENAI_CHAT as OA
 from test_invariants import (
     AN_BARE_DATA,
     AN_CUT_AS_CLEAN,
@@ -58,7 +44,6 @@ from test_invariants import (
     OA_TEXT_EXPECT,
     OA_TOOL_INDEX_1_FIRST,
     OA_VLLM,
-    anthropic as anthropic_stream,
     block_stop,
     error_event,
     message_delta,
@@ -68,10 +53,29 @@ from test_invariants import (
     oa_finish,
     oa_role,
     oa_text,
-    openai as openai_stream,
     text_delta,
     text_start,
 )
+from test_invariants import (
+    anthropic as anthropic_stream,
+)
+from test_invariants import (
+    openai as openai_stream,
+)
+
+from conformance.checks import build_context, check
+from conformance.corpus import load_corpus
+from conformance.invariants import Verdict, evaluate, registry
+from conformance.oracles import _server
+from conformance.oracles import anthropic_python as anthropic_oracle
+from conformance.oracles import openai_python as openai_oracle
+from conformance.oracles._common import Read, Reads
+from conformance.oracles.anthropic_python import Assembled as AnthropicAssembled
+from conformance.oracles.anthropic_python import run as run_anthropic
+from conformance.oracles.openai_python import Assembled as OpenAIAssembled
+from conformance.oracles.openai_python import run as run_openai
+from conformance.protocols import ANTHROPIC_MESSAGES as AN
+from conformance.protocols import OPENAI_CHAT as OA
 
 OPENAI_CLIENT = f"openai-python {openai.__version__}"
 ANTHROPIC_CLIENT = f"anthropic-sdk-python {anthropic.__version__}"
@@ -79,8 +83,17 @@ CAPTURES = load_corpus().captures
 ORACLE_FOR = {OA: "oracle.openai-python", AN: "oracle.anthropic-python"}
 
 
-def verdict(invariant: str, raw: bytes, protocol: str, expect: dict[str, Any] | None, negative: dict[str, Any] | None = None, request: dict[str, Any] | None = None) -> Verdict:
-    return evaluate(registry()[invariant], build_context(raw, protocol, request=request, expect=expect, negative=negative))
+def verdict(
+    invariant: str,
+    raw: bytes,
+    protocol: str,
+    expect: dict[str, Any] | None,
+    negative: dict[str, Any] | None = None,
+    request: dict[str, Any] | None = None,
+) -> Verdict:
+    return evaluate(
+        registry()[invariant], build_context(raw, protocol, request=request, expect=expect, negative=negative)
+    )
 
 
 def openai_verdict(raw: bytes, expect: dict[str, Any] | None, negative: dict[str, Any] | None = None) -> Verdict:
@@ -107,7 +120,7 @@ def assert_fails_naming(v: Verdict, client: str, *fragments: str) -> None:
 
 
 def test_the_server_serves_a_registered_body_byte_for_byte_on_loopback_only() -> None:
-    body = b"data: {\"x\": 1}\r\n\r\n: comment\n\ndata: [DONE]\n\n" * 2000  # spans many chunks
+    body = b'data: {"x": 1}\r\n\r\n: comment\n\ndata: [DONE]\n\n' * 2000  # spans many chunks
     with _server.serving(body) as url:
         assert url.startswith("http://127.0.0.1:") and "/o/" in url
         with httpx.Client(trust_env=False) as client:
@@ -159,9 +172,19 @@ def test_openai_oracle_runs_only_against_a_capture() -> None:
         pytest.param(OA_TEXT, OA_TEXT_EXPECT, id="text"),
         pytest.param(OA_PARALLEL, OA_PARALLEL_EXPECT, id="parallel-tool-calls"),
         pytest.param(OA_DEEPSEEK, OA_DEEPSEEK_EXPECT, id="deepseek-reasoning-content"),
-        pytest.param(OA_VLLM, {"text": "4", "reasoning": "Two plus two is four.", "finish": "stop"}, id="vllm-reasoning"),
-        pytest.param(openai_stream(oa_role(), oa({"refusal": "I can't help with that."}), oa_finish("stop")), {"text": "", "refusal": "I can't help with that.", "finish": "stop"}, id="refusal"),
-        pytest.param(openai_stream(oa_role(), oa_text("Boom"), oa_finish("content_filter")), {"text": "Boom", "finish": "content_filter"}, id="content-filter"),
+        pytest.param(
+            OA_VLLM, {"text": "4", "reasoning": "Two plus two is four.", "finish": "stop"}, id="vllm-reasoning"
+        ),
+        pytest.param(
+            openai_stream(oa_role(), oa({"refusal": "I can't help with that."}), oa_finish("stop")),
+            {"text": "", "refusal": "I can't help with that.", "finish": "stop"},
+            id="refusal",
+        ),
+        pytest.param(
+            openai_stream(oa_role(), oa_text("Boom"), oa_finish("content_filter")),
+            {"text": "Boom", "finish": "content_filter"},
+            id="content-filter",
+        ),
     ],
 )
 def test_openai_oracle_passes_correct_streams(raw: bytes, expect: dict[str, Any]) -> None:
@@ -188,12 +211,16 @@ def test_openai_error_frame_on_a_completed_capture_fails_as_a_client_exception()
 
 
 def test_openai_reasoning_dropped_fails() -> None:
-    assert_fails_naming(openai_verdict(OA_DEEPSEEK_REASONING_DROPPED, OA_DEEPSEEK_EXPECT), OPENAI_CLIENT, "assembled reasoning ''")
+    assert_fails_naming(
+        openai_verdict(OA_DEEPSEEK_REASONING_DROPPED, OA_DEEPSEEK_EXPECT), OPENAI_CLIENT, "assembled reasoning ''"
+    )
 
 
 def test_openai_chunks_the_helper_skips_leave_content_missing() -> None:
     """The helper drops chunks whose `object` is not chat.completion.chunk (Azure's filter events)."""
-    wrong_object = openai_stream(oa_role(), oa({"content": "Hello"}, object="chat.completion"), oa_text(" there!"), oa_finish("stop"))
+    wrong_object = openai_stream(
+        oa_role(), oa({"content": "Hello"}, object="chat.completion"), oa_text(" there!"), oa_finish("stop")
+    )
     assert_fails_naming(openai_verdict(wrong_object, OA_TEXT_EXPECT), OPENAI_CLIENT, "assembled content ' there!'")
 
 
@@ -232,11 +259,20 @@ def test_anthropic_oracle_reads_the_stream_through_the_real_message_stream() -> 
 
 def test_anthropic_bare_data_events_fail_naming_the_client() -> None:
     """The SDK dispatches by event name: a stream of bare `data:` events gives it nothing at all (§7.4)."""
-    assert_fails_naming(anthropic_verdict(AN_BARE_DATA, AN_TEXT_EXPECT), ANTHROPIC_CLIENT, "raised AssertionError", "without an event: name")
+    assert_fails_naming(
+        anthropic_verdict(AN_BARE_DATA, AN_TEXT_EXPECT),
+        ANTHROPIC_CLIENT,
+        "raised AssertionError",
+        "without an event: name",
+    )
 
 
 def test_anthropic_bare_data_deltas_leave_the_text_silently_empty() -> None:
-    named_frame_bare_deltas = anthropic_stream(message_start(25), text_start(0)) + named(None, text_delta(0, "Hello there!")).encode() + anthropic_stream(block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)
+    named_frame_bare_deltas = (
+        anthropic_stream(message_start(25), text_start(0))
+        + named(None, text_delta(0, "Hello there!")).encode()
+        + anthropic_stream(block_stop(0), message_delta("end_turn", 12), MESSAGE_STOP)
+    )
     v = anthropic_verdict(named_frame_bare_deltas, AN_TEXT_EXPECT)
     assert_fails_naming(v, ANTHROPIC_CLIENT, "assembled text ''", "silently empty")
 
@@ -247,15 +283,30 @@ def test_anthropic_thinking_delta_into_a_text_block_fails() -> None:
 
 
 def test_anthropic_error_event_on_a_completed_capture_fails_as_a_client_exception() -> None:
-    assert_fails_naming(anthropic_verdict(AN_ERROR, AN_TEXT_EXPECT), ANTHROPIC_CLIENT, "raised APIStatusError", "overloaded_error")
+    assert_fails_naming(
+        anthropic_verdict(AN_ERROR, AN_TEXT_EXPECT), ANTHROPIC_CLIENT, "raised APIStatusError", "overloaded_error"
+    )
 
 
 def test_anthropic_negative_capture_must_raise() -> None:
     assert anthropic_verdict(AN_ERROR, AN_ERROR_EXPECT, NEG_ERROR).outcome == "pass"
-    assert_fails_naming(anthropic_verdict(AN_CUT_AS_CLEAN, AN_ERROR_EXPECT, NEG_CUT), ANTHROPIC_CLIENT, "stop_reason 'end_turn'", "without raising")
+    assert_fails_naming(
+        anthropic_verdict(AN_CUT_AS_CLEAN, AN_ERROR_EXPECT, NEG_CUT),
+        ANTHROPIC_CLIENT,
+        "stop_reason 'end_turn'",
+        "without raising",
+    )
     # §8: the SDK raises on `event: error` but drops a bare `data:` error, so the client never hears of it.
-    bare_error = anthropic_stream(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper")) + named(None, error_event()).encode()
-    assert_fails_naming(anthropic_verdict(bare_error, AN_ERROR_EXPECT, NEG_ERROR), ANTHROPIC_CLIENT, "stop_reason None", "without raising")
+    bare_error = (
+        anthropic_stream(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper"))
+        + named(None, error_event()).encode()
+    )
+    assert_fails_naming(
+        anthropic_verdict(bare_error, AN_ERROR_EXPECT, NEG_ERROR),
+        ANTHROPIC_CLIENT,
+        "stop_reason None",
+        "without raising",
+    )
 
 
 # ------------------------------------------------------------------------------- error responses
@@ -267,19 +318,33 @@ ANTHROPIC_ERROR_BODY = b'{"type": "error", "error": {"type": "api_error", "messa
 def test_an_error_status_is_served_as_a_json_error_response() -> None:
     with _server.serving(OPENAI_ERROR_BODY, status=502) as url, httpx.Client(trust_env=False) as client:
         response = client.post(f"{url}/v1/chat/completions", json={})
-    assert (response.status_code, response.headers["content-type"], response.content) == (502, "application/json", OPENAI_ERROR_BODY)
+    assert (response.status_code, response.headers["content-type"], response.content) == (
+        502,
+        "application/json",
+        OPENAI_ERROR_BODY,
+    )
     with pytest.raises(openai.APIStatusError, match="Upstream provider unavailable"):
         run_openai(OPENAI_ERROR_BODY, status=502)
     with pytest.raises(anthropic.APIStatusError, match="Upstream provider unavailable"):
         run_anthropic(ANTHROPIC_ERROR_BODY, status=502)
 
 
-@pytest.mark.parametrize(("protocol", "body", "client"), [(OA, OPENAI_ERROR_BODY, OPENAI_CLIENT), (AN, ANTHROPIC_ERROR_BODY, ANTHROPIC_CLIENT)])
-def test_an_error_response_passes_a_negative_capture_and_fails_a_positive_one(protocol: str, body: bytes, client: str) -> None:
+@pytest.mark.parametrize(
+    ("protocol", "body", "client"),
+    [(OA, OPENAI_ERROR_BODY, OPENAI_CLIENT), (AN, ANTHROPIC_ERROR_BODY, ANTHROPIC_CLIENT)],
+)
+def test_an_error_response_passes_a_negative_capture_and_fails_a_positive_one(
+    protocol: str, body: bytes, client: str
+) -> None:
     invariant = ORACLE_FOR[protocol]
-    negative = evaluate(registry()[invariant], build_context(body, protocol, expect={"text": "", "finish": None}, negative=NEG_ERROR, status=502))
+    negative = evaluate(
+        registry()[invariant],
+        build_context(body, protocol, expect={"text": "", "finish": None}, negative=NEG_ERROR, status=502),
+    )
     assert negative.outcome == "pass", messages(negative)
-    positive = evaluate(registry()[invariant], build_context(body, protocol, expect={"text": "Hi", "finish": "stop"}, status=502))
+    positive = evaluate(
+        registry()[invariant], build_context(body, protocol, expect={"text": "Hi", "finish": "stop"}, status=502)
+    )
     assert_fails_naming(positive, client, "raised", "502")
 
 
@@ -307,8 +372,12 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     return read
 
 
-def oracle_verdict(protocol: str, raw: bytes, expect: dict[str, Any], *, status: int = 200, request: dict[str, Any] | None = None) -> Verdict:
-    return evaluate(registry()[ORACLE_FOR[protocol]], build_context(raw, protocol, expect=expect, status=status, request=request))
+def oracle_verdict(
+    protocol: str, raw: bytes, expect: dict[str, Any], *, status: int = 200, request: dict[str, Any] | None = None
+) -> Verdict:
+    return evaluate(
+        registry()[ORACLE_FOR[protocol]], build_context(raw, protocol, expect=expect, status=status, request=request)
+    )
 
 
 @pytest.mark.parametrize("protocol", [OA, AN])
@@ -350,7 +419,9 @@ def test_the_same_response_to_another_request_is_read_again(protocol: str, reads
 
 
 @pytest.mark.parametrize("protocol", [OA, AN])
-def test_a_read_that_never_reached_the_loopback_server_is_not_kept(protocol: str, reads: list[bytes], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_read_that_never_reached_the_loopback_server_is_not_kept(
+    protocol: str, reads: list[bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
     module, sdk = ORACLE_MODULE[protocol], SDK[protocol]
     raw, expect = TEXT_STREAM[protocol]
     counted = module.run
@@ -409,7 +480,9 @@ def test_negative_captures_get_the_verdict_their_fault_deserves(capture) -> None
     in neither, so both oracles fail it: the raw cut-off is exactly what a proxy must turn into an
     error. Lint does not run the oracles on negative captures, as it does not run
     semantic.error-surfaced."""
-    v = verdict(ORACLE_FOR[capture.protocol], capture.body, capture.protocol, capture.expect, capture.negative, capture.request)
+    v = verdict(
+        ORACLE_FOR[capture.protocol], capture.body, capture.protocol, capture.expect, capture.negative, capture.request
+    )
     should_fail = capture.negative["kind"] == "cut-off"
     assert v.outcome == ("fail" if should_fail else "pass"), messages(v)
 

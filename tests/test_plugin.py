@@ -111,7 +111,9 @@ def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
     if not (pytester.path / "pytest.ini").exists():  # a user's repo pins this; pytest-asyncio warns without it
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     # The transport checks have their own tests (test_transport.py); here they would only add time.
-    return pytester.runpytest("-p", "no:cacheprovider", "--no-transport", "--report-dir", str(pytester.path / "out"), *args)
+    return pytester.runpytest(
+        "-p", "no:cacheprovider", "--no-transport", "--report-dir", str(pytester.path / "out"), *args
+    )
 
 
 def read_report(pytester: pytest.Pytester, target: str) -> dict:
@@ -127,21 +129,39 @@ def test_without_target_the_plugin_adds_nothing(pytester: pytest.Pytester) -> No
 
 def test_options_sit_in_one_group(pytester: pytest.Pytester) -> None:
     result = run(pytester, "--help")
-    result.stdout.fnmatch_lines(["*LLM streaming conformance*", "*--target=SPEC*", "*--corpus=DIR*", "*--schedule=NAME*", "*--report-dir=DIR*", "*--conformance-timeout=SECONDS*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*LLM streaming conformance*",
+            "*--target=SPEC*",
+            "*--corpus=DIR*",
+            "*--schedule=NAME*",
+            "*--report-dir=DIR*",
+            "*--conformance-timeout=SECONDS*",
+        ]
+    )
 
 
 def test_reference_passes_with_readable_stable_ids(pytester: pytest.Pytester) -> None:
-    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use")
+    corpus = small_corpus(
+        pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
+    )
     result = run(pytester, "--target=reference", f"--corpus={corpus}", "-v")
     result.assert_outcomes(passed=8)
-    result.stdout.fnmatch_lines([
-        "*conformance::anthropic-messages/anthropic/tool-use[[]anthropic-messages-to-anthropic-messages[]][[]event[]] PASSED*",
-        "*conformance::openai-chat/openai/text-lf[[]openai-chat-to-openai-chat[]][[]adversarial[]] PASSED*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*conformance::anthropic-messages/anthropic/tool-use[[]anthropic-messages-to-anthropic-messages[]][[]event[]] PASSED*",
+            "*conformance::openai-chat/openai/text-lf[[]openai-chat-to-openai-chat[]][[]adversarial[]] PASSED*",
+        ]
+    )
 
 
 def test_k_selects_by_capture_route_and_schedule(pytester: pytest.Pytester) -> None:
-    result = run(pytester, "--target=reference", "-k", "openai-chat/openai/text-lf and openai-chat-to-anthropic-messages and event")
+    result = run(
+        pytester,
+        "--target=reference",
+        "-k",
+        "openai-chat/openai/text-lf and openai-chat-to-anthropic-messages and event",
+    )
     result.assert_outcomes(passed=1)
 
 
@@ -179,7 +199,9 @@ def test_a_crashing_target_errors_its_items_and_the_run_goes_on(fakes: pytest.Py
     assert read_report(fakes, "faketargets-Crashing")["summary"]["errored"] == 4
 
 
-def test_the_next_item_s_stream_begins_while_this_one_is_checked_one_stream_at_a_time(fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_next_item_s_stream_begins_while_this_one_is_checked_one_stream_at_a_time(
+    fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from conformance.runner import Runner
 
     begun: list[tuple[str, str]] = []  # (the item pytest was running, the case begun)
@@ -205,7 +227,9 @@ def test_the_next_item_s_stream_begins_while_this_one_is_checked_one_stream_at_a
 def test_a_hanging_target_errors_within_the_time_bound(fakes: pytest.Pytester) -> None:
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf")
     started = time.monotonic()
-    result = run(fakes, "--target=faketargets:Hanging", f"--corpus={corpus}", "--schedule=event", "--conformance-timeout=0.5")
+    result = run(
+        fakes, "--target=faketargets:Hanging", f"--corpus={corpus}", "--schedule=event", "--conformance-timeout=0.5"
+    )
     assert time.monotonic() - started < 30
     result.assert_outcomes(errors=2)
     result.stdout.fnmatch_lines(["*did not finish within 0.5 s*"])
@@ -226,22 +250,29 @@ def test_a_capture_whose_expect_disagrees_with_its_stream_errors(pytester: pytes
     meta.write_text(meta.read_text().replace("finish: stop", "finish: length"))
     result = run(pytester, "--target=reference", f"--corpus={corpus}")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*text-lf.yaml: semantic.finish: expect disagrees with the raw stream: finish reason differs*", "Fix the capture, then check it with: conformance validate *"])
+    result.stdout.fnmatch_lines(
+        [
+            "*text-lf.yaml: semantic.finish: expect disagrees with the raw stream: finish reason differs*",
+            "Fix the capture, then check it with: conformance validate *",
+        ]
+    )
 
 
 def test_a_mutant_failure_names_invariant_capture_expected_actual_and_event(pytester: pytest.Pytester) -> None:
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/tool-call-first")
     result = run(pytester, "--target=mutant:empty-text-block-before-tool", f"--corpus={corpus}", "--schedule=event")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines([
-        "anthropic.block.no-empty-text [[]error[]]: *",
-        "  capture:  *tool-call-first.sse",
-        "  route:    openai-chat-to-anthropic-messages    schedule: event",
-        "  - text block 0 has no text",
-        "    expected: a non-empty text block",
-        "    event 1 at content_block: event: content_block_start data: *",
-        "  reproduce: pytest --target=mutant:empty-text-block-before-tool -k *",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "anthropic.block.no-empty-text [[]error[]]: *",
+            "  capture:  *tool-call-first.sse",
+            "  route:    openai-chat-to-anthropic-messages    schedule: event",
+            "  - text block 0 has no text",
+            "    expected: a non-empty text block",
+            "    event 1 at content_block: event: content_block_start data: *",
+            "  reproduce: pytest --target=mutant:empty-text-block-before-tool -k *",
+        ]
+    )
 
 
 def test_report_keeps_every_verdict_and_the_raw_bytes_of_failures(pytester: pytest.Pytester) -> None:
@@ -288,7 +319,9 @@ def pytest_runtest_setup(item):
 """
 
 
-def test_the_heap_is_left_out_of_garbage_collections_while_items_run_and_put_back_after(pytester: pytest.Pytester) -> None:
+def test_the_heap_is_left_out_of_garbage_collections_while_items_run_and_put_back_after(
+    pytester: pytest.Pytester,
+) -> None:
     """Frozen, what lives through the run (the target's imports, the corpus, the items) is not walked
     by each full collection; the run leaves the garbage collector as it found it."""
     pytester.makeconftest(FREEZE_PROBE)
@@ -298,13 +331,13 @@ def test_the_heap_is_left_out_of_garbage_collections_while_items_run_and_put_bac
     assert gc.get_freeze_count() == 0
 
 
-UNAVAILABLE_TARGET = '''
+UNAVAILABLE_TARGET = """
 from conformance.targets import TargetUnavailable
 
 
 def Missing():
     raise TargetUnavailable("thing-not-installed", "the thing is not installed here; pip install thing")
-'''
+"""
 
 
 def test_an_unavailable_target_errors_every_item_with_one_clear_message(pytester: pytest.Pytester) -> None:
@@ -314,7 +347,9 @@ def test_an_unavailable_target_errors_every_item_with_one_clear_message(pytester
     result = run(pytester, "--target=missingtarget:Missing", f"--corpus={corpus}")
     result.assert_outcomes(errors=4)
     assert result.stdout.str().count("the thing is not installed here; pip install thing") == 1
-    result.stdout.fnmatch_lines(["*target missingtarget:Missing is unavailable, so every item errored [[]thing-not-installed[]]*"])
+    result.stdout.fnmatch_lines(
+        ["*target missingtarget:Missing is unavailable, so every item errored [[]thing-not-installed[]]*"]
+    )
     report = read_report(pytester, "missingtarget-Missing")
     assert report["summary"]["errored"] == 4
     assert any("thing-not-installed" in note for note in report["header"]["notes"])
@@ -326,11 +361,17 @@ def test_without_target_the_plugin_imports_nothing_of_the_harness() -> None:
     probe = "import sys, conformance.plugin; print(sorted(m for m in sys.modules if m.startswith('conformance')))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert "conformance.plugin" in loaded
-    for heavy in ("conformance.session", "conformance.checks", "conformance.schemas", "conformance.runner", "conformance.corpus"):
+    for heavy in (
+        "conformance.session",
+        "conformance.checks",
+        "conformance.schemas",
+        "conformance.runner",
+        "conformance.corpus",
+    ):
         assert f"'{heavy}'" not in loaded
 
 
-COUNTED_TARGET = '''
+COUNTED_TARGET = """
 import os
 
 from conformance.targets.reference import Reference
@@ -340,7 +381,7 @@ def Counted():
     with open(os.environ["COUNTED_LOG"], "a") as log:
         log.write(f"{os.getpid()}\\n")
     return Reference("counted")
-'''
+"""
 
 LOADED_AT_SESSION_START = """
 import os
@@ -352,7 +393,9 @@ def pytest_sessionstart(session):
 """
 
 
-def test_the_target_loads_at_configure_time_before_collection(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_target_loads_at_configure_time_before_collection(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A target in a process of its own then starts before the harness's own imports and collection."""
     pytester.makepyfile(countedtarget=COUNTED_TARGET)
     pytester.makeconftest(LOADED_AT_SESSION_START)
@@ -371,7 +414,9 @@ def test_an_unknown_target_fails_before_anything_is_collected(pytester: pytest.P
     assert "test_one" not in result.stdout.str()
 
 
-def test_under_xdist_only_the_workers_load_the_target(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_under_xdist_only_the_workers_load_the_target(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The controller runs no items: loading the target there (for LiteLLM, a process importing it
     for seconds) would be wasted."""
     pytest.importorskip("xdist")
@@ -381,6 +426,16 @@ def test_under_xdist_only_the_workers_load_the_target(pytester: pytest.Pytester,
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(pytester.path), os.environ.get("PYTHONPATH", "")]))
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--no-transport", "--report-dir", str(pytester.path / "out"), "-n", "2", "--target=countedtarget:Counted", f"--corpus={corpus}")
+    result = pytester.runpytest_subprocess(
+        "-p",
+        "no:cacheprovider",
+        "--no-transport",
+        "--report-dir",
+        str(pytester.path / "out"),
+        "-n",
+        "2",
+        "--target=countedtarget:Counted",
+        f"--corpus={corpus}",
+    )
     result.assert_outcomes(passed=4)
     assert len(set(log.read_text().split())) == 2

@@ -212,7 +212,12 @@ async def test_without_include_usage_no_usage_and_no_choiceless_chunk(server: Re
 async def test_identity_is_stable_and_role_only_in_first_delta(server: ReplayServer, reference: Target) -> None:
     # OpenRouter/Copilot repeat role; Copilot omits `object`; xAI omits finish_reason until the end.
     first = chunk({"role": "assistant", "content": "a"})
-    second = {"id": "other", "created": 1, "model": "other", "choices": [{"index": 0, "delta": {"role": "assistant", "content": "b"}}]}
+    second = {
+        "id": "other",
+        "created": 1,
+        "model": "other",
+        "choices": [{"index": 0, "delta": {"role": "assistant", "content": "b"}}],
+    }
     body = openai_stream(first, second, chunk({"role": "assistant"}, "stop"))
     payloads = openai_payloads((await drive(server, reference, NORMALIZER, OPENAI_REQUEST, body))[0])
     chunks = [p for p in payloads if isinstance(p, dict)]
@@ -227,7 +232,13 @@ async def test_tool_call_header_only_in_first_delta(server: ReplayServer, refere
     # Qwen repeats "id":"" and "type"; GLM repeats "name":"" (WIRE-FACTS §4).
     body = openai_stream(
         chunk({"role": "assistant", "content": None, "tool_calls": [_call(0, "call_a", "get_weather", "")]}),
-        chunk({"tool_calls": [{"index": 0, "id": "", "type": "function", "function": {"name": "", "arguments": '{"city":'}}]}),
+        chunk(
+            {
+                "tool_calls": [
+                    {"index": 0, "id": "", "type": "function", "function": {"name": "", "arguments": '{"city":'}}
+                ]
+            }
+        ),
         chunk({"tool_calls": [{"index": 0, "id": "", "type": "function", "function": {"arguments": '"Paris"}'}}]}),
         chunk({}, "tool_calls"),
     )
@@ -288,7 +299,10 @@ async def test_upstream_error_frame_ends_without_done(server: ReplayServer, refe
 
 async def test_openrouter_error_chunk_never_finishes_with_error(server: ReplayServer, reference: Target) -> None:
     error_chunk = chunk(
-        {"content": ""}, "error", provider="openai", error={"code": "server_error", "message": "Provider disconnected unexpectedly"}
+        {"content": ""},
+        "error",
+        provider="openai",
+        error={"code": "server_error", "message": "Provider disconnected unexpectedly"},
     )
     body = openai_stream(chunk({"role": "assistant", "content": "partial"}), error_chunk, done=False)
     payloads = openai_payloads((await drive(server, reference, NORMALIZER, OPENAI_REQUEST, body))[0])
@@ -301,10 +315,22 @@ async def test_openrouter_error_chunk_never_finishes_with_error(server: ReplaySe
 @pytest.mark.parametrize(
     ("body", "register", "error_type"),
     [
-        (openai_stream(chunk({"role": "assistant", "content": "hi"}), '{"choices": [', done=False), {}, "upstream_error"),
+        (
+            openai_stream(chunk({"role": "assistant", "content": "hi"}), '{"choices": [', done=False),
+            {},
+            "upstream_error",
+        ),
         (openai_stream(chunk({"role": "assistant", "content": "hi"}), done=False), {}, "upstream_cut_off"),
-        (openai_stream(chunk({"role": "assistant", "content": "hi"}), done=False), {"reset_at_end": True}, "upstream_cut_off"),
-        (b'{"error":{"message":"bad model","type":"invalid_request_error","code":400}}', {"status": 400}, "invalid_request_error"),
+        (
+            openai_stream(chunk({"role": "assistant", "content": "hi"}), done=False),
+            {"reset_at_end": True},
+            "upstream_cut_off",
+        ),
+        (
+            b'{"error":{"message":"bad model","type":"invalid_request_error","code":400}}',
+            {"status": 400},
+            "invalid_request_error",
+        ),
         (b"oops", {"status": 502}, "upstream_error"),
     ],
     ids=["invalid-json", "eof-before-done", "connection-reset", "status-400", "status-502"],
@@ -320,11 +346,15 @@ async def test_upstream_faults_become_an_error_frame(
 
 
 @pytest.mark.parametrize("schedule", ["event", "byte"])
-async def test_bytes_that_are_not_utf8_end_the_stream_with_an_error_frame(server: ReplayServer, reference: Target, schedule: str) -> None:
+async def test_bytes_that_are_not_utf8_end_the_stream_with_an_error_frame(
+    server: ReplayServer, reference: Target, schedule: str
+) -> None:
     good = openai_stream(chunk({"role": "assistant", "content": "hi"}), done=False)
     bad = openai_stream(chunk({"content": "bad:XX"}), done=False).replace(b"XX", b"\xff\xc3")
     after = openai_stream(chunk({"content": " more"}), chunk({}, "stop"))
-    payloads = openai_payloads((await drive(server, reference, NORMALIZER, OPENAI_REQUEST, good + bad + after, schedule=schedule))[0])
+    payloads = openai_payloads(
+        (await drive(server, reference, NORMALIZER, OPENAI_REQUEST, good + bad + after, schedule=schedule))[0]
+    )
     assert [p["choices"][0]["delta"].get("content") for p in payloads[:-1]] == ["hi"]
     assert payloads[-1]["error"]["type"] == "upstream_error"
     first_bad_byte = len(good) + bad.index(b"\xff")
@@ -366,7 +396,12 @@ async def test_adapter_translates_the_request(server: ReplayServer, reference: T
     sent = slot.requests[0].json()
     assert slot.requests[0].path.endswith("/v1/chat/completions")
     assert sent["messages"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]
-    assert sent["tools"] == [{"type": "function", "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}}}]
+    assert sent["tools"] == [
+        {
+            "type": "function",
+            "function": {"name": "get_weather", "description": "Weather", "parameters": {"type": "object"}},
+        }
+    ]
     assert sent["tool_choice"] == {"type": "function", "function": {"name": "get_weather"}}
     assert sent["max_tokens"] == 256 and sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
@@ -400,7 +435,9 @@ async def test_adapter_text_stream(server: ReplayServer, reference: Target) -> N
     assert events[5][1]["usage"] == {"input_tokens": 7, "output_tokens": 3}
 
 
-async def test_adapter_opens_no_empty_text_block_on_a_tool_first_stream(server: ReplayServer, reference: Target) -> None:
+async def test_adapter_opens_no_empty_text_block_on_a_tool_first_stream(
+    server: ReplayServer, reference: Target
+) -> None:
     body = openai_stream(
         chunk({"role": "assistant", "content": None, "tool_calls": [_call(0, "call_a", "get_weather", "")]}),
         chunk({"tool_calls": [_call(0, None, None, '{"city":')]}),
@@ -409,7 +446,13 @@ async def test_adapter_opens_no_empty_text_block_on_a_tool_first_stream(server: 
     )
     events = anthropic_events((await drive(server, reference, ADAPTER, ANTHROPIC_REQUEST, body))[0])
     starts = [data for name, data in events if name == "content_block_start"]
-    assert starts == [{"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use", "id": "call_a", "name": "get_weather", "input": {}}}]
+    assert starts == [
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "tool_use", "id": "call_a", "name": "get_weather", "input": {}},
+        }
+    ]
     assert anthropic_text(events, "input_json_delta", "partial_json") == '{"city":"Paris"}'
     assert all(data["delta"]["partial_json"] for name, data in events if name == "content_block_delta")
     assert [data["delta"]["stop_reason"] for name, data in events if name == "message_delta"] == ["tool_use"]
@@ -424,7 +467,9 @@ async def test_adapter_stop_reason_is_tool_use_on_forced_tool_choice(server: Rep
     events = anthropic_events((await drive(server, reference, ADAPTER, ANTHROPIC_REQUEST, body))[0])
     assert [data["delta"]["stop_reason"] for name, data in events if name == "message_delta"] == ["tool_use"]
     # Arguments that arrive whole give exactly one delta.
-    assert [data["delta"] for name, data in events if name == "content_block_delta"] == [{"type": "input_json_delta", "partial_json": '{"a":1}'}]
+    assert [data["delta"] for name, data in events if name == "content_block_delta"] == [
+        {"type": "input_json_delta", "partial_json": '{"a":1}'}
+    ]
 
 
 async def test_adapter_blocks_never_interleave(server: ReplayServer, reference: Target) -> None:
@@ -436,7 +481,11 @@ async def test_adapter_blocks_never_interleave(server: ReplayServer, reference: 
         chunk({}, "tool_calls", usage=USAGE),
     )
     events = anthropic_events((await drive(server, reference, ADAPTER, ANTHROPIC_REQUEST, body))[0])
-    lifecycle = [(name, data.get("index")) for name, data in events if name.startswith("content_block_") and name != "content_block_delta"]
+    lifecycle = [
+        (name, data.get("index"))
+        for name, data in events
+        if name.startswith("content_block_") and name != "content_block_delta"
+    ]
     assert lifecycle == [
         ("content_block_start", 0), ("content_block_stop", 0),
         ("content_block_start", 1), ("content_block_stop", 1),
@@ -448,14 +497,26 @@ async def test_adapter_blocks_never_interleave(server: ReplayServer, reference: 
     assert [b["type"] for b in blocks] == ["thinking", "text", "tool_use", "tool_use"]
     assert anthropic_text(events, "thinking_delta", "thinking") == "Hmm"
     assert anthropic_text(events) == "Let me check."
-    assert not any(name == "content_block_delta" and data["delta"]["type"] == "signature_delta" for name, data in events)
+    assert not any(
+        name == "content_block_delta" and data["delta"]["type"] == "signature_delta" for name, data in events
+    )
     message_deltas = [data for name, data in events if name == "message_delta"]
-    assert message_deltas == [{"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": None}, "usage": {"input_tokens": 7, "output_tokens": 3}}]
+    assert message_deltas == [
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "tool_use", "stop_sequence": None},
+            "usage": {"input_tokens": 7, "output_tokens": 3},
+        }
+    ]
     assert events[-1] == ("message_stop", {"type": "message_stop"})
 
 
-@pytest.mark.parametrize(("finish", "stop_reason"), [("length", "max_tokens"), ("content_filter", "refusal"), ("stop", "end_turn")])
-async def test_adapter_maps_finish_reasons(server: ReplayServer, reference: Target, finish: str, stop_reason: str) -> None:
+@pytest.mark.parametrize(
+    ("finish", "stop_reason"), [("length", "max_tokens"), ("content_filter", "refusal"), ("stop", "end_turn")]
+)
+async def test_adapter_maps_finish_reasons(
+    server: ReplayServer, reference: Target, finish: str, stop_reason: str
+) -> None:
     body = openai_stream(chunk({"role": "assistant", "content": "x"}), chunk({}, finish))
     events = anthropic_events((await drive(server, reference, ADAPTER, ANTHROPIC_REQUEST, body))[0])
     assert [data["delta"]["stop_reason"] for name, data in events if name == "message_delta"] == [stop_reason]
@@ -464,15 +525,39 @@ async def test_adapter_maps_finish_reasons(server: ReplayServer, reference: Targ
 @pytest.mark.parametrize(
     ("body", "register", "error_type"),
     [
-        (openai_stream(chunk({"role": "assistant", "content": "hi"}), {"error": {"message": "boom", "type": "server_error"}}, done=False), {}, "api_error"),
-        (openai_stream(chunk({"role": "assistant", "content": "hi"}), {"error": {"message": "slow down", "code": "rate_limit_exceeded"}}, done=False), {}, "rate_limit_error"),
+        (
+            openai_stream(
+                chunk({"role": "assistant", "content": "hi"}),
+                {"error": {"message": "boom", "type": "server_error"}},
+                done=False,
+            ),
+            {},
+            "api_error",
+        ),
+        (
+            openai_stream(
+                chunk({"role": "assistant", "content": "hi"}),
+                {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+                done=False,
+            ),
+            {},
+            "rate_limit_error",
+        ),
         (openai_stream(chunk({"role": "assistant", "content": "hi"}), "not json", done=False), {}, "api_error"),
         (openai_stream(chunk({"role": "assistant", "content": "hi"}), chunk({}, "stop"), done=False), {}, "api_error"),
         (openai_stream(chunk({"role": "assistant", "content": "hi"}), done=False), {"reset_at_end": True}, "api_error"),
         (b'{"error":{"message":"busy"}}', {"status": 529}, "overloaded_error"),
         (b'{"error":{"message":"too many"}}', {"status": 429}, "rate_limit_error"),
     ],
-    ids=["error-frame", "rate-limit-frame", "invalid-json", "eof-before-done", "connection-reset", "status-529", "status-429"],
+    ids=[
+        "error-frame",
+        "rate-limit-frame",
+        "invalid-json",
+        "eof-before-done",
+        "connection-reset",
+        "status-529",
+        "status-429",
+    ],
 )
 async def test_adapter_faults_become_an_error_event(
     server: ReplayServer, reference: Target, body: bytes, register: dict[str, Any], error_type: str
@@ -515,23 +600,35 @@ async def test_to_openai_text_stream(server: ReplayServer, reference: Target) ->
     ]
     request = {**OPENAI_REQUEST, "stream_options": {"include_usage": True}}
     payloads = openai_payloads((await drive(server, reference, TO_OPENAI, request, anthropic_stream(*events)))[0])
-    assert payloads[0]["choices"] == [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]
+    assert payloads[0]["choices"] == [
+        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+    ]
     assert joined(payloads, "content") == "Hello"
     assert finishes(payloads) == ["stop"]
-    assert payloads[-2]["choices"] == [] and payloads[-2]["usage"] == {"prompt_tokens": 12, "completion_tokens": 5, "total_tokens": 17}
+    assert payloads[-2]["choices"] == [] and payloads[-2]["usage"] == {
+        "prompt_tokens": 12,
+        "completion_tokens": 5,
+        "total_tokens": 17,
+    }
     assert payloads[-1] == "[DONE]"
     chunks = [p for p in payloads if isinstance(p, dict)]
-    assert {(p["id"], p["model"], p["object"]) for p in chunks} == {("chatcmpl-msg_1", "claude-sonnet-4-5", "chat.completion.chunk")}
+    assert {(p["id"], p["model"], p["object"]) for p in chunks} == {
+        ("chatcmpl-msg_1", "claude-sonnet-4-5", "chat.completion.chunk")
+    }
     assert len({p["created"] for p in chunks}) == 1
     assert ["role" in d for d in deltas(payloads)] == [True] + [False] * (len(deltas(payloads)) - 1)
 
 
 async def test_to_openai_without_include_usage_sends_no_usage(server: ReplayServer, reference: Target) -> None:
-    payloads = openai_payloads((await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*text_events())))[0])
+    payloads = openai_payloads(
+        (await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*text_events())))[0]
+    )
     assert all(p["choices"] and "usage" not in p for p in payloads if isinstance(p, dict))
 
 
-async def test_to_openai_thinking_becomes_reasoning_content_and_signature_is_dropped(server: ReplayServer, reference: Target) -> None:
+async def test_to_openai_thinking_becomes_reasoning_content_and_signature_is_dropped(
+    server: ReplayServer, reference: Target
+) -> None:
     events = [
         message_start(),
         block_start(0, {"type": "thinking", "thinking": "", "signature": ""}),
@@ -540,7 +637,9 @@ async def test_to_openai_thinking_becomes_reasoning_content_and_signature_is_dro
         block_stop(0),
         *text_events("Done.")[1:],
     ]
-    payloads = openai_payloads((await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0])
+    payloads = openai_payloads(
+        (await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0]
+    )
     assert joined(payloads, "reasoning_content") == "Let me think."
     assert joined(payloads, "content") == "Done."
     assert "EqQBCkgIAhABGAIiQ==" not in json.dumps(payloads)
@@ -567,24 +666,38 @@ async def test_to_openai_tool_calls(server: ReplayServer, reference: Target) -> 
         message_delta("tool_use", output_tokens=9),
         MESSAGE_STOP,
     ]
-    payloads = openai_payloads((await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0])
+    payloads = openai_payloads(
+        (await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0]
+    )
     assert tool_calls(payloads) == {
         0: {"id": "toolu_a", "name": "get_weather", "arguments": '{"city":"Paris"}'},
         1: {"id": "toolu_b", "name": "get_time", "arguments": '{"tz": "CET"}'},
     }
     assert joined(payloads, "content") == "Checking."
     assert finishes(payloads) == ["tool_calls"]
-    fragments = [c["function"]["arguments"] for d in deltas(payloads) for c in d.get("tool_calls") or () if "id" not in c]
+    fragments = [
+        c["function"]["arguments"] for d in deltas(payloads) for c in d.get("tool_calls") or () if "id" not in c
+    ]
     assert "" not in fragments
 
 
 @pytest.mark.parametrize(
     ("stop_reason", "finish"),
-    [("max_tokens", "length"), ("model_context_window_exceeded", "length"), ("refusal", "content_filter"), ("pause_turn", "stop"), ("stop_sequence", "stop")],
+    [
+        ("max_tokens", "length"),
+        ("model_context_window_exceeded", "length"),
+        ("refusal", "content_filter"),
+        ("pause_turn", "stop"),
+        ("stop_sequence", "stop"),
+    ],
 )
-async def test_to_openai_maps_stop_reasons(server: ReplayServer, reference: Target, stop_reason: str, finish: str) -> None:
+async def test_to_openai_maps_stop_reasons(
+    server: ReplayServer, reference: Target, stop_reason: str, finish: str
+) -> None:
     events = [*text_events()[:4], message_delta(stop_reason), MESSAGE_STOP]
-    payloads = openai_payloads((await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0])
+    payloads = openai_payloads(
+        (await drive(server, reference, TO_OPENAI, OPENAI_REQUEST, anthropic_stream(*events)))[0]
+    )
     assert finishes(payloads) == [finish]
 
 
@@ -592,7 +705,9 @@ async def test_to_openai_maps_stop_reasons(server: ReplayServer, reference: Targ
     ("body", "register", "error_type"),
     [
         (
-            anthropic_stream(*text_events()[:3], {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            anthropic_stream(
+                *text_events()[:3], {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+            ),
             {},
             "overloaded_error",
         ),
@@ -638,16 +753,24 @@ async def test_passthrough_ends_at_an_upstream_error(server: ReplayServer, refer
 
 
 @pytest.mark.parametrize("register", [{}, {"reset_at_end": True}], ids=["eof", "connection-reset"])
-async def test_passthrough_cut_off_gets_an_error_event(server: ReplayServer, reference: Target, register: dict[str, Any]) -> None:
+async def test_passthrough_cut_off_gets_an_error_event(
+    server: ReplayServer, reference: Target, register: dict[str, Any]
+) -> None:
     body = anthropic_stream(*text_events()[:3])
     events = anthropic_events((await drive(server, reference, PASSTHROUGH, ANTHROPIC_REQUEST, body, **register))[0])
     assert [name for name, _ in events] == ["message_start", "content_block_start", "content_block_delta", "error"]
     assert events[-1][1]["error"]["type"] == "api_error"
 
 
-async def test_passthrough_ends_with_an_error_at_an_event_that_is_not_json(server: ReplayServer, reference: Target) -> None:
+async def test_passthrough_ends_with_an_error_at_an_event_that_is_not_json(
+    server: ReplayServer, reference: Target
+) -> None:
     events = text_events()
-    body = anthropic_stream(*events[:3]) + b"event: content_block_delta\ndata: {\"type\":\"content_bl\n\n" + anthropic_stream(*events[3:])
+    body = (
+        anthropic_stream(*events[:3])
+        + b'event: content_block_delta\ndata: {"type":"content_bl\n\n'
+        + anthropic_stream(*events[3:])
+    )
     output = anthropic_events((await drive(server, reference, PASSTHROUGH, ANTHROPIC_REQUEST, body))[0])
     assert [name for name, _ in output] == ["message_start", "content_block_start", "content_block_delta", "error"]
     assert "not JSON" in output[-1][1]["error"]["message"]
@@ -670,5 +793,7 @@ async def test_passthrough_keeps_signatures(server: ReplayServer, reference: Tar
         block_stop(0),
         *text_events()[1:],
     ]
-    relayed = anthropic_events((await drive(server, reference, PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*events)))[0])
+    relayed = anthropic_events(
+        (await drive(server, reference, PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*events)))[0]
+    )
     assert relayed == [(e["type"], e) for e in events]

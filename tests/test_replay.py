@@ -152,7 +152,9 @@ async def test_body_model_routes_any_path(server: ReplayServer, client: httpx.As
     # A proxy with a fixed upstream base URL forwards the model name, with or without a provider prefix.
     other = server.register(b"data: other\n\n")
     slot = server.register(BODY, schedule="line")
-    response = await client.post(server.base_url + "/v1/chat/completions", json={**REQUEST, "model": prefix + slot.token})
+    response = await client.post(
+        server.base_url + "/v1/chat/completions", json={**REQUEST, "model": prefix + slot.token}
+    )
     assert response.content == BODY
     assert len(slot.requests) == 1 and not other.requests
     assert slot.requests[0].path == "/v1/chat/completions"
@@ -174,9 +176,20 @@ async def test_path_and_header_win_over_body_model(server: ReplayServer, client:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[1, 2]", b'{"model": 3}', b'{"model": ""}', b'{"model": "gpt-4o"}', b'{"model": "openai/nope"}', b'\xff{"model"'],
+    [
+        b"",
+        b"not json",
+        b"[1, 2]",
+        b'{"model": 3}',
+        b'{"model": ""}',
+        b'{"model": "gpt-4o"}',
+        b'{"model": "openai/nope"}',
+        b'\xff{"model"',
+    ],
 )
-async def test_body_without_a_registered_model_is_a_404(server: ReplayServer, client: httpx.AsyncClient, body: bytes) -> None:
+async def test_body_without_a_registered_model_is_a_404(
+    server: ReplayServer, client: httpx.AsyncClient, body: bytes
+) -> None:
     server.register(BODY)
     response = await client.post(server.base_url + "/v1/chat/completions", content=body)
     assert response.status_code == 404
@@ -192,7 +205,9 @@ async def test_fixed_port() -> None:
         slot = fixed.register(BODY)
         assert slot.url == f"http://127.0.0.1:{port}/r/{slot.token}"
         async with httpx.AsyncClient(timeout=10) as http:
-            response = await http.post(f"http://127.0.0.1:{port}/v1/chat/completions", json={**REQUEST, "model": slot.token})
+            response = await http.post(
+                f"http://127.0.0.1:{port}/v1/chat/completions", json={**REQUEST, "model": slot.token}
+            )
         assert response.content == BODY
         taken = ReplayServer(port=port)
         with pytest.raises(OSError, match=rf"cannot listen on 127.0.0.1:{port}.*--replay-port"):
@@ -236,7 +251,9 @@ async def test_error_status_is_sent_with_content_length(server: ReplayServer, cl
     assert response.json()["error"]["type"] == "rate_limit_error"
 
 
-async def test_reset_at_end_resets_the_connection_after_every_piece(server: ReplayServer, client: httpx.AsyncClient) -> None:
+async def test_reset_at_end_resets_the_connection_after_every_piece(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
     slot = server.register(BODY, schedule="event", reset_at_end=True)
     received: list[bytes] = []
     # A TCP RST, not a FIN: the client's read fails with ECONNRESET once it has every piece.

@@ -21,9 +21,7 @@ ID_BASE = "https://llm-stream-conformance.dev/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 SCHEMA_FILES = sorted(SCHEMAS.rglob("*.schema.json"))
-SCHEMA_DOCS: dict[Path, dict[str, Any]] = {
-    path: json.loads(path.read_text(encoding="utf-8")) for path in SCHEMA_FILES
-}
+SCHEMA_DOCS: dict[Path, dict[str, Any]] = {path: json.loads(path.read_text(encoding="utf-8")) for path in SCHEMA_FILES}
 REGISTRY: Registry = Registry().with_resources(
     (doc["$id"], Resource.from_contents(doc)) for doc in SCHEMA_DOCS.values()
 )
@@ -47,9 +45,7 @@ CAPTURE = "capture"
 def validator(name: str) -> Draft202012Validator:
     """A validator for `schemas/<name>.schema.json`, resolving refs through the registry."""
     schema = REGISTRY.contents(f"{ID_BASE}{name}.schema.json")
-    return Draft202012Validator(
-        schema, registry=REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER
-    )
+    return Draft202012Validator(schema, registry=REGISTRY, format_checker=Draft202012Validator.FORMAT_CHECKER)
 
 
 def all_messages(errors: list[ValidationError]) -> list[str]:
@@ -324,7 +320,7 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "openai.tool-call-delta-index-and-arguments-only",
         CHUNK,
-        chunk([choice({"tool_calls": [{"index": 0, "function": {"arguments": "{\"ci"}}]})]),
+        chunk([choice({"tool_calls": [{"index": 0, "function": {"arguments": '{"ci'}}]})]),
     ),
     (
         "openai.finish-tool-calls",
@@ -598,7 +594,11 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.content_block_start.thinking-with-signature",
         "anthropic-messages/content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "thinking", "thinking": "", "signature": ""}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+        },
     ),
     (
         "anthropic.content_block_start.thinking-without-signature",
@@ -608,7 +608,11 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.content_block_start.redacted_thinking",
         "anthropic-messages/content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix/LafPsn4a"},
+        },
     ),
     (
         "anthropic.content_block_start.tool_use-with-caller",
@@ -646,7 +650,12 @@ ACCEPTED: list[tuple[str, str, Any]] = [
         {
             "type": "content_block_start",
             "index": 1,
-            "content_block": {"type": "server_tool_use", "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB", "name": "web_search", "input": {}},
+            "content_block": {
+                "type": "server_tool_use",
+                "id": "srvtoolu_014hJH82Qum7Td6UV8gDXThB",
+                "name": "web_search",
+                "input": {},
+            },
         },
     ),
     (
@@ -655,7 +664,12 @@ ACCEPTED: list[tuple[str, str, Any]] = [
         {
             "type": "content_block_start",
             "index": 1,
-            "content_block": {"type": "server_tool_use", "id": "srvtoolu_02", "name": "advisor", "input": {"question": "?"}},
+            "content_block": {
+                "type": "server_tool_use",
+                "id": "srvtoolu_02",
+                "name": "advisor",
+                "input": {"question": "?"},
+            },
         },
     ),
     (
@@ -688,14 +702,24 @@ ACCEPTED: list[tuple[str, str, Any]] = [
             "content_block": {
                 "type": "code_execution_tool_result",
                 "tool_use_id": "srvtoolu_03",
-                "content": {"type": "code_execution_result", "stdout": "4\n", "stderr": "", "return_code": 0, "content": []},
+                "content": {
+                    "type": "code_execution_result",
+                    "stdout": "4\n",
+                    "stderr": "",
+                    "return_code": 0,
+                    "content": [],
+                },
             },
         },
     ),
     (
         "anthropic.content_block_start.container_upload",
         "anthropic-messages/content_block_start",
-        {"type": "content_block_start", "index": 0, "content_block": {"type": "container_upload", "file_id": "file_011CNha8iCJcU1wXNR6q4V8w"}},
+        {
+            "type": "content_block_start",
+            "index": 0,
+            "content_block": {"type": "container_upload", "file_id": "file_011CNha8iCJcU1wXNR6q4V8w"},
+        },
     ),
     (
         "anthropic.content_block_start.unknown-beta-mcp_tool_use",
@@ -703,7 +727,13 @@ ACCEPTED: list[tuple[str, str, Any]] = [
         {
             "type": "content_block_start",
             "index": 1,
-            "content_block": {"type": "mcp_tool_use", "id": "mcptoolu_01", "name": "echo", "server_name": "srv", "input": {}},
+            "content_block": {
+                "type": "mcp_tool_use",
+                "id": "mcptoolu_01",
+                "name": "echo",
+                "server_name": "srv",
+                "input": {},
+            },
         },
     ),
     (
@@ -714,7 +744,11 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.content_block_start.unknown-beta-advisor_tool_result",
         "anthropic-messages/content_block_start",
-        {"type": "content_block_start", "index": 2, "content_block": {"type": "advisor_tool_result", "tool_use_id": "srvtoolu_02"}},
+        {
+            "type": "content_block_start",
+            "index": 2,
+            "content_block": {"type": "advisor_tool_result", "tool_use_id": "srvtoolu_02"},
+        },
     ),
     (
         "anthropic.content_block_delta.text_delta",
@@ -729,7 +763,11 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.content_block_delta.input_json_delta",
         "anthropic-messages/content_block_delta",
-        {"type": "content_block_delta", "index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"location\": \"San Fra"}},
+        {
+            "type": "content_block_delta",
+            "index": 1,
+            "delta": {"type": "input_json_delta", "partial_json": '{"location": "San Fra'},
+        },
     ),
     (
         "anthropic.content_block_delta.citations_delta",
@@ -752,12 +790,20 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.content_block_delta.thinking_delta",
         "anthropic-messages/content_block_delta",
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "thinking_delta", "thinking": "Let me solve this step by step"}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "thinking_delta", "thinking": "Let me solve this step by step"},
+        },
     ),
     (
         "anthropic.content_block_delta.signature_delta",
         "anthropic-messages/content_block_delta",
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"}},
+        {
+            "type": "content_block_delta",
+            "index": 0,
+            "delta": {"type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3h"},
+        },
     ),
     (
         "anthropic.content_block_delta.unknown-compaction_delta",
@@ -772,7 +818,11 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.message_delta.docs",
         "anthropic-messages/message_delta",
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 15}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"output_tokens": 15},
+        },
     ),
     (
         "anthropic.message_delta.cumulative-input-tokens",
@@ -793,12 +843,20 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.message_delta.stop_sequence",
         "anthropic-messages/message_delta",
-        {"type": "message_delta", "delta": {"stop_reason": "stop_sequence", "stop_sequence": "###"}, "usage": {"output_tokens": 3, "input_tokens": None}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "stop_sequence", "stop_sequence": "###"},
+            "usage": {"output_tokens": 3, "input_tokens": None},
+        },
     ),
     (
         "anthropic.message_delta.model_context_window_exceeded",
         "anthropic-messages/message_delta",
-        {"type": "message_delta", "delta": {"stop_reason": "model_context_window_exceeded", "stop_sequence": None}, "usage": {"output_tokens": 64000}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "model_context_window_exceeded", "stop_sequence": None},
+            "usage": {"output_tokens": 64000},
+        },
     ),
     ("anthropic.message_stop", "anthropic-messages/message_stop", {"type": "message_stop"}),
     ("anthropic.ping", "anthropic-messages/ping", json.loads('{"type": "ping"}')),
@@ -810,7 +868,11 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     (
         "anthropic.error.overloaded_error-request-id",
         "anthropic-messages/error",
-        {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}, "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy"},
+        {
+            "type": "error",
+            "error": {"type": "overloaded_error", "message": "Overloaded"},
+            "request_id": "req_011CSHoEeqs5C35K2UUqR7Fy",
+        },
     ),
     # ---- Capture metadata (corpus/README.md) ----
     ("capture.synthesized-readme-example", CAPTURE, capture()),
@@ -881,7 +943,9 @@ REJECTED: list[tuple[str, str, Any, str]] = [
     (
         "mistral.tool-call-without-index",
         CHUNK,
-        chunk([choice({"tool_calls": [{"id": "D681PevKs", "function": {"name": "f", "arguments": "{}"}}]}, "tool_calls")]),
+        chunk(
+            [choice({"tool_calls": [{"id": "D681PevKs", "function": {"name": "f", "arguments": "{}"}}]}, "tool_calls")]
+        ),
         "'index' is a required property",
     ),
     (
@@ -961,13 +1025,21 @@ REJECTED: list[tuple[str, str, Any, str]] = [
     (
         "anthropic.content_block_start.tool_use-missing-id",
         "anthropic-messages/content_block_start",
-        {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "name": "get_weather", "input": {}}},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "name": "get_weather", "input": {}},
+        },
         "'id' is a required property",
     ),
     (
         "anthropic.content_block_start.tool_use-input-string",
         "anthropic-messages/content_block_start",
-        {"type": "content_block_start", "index": 1, "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": ""}},
+        {
+            "type": "content_block_start",
+            "index": 1,
+            "content_block": {"type": "tool_use", "id": "toolu_1", "name": "f", "input": ""},
+        },
         "'' is not of type 'object'",
     ),
     (
@@ -1021,13 +1093,21 @@ REJECTED: list[tuple[str, str, Any, str]] = [
     (
         "anthropic.message_delta.unknown-stop-reason",
         "anthropic-messages/message_delta",
-        {"type": "message_delta", "delta": {"stop_reason": "stop", "stop_sequence": None}, "usage": {"output_tokens": 1}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "stop", "stop_sequence": None},
+            "usage": {"output_tokens": 1},
+        },
         "'stop' is not one of",
     ),
     (
         "anthropic.message_delta.usage-without-output-tokens",
         "anthropic-messages/message_delta",
-        {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"input_tokens": 5}},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+            "usage": {"input_tokens": 5},
+        },
         "'output_tokens' is a required property",
     ),
     (
@@ -1136,15 +1216,13 @@ def test_accepted(schema: str, instance: Any) -> None:
     assert errors == [], "\n".join(all_messages(errors))
 
 
-@pytest.mark.parametrize(
-    ("schema", "instance", "fragment"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED]
-)
+@pytest.mark.parametrize(("schema", "instance", "fragment"), [c[1:] for c in REJECTED], ids=[c[0] for c in REJECTED])
 def test_rejected(schema: str, instance: Any, fragment: str) -> None:
     errors = list(validator(schema).iter_errors(instance))
     assert errors, f"{schema} accepted an instance it must reject"
     messages = all_messages(errors)
-    assert any(fragment in m for m in messages), (
-        f"expected an error containing {fragment!r}, got:\n" + "\n".join(messages)
+    assert any(fragment in m for m in messages), f"expected an error containing {fragment!r}, got:\n" + "\n".join(
+        messages
     )
 
 
@@ -1193,7 +1271,9 @@ PORTABLE_PATTERNS = {"^sha256:[0-9a-f]{16}$"}
 def test_fast_path_covers_exactly_the_wire_schemas_and_the_report() -> None:
     from conformance import schemas
 
-    assert sorted(n for n in schemas.names() if n.startswith(schemas._FAST_PREFIXES) or n in schemas._FAST_NAMES) == sorted(FAST_SCHEMAS)
+    assert sorted(
+        n for n in schemas.names() if n.startswith(schemas._FAST_PREFIXES) or n in schemas._FAST_NAMES
+    ) == sorted(FAST_SCHEMAS)
 
 
 def _keywords(node: Any, parent: str = "") -> list[tuple[str, Any]]:
@@ -1219,7 +1299,9 @@ def test_fast_path_schemas_use_no_format_and_only_portable_patterns(name: str) -
 
 
 # The committed reports (reports/mutant-*/ holds local runs, ignored by git).
-REPORTS = sorted(p for p in (SCHEMAS.parent / "reports").glob("*/report.json") if not p.parent.name.startswith("mutant-"))
+REPORTS = sorted(
+    p for p in (SCHEMAS.parent / "reports").glob("*/report.json") if not p.parent.name.startswith("mutant-")
+)
 
 
 def _broken_reports(report: dict[str, Any]) -> list[dict[str, Any]]:
@@ -1259,19 +1341,25 @@ def test_a_report_breaking_its_schema_is_not_written(tmp_path: Path) -> None:
 
     good = json.loads((SCHEMAS.parent / "reports" / "reference" / "report.json").read_text(encoding="utf-8"))
     good["header"]["corpus_revision"] = "sha256:NOT-HEX-0123456"
-    with pytest.raises(reports.InvalidReport, match=r"at header\.corpus_revision: 'sha256:NOT-HEX-0123456' does not match"):
+    with pytest.raises(
+        reports.InvalidReport, match=r"at header\.corpus_revision: 'sha256:NOT-HEX-0123456' does not match"
+    ):
         reports.write(tmp_path / "broken", good)
     assert not (tmp_path / "broken").exists()
 
 
 def test_keywords_tell_a_property_named_format_from_the_keyword() -> None:
-    assert _keywords({"properties": {"format": {"const": 1}}}) == [("properties", {"format": {"const": 1}}), ("const", 1)]
+    assert _keywords({"properties": {"format": {"const": 1}}}) == [
+        ("properties", {"format": {"const": 1}}),
+        ("const", 1),
+    ]
     assert ("format", "uri") in _keywords({"properties": {"a": {"format": "uri"}}})
 
 
 @pytest.mark.parametrize(
     ("schema", "instance", "valid"),
-    [(c[1], c[2], True) for c in ACCEPTED if c[1] in WIRE_SCHEMAS] + [(c[1], c[2], False) for c in REJECTED if c[1] in WIRE_SCHEMAS],
+    [(c[1], c[2], True) for c in ACCEPTED if c[1] in WIRE_SCHEMAS]
+    + [(c[1], c[2], False) for c in REJECTED if c[1] in WIRE_SCHEMAS],
     ids=[c[0] for c in ACCEPTED if c[1] in WIRE_SCHEMAS] + [c[0] for c in REJECTED if c[1] in WIRE_SCHEMAS],
 )
 def test_fast_path_agrees_on_the_tables(schema: str, instance: Any, valid: bool) -> None:
@@ -1293,7 +1381,12 @@ def test_problems_explain_with_jsonschema_when_the_fast_path_rejects() -> None:
 
     found = schemas.problems(CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m"})
     assert found and found[0].message == "'choices' is a required property"
-    assert schemas.problems(CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}) == []
+    assert (
+        schemas.problems(
+            CHUNK, {"id": "x", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": []}
+        )
+        == []
+    )
 
 
 @pytest.mark.parametrize("name", WIRE_SCHEMAS)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
@@ -23,13 +25,25 @@ def kinds_of(data: bytes) -> dict[str, int]:
 # web-platform-tests eventsource/ where a case comes from there.
 WHATWG_CASES = [
     ("simple", b"data: a\n\n", [("message", "a", "")]),
-    ("format-bom", b"\xef\xbb\xbfdata: 1\n\n\xef\xbb\xbfdata: 2\n\ndata: 3\n\n", [("message", "1", ""), ("message", "3", "")]),
+    (
+        "format-bom",
+        b"\xef\xbb\xbfdata: 1\n\n\xef\xbb\xbfdata: 2\n\ndata: 3\n\n",
+        [("message", "1", ""), ("message", "3", "")],
+    ),
     ("only-one-bom-stripped", b"\xef\xbb\xbf\xef\xbb\xbfdata: 1\n\n", []),
     ("cr-only", b"data: a\rdata: b\r\rdata: c\r\r", [("message", "a\nb", ""), ("message", "c", "")]),
     ("crlf", b"data: a\r\n\r\n", [("message", "a", "")]),
-    ("mixed-endings", b"data: a\n\r\ndata: b\r\r\ndata: c\n\n", [("message", "a", ""), ("message", "b", ""), ("message", "c", "")]),
+    (
+        "mixed-endings",
+        b"data: a\n\r\ndata: b\r\r\ndata: c\n\n",
+        [("message", "a", ""), ("message", "b", ""), ("message", "c", "")],
+    ),
     ("format-comments", b": a comment\ndata: x\n:" + b"x" * 2048 + b"\r\ndata: y\r\n\n", [("message", "x\ny", "")]),
-    ("comment-is-not-end", b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {}\n\n", [("message", "{}", "")]),
+    (
+        "comment-is-not-end",
+        b": OPENROUTER PROCESSING\n\n: OPENROUTER PROCESSING\n\ndata: {}\n\n",
+        [("message", "{}", "")],
+    ),
     ("field-without-colon-is-empty-value", b"data\ndata\n\n", [("message", "\n", "")]),
     ("format-field-data-empty", b"data:\n\n", [("message", "", "")]),
     ("data-without-space", b"data:x\n\n", [("message", "x", "")]),
@@ -40,12 +54,16 @@ WHATWG_CASES = [
     ("event-without-data-not-dispatched", b"event: x\n\ndata: 2\n\n", [("message", "2", "")]),
     ("id-persists", b"id: 7\ndata: 1\n\ndata: 2\n\n", [("message", "1", "7"), ("message", "2", "7")]),
     ("empty-id-resets", b"id: 7\ndata: 1\n\nid\ndata: 2\n\n", [("message", "1", "7"), ("message", "2", "")]),
-    ("format-field-id-null", b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n", [("message", "a", "1"), ("message", "b", "1")]),
+    (
+        "format-field-id-null",
+        b"id: 1\ndata: a\n\nid: 2\x003\ndata: b\n\n",
+        [("message", "a", "1"), ("message", "b", "1")],
+    ),
     ("field-names-case-sensitive", b"Data: a\nDATA: b\ndata: c\n\n", [("message", "c", "")]),
     ("unknown-field-ignored", b"foo: bar\ndata: a\n\n", [("message", "a", "")]),
     ("format-data-before-final-empty-line", b"data: a\n\ndata: b\n", [("message", "a", "")]),
     ("unterminated-line", b"data: a\n\ndata: b", [("message", "a", "")]),
-    ("multi-line-data", b"data: {\"a\":\ndata:  1}\n\n", [("message", "{\"a\":\n 1}", "")]),
+    ("multi-line-data", b'data: {"a":\ndata:  1}\n\n', [("message", '{"a":\n 1}', "")]),
     ("u2028-does-not-split", "data: a\u2028b\u0085c\n\n".encode(), [("message", "a\u2028b\u0085c", "")]),
     ("invalid-utf8-replaced", b"data: a\xffb\n\n", [("message", "a\ufffdb", "")]),
     ("format-utf-8", "data: ☃ é 🌍\n\n".encode(), [("message", "☃ é 🌍", "")]),
@@ -59,7 +77,17 @@ def test_whatwg_cases(stream: bytes, expected: list[tuple[str, str, str]]) -> No
 
 @pytest.mark.parametrize(
     ("value", "retry"),
-    [("1000", 1000), ("0", 0), ("1000x", None), ("-5", None), ("+5", None), (" 5", 5), ("  5", None), ("", None), ("١٢", None)],
+    [
+        ("1000", 1000),
+        ("0", 0),
+        ("1000x", None),
+        ("-5", None),
+        ("+5", None),
+        (" 5", 5),
+        ("  5", None),
+        ("", None),
+        ("١٢", None),
+    ],
 )
 def test_retry_takes_ascii_digits_only(value: str, retry: int | None) -> None:
     parser = SSEParser()
@@ -92,7 +120,7 @@ def test_each_observation_kind_is_reported(stream: bytes, kind: str) -> None:
     assert kind in kinds_of(stream)
 
 
-@pytest.mark.parametrize("stream", [b"data: a\n\n", b"data: {\"x\": 1}\r\n\r\n", b"event: e\ndata: a\n\n"])
+@pytest.mark.parametrize("stream", [b"data: a\n\n", b'data: {"x": 1}\r\n\r\n', b"event: e\ndata: a\n\n"])
 def test_clean_streams_observe_nothing_suspicious(stream: bytes) -> None:
     suspicious = set(OBSERVATION_KINDS) - {"line-ending-lf", "line-ending-crlf", "line-ending-cr"}
     assert not suspicious & set(kinds_of(stream))
@@ -131,7 +159,7 @@ def test_a_cr_at_the_end_of_a_read_dispatches_at_once() -> None:
     assert [e.data for e in parser.feed(b"data: a\r\r")] == ["a"]
 
 
-@pytest.mark.parametrize("data", ["x", "", "a\nb", "{\"a\": 1}", "é\n\n🌍"])
+@pytest.mark.parametrize("data", ["x", "", "a\nb", '{"a": 1}', "é\n\n🌍"])
 def test_writer_round_trips(data: str) -> None:
     events, _ = parse(format_event(data, "message_start") + format_event(data))
     assert [(e.type, e.data) for e in events] == [("message_start", data), ("message", data)]
@@ -139,7 +167,7 @@ def test_writer_round_trips(data: str) -> None:
 
 def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     points = sorted({0, len(data), *(c for c in cuts if 0 < c < len(data))})
-    return [data[a:b] for a, b in zip(points, points[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(points)]
 
 
 def _result(chunks: list[bytes]) -> tuple[list[Event], tuple]:
@@ -147,8 +175,28 @@ def _result(chunks: list[bytes]) -> tuple[list[Event], tuple]:
 
 
 SSE_ALPHABET = st.sampled_from(
-    [b"data:", b"data: ", b"event: ", b"id: ", b"retry: ", b": ", b"\r\n", b"\r", b"\n", b"\n\n", b"\xef\xbb\xbf", b"x", b" ",
-     "é".encode(), "中".encode(), "🌍".encode(), b"\xff", b"\x00", b"{\"a\":1}", b"[DONE]"]
+    [
+        b"data:",
+        b"data: ",
+        b"event: ",
+        b"id: ",
+        b"retry: ",
+        b": ",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"\n\n",
+        b"\xef\xbb\xbf",
+        b"x",
+        b" ",
+        "é".encode(),
+        "中".encode(),
+        "🌍".encode(),
+        b"\xff",
+        b"\x00",
+        b'{"a":1}',
+        b"[DONE]",
+    ]
 )
 STREAMS = st.lists(SSE_ALPHABET, max_size=40).map(b"".join)
 

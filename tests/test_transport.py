@@ -56,7 +56,11 @@ def test_transport_invariants_never_judge_a_corpus_stream() -> None:
     from conformance.invariants import select
 
     assert not [inv.id for inv in select("openai-chat") if inv.id.startswith("transport.")]
-    assert {inv.id for inv in select("openai-chat", family="transport.")} == {"transport.incremental", "transport.cancel-propagates", "transport.concurrent-isolation"}
+    assert {inv.id for inv in select("openai-chat", family="transport.")} == {
+        "transport.incremental",
+        "transport.cancel-propagates",
+        "transport.concurrent-isolation",
+    }
 
 
 def test_reference_passes_every_transport_check(runner: Runner) -> None:
@@ -75,8 +79,12 @@ def test_a_stall_is_skipped_with_a_reason_when_the_timeout_is_unknown_or_too_lon
     class NoTimeout:
         name, version, routes = "x", "1", frozenset()
 
-    assert "does not declare its upstream read timeout" in (transport.skip_reason("fault-stall", NoTimeout(), "x", 30) or "")  # type: ignore[arg-type]
-    assert "--conformance-timeout" in (transport.skip_reason("fault-stall", Reference(upstream_read_timeout=30), "reference", 30) or "")
+    assert "does not declare its upstream read timeout" in (
+        transport.skip_reason("fault-stall", NoTimeout(), "x", 30) or ""
+    )  # type: ignore[arg-type]
+    assert "--conformance-timeout" in (
+        transport.skip_reason("fault-stall", Reference(upstream_read_timeout=30), "reference", 30) or ""
+    )
     assert transport.skip_reason("fault-stall", Reference(), "reference", 30) is None
     assert transport.skip_reason("incremental", NoTimeout(), "x", 30) is None  # type: ignore[arg-type]
 
@@ -85,7 +93,12 @@ TRANSPORT_MUTANTS = sorted(name for name, mutant in MUTANTS.items() if mutant.tr
 
 
 def test_every_transport_bug_has_a_mutant() -> None:
-    assert {MUTANTS[name].caught_by for name in TRANSPORT_MUTANTS} >= {"transport.incremental", "transport.cancel-propagates", "transport.concurrent-isolation", "semantic.error-surfaced"}
+    assert {MUTANTS[name].caught_by for name in TRANSPORT_MUTANTS} >= {
+        "transport.incremental",
+        "transport.cancel-propagates",
+        "transport.concurrent-isolation",
+        "semantic.error-surfaced",
+    }
 
 
 @pytest.mark.parametrize("name", TRANSPORT_MUTANTS)
@@ -101,10 +114,21 @@ def test_transport_mutant_is_caught_by_its_invariant(runner: Runner, name: str) 
 def test_plugin_collects_transport_items_and_skips_what_a_target_cannot_run(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     # A 5 s case bound is too short for a stall past the reference's 2 s read timeout.
-    result = pytester.runpytest("--target=reference", "--conformance-timeout=5", "-p", "no:cacheprovider", "-k", "transport and (fault-stall or fault-http-429)", "-rs", f"--report-dir={pytester.path / 'reports'}")
+    result = pytester.runpytest(
+        "--target=reference",
+        "--conformance-timeout=5",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "transport and (fault-stall or fault-http-429)",
+        "-rs",
+        f"--report-dir={pytester.path / 'reports'}",
+    )
     result.assert_outcomes(passed=4, skipped=4)
     result.stdout.fnmatch_lines(["*upstream read timeout would outlast the 5 s case bound*"])
-    collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport")
+    collected = pytester.runpytest(
+        "--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "-k", "transport"
+    )
     lines = collected.stdout.str()
     for check in transport.CHECKS:
         assert f"conformance::transport::{check}[openai-chat-to-anthropic-messages]" in lines
@@ -112,14 +136,23 @@ def test_plugin_collects_transport_items_and_skips_what_a_target_cannot_run(pyte
 
 def test_transport_checks_run_by_default_and_no_transport_skips_them(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    collected = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "--no-transport", "-k", "transport")
+    collected = pytester.runpytest(
+        "--target=reference", "-p", "no:cacheprovider", "--collect-only", "-q", "--no-transport", "-k", "transport"
+    )
     assert "conformance::transport::" not in collected.stdout.str()
 
 
 def test_the_waiting_checks_begin_together_at_the_first_transport_item(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
     reports = pytester.path / "reports"
-    result = pytester.runpytest("--target=reference", "-p", "no:cacheprovider", "-k", "transport and (incremental or fault-http-429)", f"--report-dir={reports}")
+    result = pytester.runpytest(
+        "--target=reference",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "transport and (incremental or fault-http-429)",
+        f"--report-dir={reports}",
+    )
     result.assert_outcomes(passed=8)
     report = json.loads((reports / "reference" / "report.json").read_text())
     paced = [item["seconds"] for item in report["items"] if item["id"].startswith("transport::incremental")]

@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     (built,) = out.glob("*.whl")
     return built
 
@@ -32,14 +36,21 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv")
     venv.create(env_dir, with_pip=True)
     python = env_dir / "bin" / "python"
-    result = subprocess.run([str(python), "-m", "pip", "install", "--quiet", str(wheel)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "install", "--quiet", str(wheel)], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     return env_dir / "bin"
 
 
 def test_wheel_carries_corpus_and_schemas(wheel: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
-    shipped = {p.relative_to(ROOT).as_posix() for folder in ("corpus", "schemas") for p in (ROOT / folder).rglob("*") if p.is_file()}
+    shipped = {
+        p.relative_to(ROOT).as_posix()
+        for folder in ("corpus", "schemas")
+        for p in (ROOT / folder).rglob("*")
+        if p.is_file()
+    }
     assert {f"conformance/_data/{name}" for name in shipped} <= set(names)
     assert any(name.endswith("entry_points.txt") for name in names)
 
@@ -53,7 +64,11 @@ def test_reference_runs_from_an_empty_folder(installed: Path, tmp_path: Path) ->
     empty.mkdir()
     result = subprocess.run(
         [str(installed / "python"), "-m", "pytest", "--target=reference", "-p", "no:cacheprovider", "-q"],
-        cwd=empty, capture_output=True, text=True, env=_clean_env(), timeout=600,
+        cwd=empty,
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=600,
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
@@ -62,6 +77,8 @@ def test_reference_runs_from_an_empty_folder(installed: Path, tmp_path: Path) ->
 
 
 def test_cli_validates_the_installed_corpus(installed: Path, tmp_path: Path) -> None:
-    result = subprocess.run([str(installed / "conformance"), "validate"], cwd=tmp_path, capture_output=True, text=True, env=_clean_env())
+    result = subprocess.run(
+        [str(installed / "conformance"), "validate"], cwd=tmp_path, capture_output=True, text=True, env=_clean_env()
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "site-packages/conformance/_data/corpus" in result.stdout

@@ -19,7 +19,17 @@ from typing import Any
 from conformance.semantics import first_difference, truncate
 from conformance.stream import Context
 
-__all__ = ["TIMEOUT", "Read", "Reads", "compared", "client_name", "describe_error", "differs", "http_client", "response_key"]
+__all__ = [
+    "TIMEOUT",
+    "Read",
+    "Reads",
+    "compared",
+    "client_name",
+    "describe_error",
+    "differs",
+    "http_client",
+    "response_key",
+]
 
 TIMEOUT = 10.0
 """Seconds an SDK client may take over one stream; the loopback server sends it all at once."""

@@ -41,10 +41,18 @@ class _Handler(BaseHTTPRequestHandler):
         if length:
             self.rfile.read(length)
         self.close_connection = True
-        token = self.path[len(_PREFIX):].split("/", 1)[0] if self.path.startswith(_PREFIX) else ""
+        token = self.path[len(_PREFIX) :].split("/", 1)[0] if self.path.startswith(_PREFIX) else ""
         entry = self.server.bodies.get(token)
         if entry is None:
-            status, body = 404, json.dumps({"type": "error", "error": {"type": "not_found_error", "message": f"no oracle stream at {self.path}"}}).encode()
+            status, body = (
+                404,
+                json.dumps(
+                    {
+                        "type": "error",
+                        "error": {"type": "not_found_error", "message": f"no oracle stream at {self.path}"},
+                    }
+                ).encode(),
+            )
         else:
             status, body = entry
         try:
@@ -63,7 +71,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.end_headers()
             for start in range(0, len(body), _CHUNK):
-                piece = body[start:start + _CHUNK]
+                piece = body[start : start + _CHUNK]
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
@@ -100,7 +108,12 @@ def _running() -> _Server:
         if _server is None or _pid != os.getpid():
             server = _Server(("127.0.0.1", 0), _Handler)
             server.bodies = {}
-            thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="conformance-oracle-server", daemon=True)
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.2},
+                name="conformance-oracle-server",
+                daemon=True,
+            )
             thread.start()
             if _server is None:
                 atexit.register(_shutdown)

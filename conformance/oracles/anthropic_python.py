@@ -16,7 +16,16 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
-from conformance.oracles._common import TIMEOUT, Reads, client_name, compared, describe_error, differs, http_client, response_key
+from conformance.oracles._common import (
+    TIMEOUT,
+    Reads,
+    client_name,
+    compared,
+    describe_error,
+    differs,
+    http_client,
+    response_key,
+)
 from conformance.oracles._server import serving
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.protocols.anthropic_messages import FINISH
@@ -37,13 +46,25 @@ class Assembled:
     def __init__(self, message: Any) -> None:
         blocks = list(getattr(message, "content", None) or [])
         self.block_types = [getattr(block, "type", None) for block in blocks]
-        self.text = "".join(_text(getattr(block, "text", None)) for block in blocks if getattr(block, "type", None) == "text")
+        self.text = "".join(
+            _text(getattr(block, "text", None)) for block in blocks if getattr(block, "type", None) == "text"
+        )
         thinking = [block for block in blocks if getattr(block, "type", None) == "thinking"]
         self.thinking = "".join(_text(getattr(block, "thinking", None)) for block in thinking)
-        self.signatures = [block.signature for block in thinking if isinstance(getattr(block, "signature", None), str) and block.signature]
-        self.tool_calls = [{"name": getattr(block, "name", None), "arguments": getattr(block, "input", None)} for block in blocks if getattr(block, "type", None) == "tool_use"]
+        self.signatures = [
+            block.signature
+            for block in thinking
+            if isinstance(getattr(block, "signature", None), str) and block.signature
+        ]
+        self.tool_calls = [
+            {"name": getattr(block, "name", None), "arguments": getattr(block, "input", None)}
+            for block in blocks
+            if getattr(block, "type", None) == "tool_use"
+        ]
         self.raw_finish = getattr(message, "stop_reason", None)
-        self.finish = FINISH.get(self.raw_finish, self.raw_finish) if isinstance(self.raw_finish, str) else self.raw_finish
+        self.finish = (
+            FINISH.get(self.raw_finish, self.raw_finish) if isinstance(self.raw_finish, str) else self.raw_finish
+        )
 
 
 def _text(value: Any) -> str:
@@ -57,15 +78,21 @@ def run(raw: bytes, messages: list[Any] | None = None, max_tokens: int = 1024, s
     import anthropic
 
     with serving(raw, status) as url:
-        client = anthropic.Anthropic(base_url=url, api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(anthropic))
-        with client.messages.stream(model=_MODEL, max_tokens=max_tokens, messages=messages or _DEFAULT_MESSAGES) as stream:
+        client = anthropic.Anthropic(
+            base_url=url, api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(anthropic)
+        )
+        with client.messages.stream(
+            model=_MODEL, max_tokens=max_tokens, messages=messages or _DEFAULT_MESSAGES
+        ) as stream:
             return stream.get_final_message()
 
 
 def _request(ctx: Context) -> tuple[list[Any], int]:
     messages = ctx.request.get("messages")
     max_tokens = ctx.request.get("max_tokens")
-    return (messages if isinstance(messages, list) and messages else _DEFAULT_MESSAGES), (max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024)
+    return (messages if isinstance(messages, list) and messages else _DEFAULT_MESSAGES), (
+        max_tokens if isinstance(max_tokens, int) and max_tokens > 0 else 1024
+    )
 
 
 @invariant(
@@ -80,31 +107,55 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
     try:
         import anthropic
     except ImportError as error:
-        yield Violation(f"{client} cannot be imported ({error}); install it: pip install 'anthropic>=0.50'", "anthropic-sdk-python installed", None)
+        yield Violation(
+            f"{client} cannot be imported ({error}); install it: pip install 'anthropic>=0.50'",
+            "anthropic-sdk-python installed",
+            None,
+        )
         return
     messages, max_tokens = _request(ctx)
     key = response_key(anthropic, ctx.raw, ctx.status, messages, max_tokens)
-    read = _READS.get(key, lambda: run(ctx.raw, messages, max_tokens, ctx.status), transient=anthropic.APIConnectionError)
+    read = _READS.get(
+        key, lambda: run(ctx.raw, messages, max_tokens, ctx.status), transient=anthropic.APIConnectionError
+    )
     error = read.error
     if isinstance(error, anthropic.APIConnectionError):
-        yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'anthropic')}", "the stream served over loopback", type(error).__name__)
+        yield Violation(
+            f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'anthropic')}",
+            "the stream served over loopback",
+            type(error).__name__,
+        )
         return
     if error is not None:
         if ctx.negative is None:
-            hint = " (no event reached the accumulator: the client drops every event without an event: name, §7.4)" if isinstance(error, AssertionError) else ""
-            yield Violation(f"{client} raised {describe_error(error, 'anthropic')}{hint}", "a final message", type(error).__name__)
+            hint = (
+                " (no event reached the accumulator: the client drops every event without an event: name, §7.4)"
+                if isinstance(error, AssertionError)
+                else ""
+            )
+            yield Violation(
+                f"{client} raised {describe_error(error, 'anthropic')}{hint}", "a final message", type(error).__name__
+            )
         return
     got = Assembled(read.result)
     if ctx.negative is not None:
         kind = ctx.negative.get("kind", "broken")
-        yield Violation(f"{client} returned a final message (stop_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}) without raising; an error must reach it as event: error", "an exception", got.raw_finish)
+        yield Violation(
+            f"{client} returned a final message (stop_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}) without raising; an error must reach it as event: error",
+            "an exception",
+            got.raw_finish,
+        )
         return
     expect = ctx.expect or {}
     checks = [
         ("text", str(expect.get("text", "")) + str(expect.get("refusal", "")), got.text),
         ("thinking", str(expect.get("reasoning", "")), got.thinking),
         ("signatures", list(expect.get("signatures", [])), got.signatures),
-        ("tool_use blocks", [{"name": c["name"], "arguments": c["arguments"]} for c in expect.get("tool_calls", [])], got.tool_calls),
+        (
+            "tool_use blocks",
+            [{"name": c["name"], "arguments": c["arguments"]} for c in expect.get("tool_calls", [])],
+            got.tool_calls,
+        ),
         ("stop reason", expect.get("finish"), got.finish),
     ]
     for what, expected, actual in checks:

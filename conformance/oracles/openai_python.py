@@ -14,7 +14,16 @@ from typing import Any
 
 from conformance.invariants import Violation, invariant
 from conformance.neutral import neutral_finish, parse_arguments
-from conformance.oracles._common import TIMEOUT, Reads, client_name, compared, describe_error, differs, http_client, response_key
+from conformance.oracles._common import (
+    TIMEOUT,
+    Reads,
+    client_name,
+    compared,
+    describe_error,
+    differs,
+    http_client,
+    response_key,
+)
 from conformance.oracles._server import serving
 from conformance.protocols import OPENAI_CHAT
 from conformance.protocols.openai_chat import REASONING_FIELDS
@@ -23,7 +32,13 @@ from conformance.stream import Context
 __all__ = ["run", "Assembled"]
 
 CLIENT = "openai-python"
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
+_FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
 _DEFAULT_MESSAGES = [{"role": "user", "content": "conformance oracle"}]
 _READS = Reads()
 
@@ -71,7 +86,9 @@ def _reasoning(message: Any) -> str:
 def _request(ctx: Context) -> tuple[str, list[Any]]:
     model = ctx.request.get("model")
     messages = ctx.request.get("messages")
-    return (model if isinstance(model, str) and model else "conformance-oracle"), (messages if isinstance(messages, list) and messages else _DEFAULT_MESSAGES)
+    return (model if isinstance(model, str) and model else "conformance-oracle"), (
+        messages if isinstance(messages, list) and messages else _DEFAULT_MESSAGES
+    )
 
 
 def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | None = None, status: int = 200) -> Any:
@@ -85,7 +102,9 @@ def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | Non
     import openai
 
     with serving(raw, status) as url:
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(openai))
+        client = openai.OpenAI(
+            base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(openai)
+        )
         with client.chat.completions.stream(model=model, messages=messages or _DEFAULT_MESSAGES) as stream:
             stream.until_done()
             try:
@@ -107,31 +126,49 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
     try:
         import openai
     except ImportError as error:
-        yield Violation(f"{client} cannot be imported ({error}); install it: pip install 'openai>=1.92'", "openai-python installed", None)
+        yield Violation(
+            f"{client} cannot be imported ({error}); install it: pip install 'openai>=1.92'",
+            "openai-python installed",
+            None,
+        )
         return
     model, messages = _request(ctx)
     key = response_key(openai, ctx.raw, ctx.status, model, messages)
     read = _READS.get(key, lambda: run(ctx.raw, model, messages, ctx.status), transient=openai.APIConnectionError)
     error = read.error
     if isinstance(error, openai.APIConnectionError):
-        yield Violation(f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}", "the stream served over loopback", type(error).__name__)
+        yield Violation(
+            f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}",
+            "the stream served over loopback",
+            type(error).__name__,
+        )
         return
     if error is not None:
         if ctx.negative is None:
-            yield Violation(f"{client} raised {describe_error(error, 'openai')}", "a final completion", type(error).__name__)
+            yield Violation(
+                f"{client} raised {describe_error(error, 'openai')}", "a final completion", type(error).__name__
+            )
         return
     got = Assembled(read.result)
     if ctx.negative is not None:
         # A client that returns normally shows its user a truncated answer as if it were whole.
         kind = ctx.negative.get("kind", "broken")
-        yield Violation(f"{client} returned a completion (finish_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}); it must raise", "an exception", f"finish_reason {got.raw_finish!r}")
+        yield Violation(
+            f"{client} returned a completion (finish_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}); it must raise",
+            "an exception",
+            f"finish_reason {got.raw_finish!r}",
+        )
         return
     expect = ctx.expect or {}
     checks = [
         ("content", str(expect.get("text", "")), got.content),
         ("refusal", str(expect.get("refusal", "")), got.refusal),
         ("reasoning", str(expect.get("reasoning", "")), got.reasoning),
-        ("tool calls", [{"name": c["name"], "arguments": c["arguments"]} for c in expect.get("tool_calls", [])], got.tool_calls),
+        (
+            "tool calls",
+            [{"name": c["name"], "arguments": c["arguments"]} for c in expect.get("tool_calls", [])],
+            got.tool_calls,
+        ),
         ("finish reason", expect.get("finish"), got.finish),
     ]
     for what, expected, actual in checks:

@@ -29,16 +29,26 @@ def _error_status(ctx: Context) -> bool:
     return ctx.status >= 300
 
 
-@invariant("http.error-body", applies=_error_status, evidence="§8 (OpenRouter, before any token: an HTTP error status with {\"error\":{\"code\":…,\"message\":…}}); §5.2 (the Anthropic error object {type:\"error\", error:{type, message}}); openai-python and anthropic-sdk-python read error.message from an error response")
+@invariant(
+    "http.error-body",
+    applies=_error_status,
+    evidence='§8 (OpenRouter, before any token: an HTTP error status with {"error":{"code":…,"message":…}}); §5.2 (the Anthropic error object {type:"error", error:{type, message}}); openai-python and anthropic-sdk-python read error.message from an error response',
+)
 def error_body(ctx: Context) -> Iterator[Violation]:
     """A 4xx or 5xx response carries a JSON error object in the client's protocol: `{"error": {"message": …}}`, and for Anthropic clients `{"type": "error", "error": {"type": …, "message": …}}`."""
     try:
         body: Any = loads(ctx.raw)
     except ValueError:
-        yield Violation(f"HTTP {ctx.status} body is not JSON", "a JSON error object", ctx.raw[:200].decode("utf-8", "replace"))
+        yield Violation(
+            f"HTTP {ctx.status} body is not JSON", "a JSON error object", ctx.raw[:200].decode("utf-8", "replace")
+        )
         return
     error = body.get("error") if isinstance(body, dict) else None
     if not isinstance(error, dict) or not isinstance(error.get("message"), str):
         yield Violation(f"HTTP {ctx.status} body has no error.message", {"error": {"message": "…"}}, body)
     elif ctx.protocol == ANTHROPIC_MESSAGES and (body.get("type") != "error" or not isinstance(error.get("type"), str)):
-        yield Violation(f"HTTP {ctx.status} body is not an Anthropic error object", {"type": "error", "error": {"type": "…", "message": "…"}}, body)
+        yield Violation(
+            f"HTTP {ctx.status} body is not an Anthropic error object",
+            {"type": "error", "error": {"type": "…", "message": "…"}},
+            body,
+        )

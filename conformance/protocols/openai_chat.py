@@ -5,7 +5,6 @@ Evidence references (§n, #n) point into WIRE-FACTS.md; O1-O10 are its §10 inva
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +27,13 @@ _REASONING_KEYS = frozenset(_ALL_REASONING_FIELDS)
 
 _NO_INDEX = 1 << 32  # keys for tool calls that carry no index, after every real index
 
-_FINISH = {"stop": "stop", "length": "length", "tool_calls": "tool_calls", "function_call": "tool_calls", "content_filter": "content_filter"}
+_FINISH = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+}
 
 
 # Not frozen, like the other views' records: one is built for every chunk checked, and a frozen
@@ -156,7 +161,10 @@ def assemble(v: View) -> Message:
     for chunk in v.chunks:
         usage = chunk.data.get("usage")
         if isinstance(usage, dict):
-            message.usage = {"input_tokens": usage.get("prompt_tokens"), "output_tokens": usage.get("completion_tokens")}
+            message.usage = {
+                "input_tokens": usage.get("prompt_tokens"),
+                "output_tokens": usage.get("completion_tokens"),
+            }
     if v.errors:
         error = v.errors[-1].data["error"]
         message.error = error if isinstance(error, dict) else {"message": str(error)}
@@ -176,64 +184,125 @@ def _include_usage(ctx: Context) -> bool:
 # ---------------------------------------------------------------------------------- framing (O1)
 
 
-@invariant("openai.sse.data-only", protocol=OPENAI_CHAT, evidence="§2.1 (data-only server-sent events); §7.1 deviations 1-2: an id line makes openai-python dispatch empty events")
+@invariant(
+    "openai.sse.data-only",
+    protocol=OPENAI_CHAT,
+    evidence="§2.1 (data-only server-sent events); §7.1 deviations 1-2: an id line makes openai-python dispatch empty events",
+)
 def data_only(ctx: Context) -> Iterator[Violation]:
     """Every event is an unnamed `data:` event with no `event:` or `id:` field."""
     for index, event in enumerate(ctx.events):
         if event.type != "message" or event.last_event_id:
-            yield Violation("event carries an SSE field other than data", "type 'message', no id", f"type {event.type!r}, id {event.last_event_id!r}", index)
+            yield Violation(
+                "event carries an SSE field other than data",
+                "type 'message', no id",
+                f"type {event.type!r}, id {event.last_event_id!r}",
+                index,
+            )
             return
     for observation in ctx.observations:
         if observation.kind == "empty-dispatch":
-            yield Violation("an event: field without data: openai-python dispatches it with data '' and fails to parse it", "data-only events", observation.example)
+            yield Violation(
+                "an event: field without data: openai-python dispatches it with data '' and fails to parse it",
+                "data-only events",
+                observation.example,
+            )
             return
 
 
-@invariant("openai.data.json", protocol=OPENAI_CHAT, evidence="§2.1 ([DONE] is the only non-JSON data); §7.2 (openai-python raises on non-JSON data)")
+@invariant(
+    "openai.data.json",
+    protocol=OPENAI_CHAT,
+    evidence="§2.1 ([DONE] is the only non-JSON data); §7.2 (openai-python raises on non-JSON data)",
+)
 def data_is_json(ctx: Context) -> Iterator[Violation]:
     """Every `data:` payload is a JSON object, except the final `[DONE]`."""
     for payload in ctx.view.non_json:
         actual = payload.json_error or f"a JSON {type(payload.json).__name__}"
-        yield Violation("data is not a JSON object", "a JSON object or [DONE]", f"{actual}: {payload.event.data[:120]!r}", payload.index)
+        yield Violation(
+            "data is not a JSON object",
+            "a JSON object or [DONE]",
+            f"{actual}: {payload.event.data[:120]!r}",
+            payload.index,
+        )
 
 
-@invariant("openai.done.last", protocol=OPENAI_CHAT, evidence="§2.1; §7.2 (openai-python stops reading at [DONE], so anything after it is lost)")
+@invariant(
+    "openai.done.last",
+    protocol=OPENAI_CHAT,
+    evidence="§2.1; §7.2 (openai-python stops reading at [DONE], so anything after it is lost)",
+)
 def done_is_last(ctx: Context) -> Iterator[Violation]:
     """`[DONE]` appears at most once, as the last event."""
     v: View = ctx.view
     for index in v.done:
         if index != v.count - 1:
-            yield Violation("[DONE] is not the last event", "[DONE] last and once", f"[DONE] at event {index} of {v.count}", index)
+            yield Violation(
+                "[DONE] is not the last event", "[DONE] last and once", f"[DONE] at event {index} of {v.count}", index
+            )
 
 
-@invariant("openai.stream.terminated", protocol=OPENAI_CHAT, evidence="§2.1 (streams are terminated by data: [DONE]); §8 (an error frame ends the stream without [DONE]); #28 (EOF with no terminator is silent truncation)")
+@invariant(
+    "openai.stream.terminated",
+    protocol=OPENAI_CHAT,
+    evidence="§2.1 (streams are terminated by data: [DONE]); §8 (an error frame ends the stream without [DONE]); #28 (EOF with no terminator is silent truncation)",
+)
 def stream_terminated(ctx: Context) -> Iterator[Violation]:
     """The stream ends with `[DONE]` or with an error frame, never by just stopping."""
     v: View = ctx.view
     if not v.done and not v.errors:
-        yield Violation("the stream ends without [DONE] and without an error frame", "[DONE] or an error frame", "EOF", v.count - 1 if v.count else None)
+        yield Violation(
+            "the stream ends without [DONE] and without an error frame",
+            "[DONE] or an error frame",
+            "EOF",
+            v.count - 1 if v.count else None,
+        )
 
 
-@invariant("openai.error.last", protocol=OPENAI_CHAT, evidence="§8 (OpenAI: error frame, then EOF, no [DONE]; OpenRouter: the stream is terminated after the error event); O9")
+@invariant(
+    "openai.error.last",
+    protocol=OPENAI_CHAT,
+    evidence="§8 (OpenAI: error frame, then EOF, no [DONE]; OpenRouter: the stream is terminated after the error event); O9",
+)
 def error_is_last(ctx: Context) -> Iterator[Violation]:
     """Nothing follows an error frame: no chunk and no `[DONE]`."""
     v: View = ctx.view
     if v.errors and v.errors[0].event != v.count - 1:
-        yield Violation("events follow the error frame", "the error frame last", f"error at event {v.errors[0].event} of {v.count}", v.errors[0].event + 1)
+        yield Violation(
+            "events follow the error frame",
+            "the error frame last",
+            f"error at event {v.errors[0].event} of {v.count}",
+            v.errors[0].event + 1,
+        )
 
 
-@invariant("openai.error.schema", protocol=OPENAI_CHAT, evidence="§8 (error frame shapes of OpenAI and OpenRouter); openai-python reads error.message (§7.2)")
+@invariant(
+    "openai.error.schema",
+    protocol=OPENAI_CHAT,
+    evidence="§8 (error frame shapes of OpenAI and OpenRouter); openai-python reads error.message (§7.2)",
+)
 def error_schema(ctx: Context) -> Iterator[Violation]:
     """An error frame is `{"error": {"message": …}}` per the error schema."""
     for chunk in ctx.view.errors:
         for problem in schemas.problems(ERROR_SCHEMA, chunk.data)[:1]:
-            yield Violation(f"error frame breaks the schema: {problem.message}", "schemas/openai-chat/error.schema.json", chunk.data, chunk.event, problem.path)
+            yield Violation(
+                f"error frame breaks the schema: {problem.message}",
+                "schemas/openai-chat/error.schema.json",
+                chunk.data,
+                chunk.event,
+                problem.path,
+            )
 
 
 # ---------------------------------------------------------------------------- chunk shape (O2)
 
 
-@invariant("openai.chunk.schema", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)")
+@invariant(
+    "openai.chunk.schema",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence="§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)",
+)
 def chunk_schema(ctx: Context) -> Iterator[Violation]:
     """Every chunk validates against the lenient `chat.completion.chunk` schema."""
     chunks = ctx.view.chunks
@@ -242,10 +311,21 @@ def chunk_schema(ctx: Context) -> Iterator[Violation]:
         return
     for chunk in chunks:
         for problem in schemas.problems(CHUNK_SCHEMA, chunk.data)[:1]:
-            yield Violation(f"chunk breaks the schema: {problem.message}", "schemas/openai-chat/chat.completion.chunk.schema.json", _at(chunk.data, problem.path), chunk.event, problem.path)
+            yield Violation(
+                f"chunk breaks the schema: {problem.message}",
+                "schemas/openai-chat/chat.completion.chunk.schema.json",
+                _at(chunk.data, problem.path),
+                chunk.event,
+                problem.path,
+            )
 
 
-@invariant("openai.chunk.identity-stable", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)")
+@invariant(
+    "openai.chunk.identity-stable",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence="§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)",
+)
 def identity_stable(ctx: Context) -> Iterator[Violation]:
     """`id`, `created` and `model` are the same on every chunk."""
     first: tuple[Any, ...] | None = None
@@ -260,10 +340,14 @@ def identity_stable(ctx: Context) -> Iterator[Violation]:
 
 
 def _identity(values: tuple[Any, ...]) -> dict[str, Any]:
-    return dict(zip(("id", "created", "model"), values))
+    return dict(zip(("id", "created", "model"), values, strict=True))
 
 
-@invariant("openai.choice.one-per-chunk", protocol=OPENAI_CHAT, evidence="§2.3 (n=3: every chunk carries exactly one choice); O10")
+@invariant(
+    "openai.choice.one-per-chunk",
+    protocol=OPENAI_CHAT,
+    evidence="§2.3 (n=3: every chunk carries exactly one choice); O10",
+)
 def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
     """Each chunk carries at most one choice."""
     for chunk in ctx.view.chunks:
@@ -274,13 +358,24 @@ def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
 # ----------------------------------------------------------------------------- deltas (O3, O4)
 
 
-@invariant("openai.role.first-delta-only", protocol=OPENAI_CHAT, level="proxy", evidence="§2.3 (the first chunk of a choice is the only one with role); §7.3 (the openai-python accumulator concatenates a repeated role into 'assistantassistant'); OpenRouter, Together, Copilot, Perplexity repeat it (§4)")
+@invariant(
+    "openai.role.first-delta-only",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence="§2.3 (the first chunk of a choice is the only one with role); §7.3 (the openai-python accumulator concatenates a repeated role into 'assistantassistant'); OpenRouter, Together, Copilot, Perplexity repeat it (§4)",
+)
 def role_first_only(ctx: Context) -> Iterator[Violation]:
     """`role` appears only in the first delta of each choice."""
     seen: set[int] = set()
     for chunk, index, _choice, delta in ctx.view.deltas:
         if "role" in delta and delta["role"] is not None and index in seen:
-            yield Violation("role repeated after the choice's first delta", "no role", delta["role"], chunk.event, f"choices[{index}].delta.role")
+            yield Violation(
+                "role repeated after the choice's first delta",
+                "no role",
+                delta["role"],
+                chunk.event,
+                f"choices[{index}].delta.role",
+            )
             return
         seen.add(index)
 
@@ -289,7 +384,13 @@ def _has_tool_calls(ctx: Context) -> bool:
     return bool(ctx.view.tool_deltas)
 
 
-@invariant("openai.tool.header-once", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)")
+@invariant(
+    "openai.tool.header-once",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    applies=_has_tool_calls,
+    evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)",
+)
 def tool_header_once(ctx: Context) -> Iterator[Violation]:
     """A tool call's `id` and `function.name` appear only in that call's first delta."""
     seen: set[tuple[int, Any]] = set()
@@ -299,12 +400,23 @@ def tool_header_once(ctx: Context) -> Iterator[Violation]:
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
             repeated = (["id"] if "id" in call else []) + (["function.name"] if "name" in function else [])
             if repeated:
-                yield Violation("tool call header repeated in a later delta", "only index and function.arguments", repeated, chunk.event, "choices.delta.tool_calls")
+                yield Violation(
+                    "tool call header repeated in a later delta",
+                    "only index and function.arguments",
+                    repeated,
+                    chunk.event,
+                    "choices.delta.tool_calls",
+                )
                 return
         seen.add(key)
 
 
-@invariant("openai.tool.first-delta-named", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3 (the first delta for each tool call carries id, type and function.name); §7.3; Mistral sends no index (§4), which openai.tool.index-dense reports at proxy level")
+@invariant(
+    "openai.tool.first-delta-named",
+    protocol=OPENAI_CHAT,
+    applies=_has_tool_calls,
+    evidence="§2.3 (the first delta for each tool call carries id, type and function.name); §7.3; Mistral sends no index (§4), which openai.tool.index-dense reports at proxy level",
+)
 def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
     """The first delta of every tool call carries a non-empty `id` and a non-empty `function.name`."""
     seen: set[tuple[int, Any]] = set()
@@ -315,10 +427,22 @@ def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
         seen.add(key)
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
         if not call.get("id") or not function.get("name"):
-            yield Violation("tool call's first delta lacks its id or name", "id and function.name", call, chunk.event, "choices.delta.tool_calls")
+            yield Violation(
+                "tool call's first delta lacks its id or name",
+                "id and function.name",
+                call,
+                chunk.event,
+                "choices.delta.tool_calls",
+            )
 
 
-@invariant("openai.tool.index-dense", protocol=OPENAI_CHAT, level="proxy", applies=_has_tool_calls, evidence="§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)")
+@invariant(
+    "openai.tool.index-dense",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    applies=_has_tool_calls,
+    evidence="§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)",
+)
 def tool_index_dense(ctx: Context) -> Iterator[Violation]:
     """Tool-call indices of each choice start at 0 and each new call takes the next index."""
     next_index: dict[int, int] = {}
@@ -330,12 +454,23 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
         seen.add((choice, hashable(index)))
         expected = next_index.get(choice, 0)
         if index != expected:
-            yield Violation("new tool call does not take the next index", expected, index, chunk.event, "choices.delta.tool_calls.index")
+            yield Violation(
+                "new tool call does not take the next index",
+                expected,
+                index,
+                chunk.event,
+                "choices.delta.tool_calls.index",
+            )
             return
         next_index[choice] = expected + 1
 
 
-@invariant("openai.tool.index-per-id", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3 (each call has its own index); O4; #16-#18 (every call at index 0 merges calls into invalid JSON and names like search_circularsearch_circular)")
+@invariant(
+    "openai.tool.index-per-id",
+    protocol=OPENAI_CHAT,
+    applies=_has_tool_calls,
+    evidence="§2.3 (each call has its own index); O4; #16-#18 (every call at index 0 merges calls into invalid JSON and names like search_circularsearch_circular)",
+)
 def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
     """Each tool-call index belongs to one call: a delta never brings a second `id` to an index already in use."""
     owner: dict[tuple[int, Any], str] = {}
@@ -345,11 +480,22 @@ def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
             continue  # openai.tool.index-dense (proxy level) reports a missing index
         key = (choice, call.get("index"))
         if owner.setdefault(key, call_id) != call_id:
-            yield Violation("a second tool call reuses an index", f"index {key[1]} only for {owner[key]}", call_id, chunk.event, "choices.delta.tool_calls.id")
+            yield Violation(
+                "a second tool call reuses an index",
+                f"index {key[1]} only for {owner[key]}",
+                call_id,
+                chunk.event,
+                "choices.delta.tool_calls.id",
+            )
             return
 
 
-@invariant("openai.tool.arguments-json", protocol=OPENAI_CHAT, applies=_has_tool_calls, evidence="§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)")
+@invariant(
+    "openai.tool.arguments-json",
+    protocol=OPENAI_CHAT,
+    applies=_has_tool_calls,
+    evidence="§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)",
+)
 def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
     """Each tool call's concatenated `function.arguments` parse as a JSON object (an empty string meaning no arguments)."""
     calls = ctx.message.tool_calls
@@ -357,25 +503,44 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
         calls = calls[:-1]  # the call being written when max_tokens or an error cut the turn
     for call in calls:
         if not call.arguments_valid or not isinstance(call.arguments, dict):
-            yield Violation(f"arguments of tool call {call.id or call.name!r} are not a JSON object", "a JSON object", call.arguments)
+            yield Violation(
+                f"arguments of tool call {call.id or call.name!r} are not a JSON object",
+                "a JSON object",
+                call.arguments,
+            )
 
 
 # ------------------------------------------------------------------------------ finish (O5, O6)
 
 
-@invariant("openai.finish.once", protocol=OPENAI_CHAT, level="proxy", evidence="§2.3 (OpenAI sends one finish chunk per choice); O5; #19 (a second tool_calls finish wipes the tool calls), #20 ('stopstop', doubled messages); OpenRouter, Cloudflare and Together send it twice (§4)")
+@invariant(
+    "openai.finish.once",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence="§2.3 (OpenAI sends one finish chunk per choice); O5; #19 (a second tool_calls finish wipes the tool calls), #20 ('stopstop', doubled messages); OpenRouter, Cloudflare and Together send it twice (§4)",
+)
 def finish_once(ctx: Context) -> Iterator[Violation]:
     """Each choice has at most one non-null `finish_reason`, and no delta for that choice follows it."""
     finished: dict[int, int] = {}
     for chunk, index, choice, delta in ctx.view.deltas:
         if index in finished:
-            yield Violation("choice continues after its finish chunk", "nothing after the finish chunk", {"finish_reason": choice.get("finish_reason"), "delta": delta}, chunk.event, f"choices[{index}]")
+            yield Violation(
+                "choice continues after its finish chunk",
+                "nothing after the finish chunk",
+                {"finish_reason": choice.get("finish_reason"), "delta": delta},
+                chunk.event,
+                f"choices[{index}]",
+            )
             return
         if choice.get("finish_reason") is not None:
             finished[index] = chunk.event
 
 
-@invariant("openai.finish.tool-calls-has-calls", protocol=OPENAI_CHAT, evidence="§2.3 (tool_calls finishes a turn that called tools; the reverse does not hold under a forced tool_choice); O6")
+@invariant(
+    "openai.finish.tool-calls-has-calls",
+    protocol=OPENAI_CHAT,
+    evidence="§2.3 (tool_calls finishes a turn that called tools; the reverse does not hold under a forced tool_choice); O6",
+)
 def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
     """A `finish_reason` of `tool_calls` comes only after at least one tool call in that choice."""
     called: set[int] = set()
@@ -383,38 +548,75 @@ def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
         if delta.get("tool_calls"):
             called.add(index)
         if choice.get("finish_reason") == "tool_calls" and index not in called:
-            yield Violation("finish_reason tool_calls without any tool call", "at least one tool call", "none", chunk.event, f"choices[{index}].finish_reason")
+            yield Violation(
+                "finish_reason tool_calls without any tool call",
+                "at least one tool call",
+                "none",
+                chunk.event,
+                f"choices[{index}].finish_reason",
+            )
 
 
 # ---------------------------------------------------------------------------------- usage (O7)
 
 
-@invariant("openai.usage.placement", protocol=OPENAI_CHAT, level="proxy", evidence="§2.2 stream_options.include_usage (one extra chunk before [DONE] whose choices is always an empty array; usage null on every other chunk); O7; #22-#24; DeepSeek, Groq, Mistral and OpenRouter put usage on the finish chunk (§4)")
+@invariant(
+    "openai.usage.placement",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence="§2.2 stream_options.include_usage (one extra chunk before [DONE] whose choices is always an empty array; usage null on every other chunk); O7; #22-#24; DeepSeek, Groq, Mistral and OpenRouter put usage on the finish chunk (§4)",
+)
 def usage_placement(ctx: Context) -> Iterator[Violation]:
     """With `include_usage`, exactly one chunk has `choices: []`, it carries the usage and follows every finish chunk; other chunks have no usage; without it, no chunk is choice-less."""
     v: View = ctx.view
     empty = [c for c in v.chunks if c.data.get("choices") == []]
     if not _include_usage(ctx):
         for chunk in empty:
-            yield Violation("choice-less chunk sent although the client did not ask for usage", "every chunk has a choice", chunk.data, chunk.event, "choices")
+            yield Violation(
+                "choice-less chunk sent although the client did not ask for usage",
+                "every chunk has a choice",
+                chunk.data,
+                chunk.event,
+                "choices",
+            )
         return
     stray = [c for c in v.chunks if c.data.get("choices") != [] and c.data.get("usage") is not None]
     if stray:
-        yield Violation("usage on a chunk that has choices", "usage only on the choices:[] chunk", stray[0].data.get("usage"), stray[0].event, "usage")
+        yield Violation(
+            "usage on a chunk that has choices",
+            "usage only on the choices:[] chunk",
+            stray[0].data.get("usage"),
+            stray[0].event,
+            "usage",
+        )
     if _ends_in_error(ctx):
         return  # an interrupted stream may lack the usage chunk (§2.2)
     if len(empty) != 1 or not isinstance(empty[0].data.get("usage"), dict):
-        yield Violation("include_usage needs exactly one choices:[] chunk carrying usage", 1, len(empty), empty[1].event if len(empty) > 1 else None)
+        yield Violation(
+            "include_usage needs exactly one choices:[] chunk carrying usage",
+            1,
+            len(empty),
+            empty[1].event if len(empty) > 1 else None,
+        )
         return
-    last_finish = max((c.event for c, _index, choice, _delta in v.deltas if choice.get("finish_reason") is not None), default=-1)
+    last_finish = max(
+        (c.event for c, _index, choice, _delta in v.deltas if choice.get("finish_reason") is not None), default=-1
+    )
     if empty[0].event < last_finish:
-        yield Violation("usage chunk comes before a finish chunk", f"after event {last_finish}", empty[0].event, empty[0].event)
+        yield Violation(
+            "usage chunk comes before a finish chunk", f"after event {last_finish}", empty[0].event, empty[0].event
+        )
 
 
 # ------------------------------------------------------------------------------ reasoning (O8)
 
 
-@invariant("openai.reasoning.one-field", protocol=OPENAI_CHAT, level="proxy", evidence="§3 (OpenRouter sends reasoning and reasoning_details with the same text; concatenating both gave 'WeWe need need'); O8; #3")
+@invariant(
+    "openai.reasoning.one-field",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence="§3 (OpenRouter sends reasoning and reasoning_details with the same text; concatenating both gave 'WeWe need need'); O8; #3",
+)
 def reasoning_one_field(ctx: Context) -> Iterator[Violation]:
     """Reasoning travels in one field for the whole stream, never in two fields at once."""
     used: dict[str, int] = {}
@@ -425,7 +627,12 @@ def reasoning_one_field(ctx: Context) -> Iterator[Violation]:
             if delta.get(name):
                 used.setdefault(name, chunk.event)
         if len(used) > 1:
-            yield Violation("reasoning is carried in more than one field", "one of " + ", ".join(_ALL_REASONING_FIELDS), sorted(used), chunk.event)
+            yield Violation(
+                "reasoning is carried in more than one field",
+                "one of " + ", ".join(_ALL_REASONING_FIELDS),
+                sorted(used),
+                chunk.event,
+            )
             return
 
 

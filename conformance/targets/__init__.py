@@ -21,7 +21,23 @@ from typing import Any
 
 from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target, route_id
 
-__all__ = ["PROTOCOL_VERSION", "Exchange", "Route", "Target", "TargetError", "TargetInfo", "TargetUnavailable", "MAX_RESTARTS", "available", "died", "failure", "load", "raised", "route_id", "timed_out"]
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Exchange",
+    "Route",
+    "Target",
+    "TargetError",
+    "TargetInfo",
+    "TargetUnavailable",
+    "MAX_RESTARTS",
+    "available",
+    "died",
+    "failure",
+    "load",
+    "raised",
+    "route_id",
+    "timed_out",
+]
 
 ENTRY_POINT_GROUP = "conformance.targets"
 
@@ -51,7 +67,10 @@ def _instantiate(obj: Any, spec: str) -> Target:
     target = obj() if isinstance(obj, type) or (callable(obj) and not hasattr(obj, "stream")) else obj
     missing = [name for name in ("name", "version", "routes", "stream") if not hasattr(target, name)]
     if missing:
-        raise TargetError("not-a-target", f"{spec!r} gives {target!r}, which lacks {', '.join(missing)}; see conformance/targets/base.py for the target protocol (version {PROTOCOL_VERSION})")
+        raise TargetError(
+            "not-a-target",
+            f"{spec!r} gives {target!r}, which lacks {', '.join(missing)}; see conformance/targets/base.py for the target protocol (version {PROTOCOL_VERSION})",
+        )
     return target
 
 
@@ -98,9 +117,15 @@ def load(spec: str) -> Target:
             for part in attr.split("."):
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as error:
-            raise TargetError("cannot-import", f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment?") from error
+            raise TargetError(
+                "cannot-import",
+                f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment?",
+            ) from error
         return _instantiate(obj, spec)
-    raise TargetError("unknown-target", f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr")
+    raise TargetError(
+        "unknown-target",
+        f"unknown target {spec!r}; run `conformance targets` to list the available ones, or pass module:attr",
+    )
 
 
 MAX_RESTARTS = 3
@@ -158,7 +183,12 @@ def _proxy_infos() -> list[TargetInfo]:
         description = f"cannot load: {error}"
     return [
         TargetInfo("litellm-proxy", "built-in (needs litellm[proxy])", description, routes),
-        TargetInfo("http://HOST:PORT", "built-in", "any proxy already running; narrow with ?routes=… (README: Testing a running proxy)", routes),
+        TargetInfo(
+            "http://HOST:PORT",
+            "built-in",
+            "any proxy already running; narrow with ?routes=… (README: Testing a running proxy)",
+            routes,
+        ),
     ]
 
 
@@ -166,11 +196,22 @@ def available() -> list[TargetInfo]:
     """Every target this installation can load, with its routes."""
     from conformance.targets.reference import Reference
 
-    infos = [TargetInfo("reference", "built-in", "our faithful implementation of every route", tuple(sorted(Reference.routes)))]
+    infos = [
+        TargetInfo(
+            "reference", "built-in", "our faithful implementation of every route", tuple(sorted(Reference.routes))
+        )
+    ]
     infos.append(_litellm_info())
     infos += _proxy_infos()
     for name, mutant in sorted(_mutants().items()):
-        infos.append(TargetInfo(f"mutant:{name}", "mutant", f"{mutant.bug} (caught by {mutant.caught_by})", tuple(sorted(mutant.factory().routes))))
+        infos.append(
+            TargetInfo(
+                f"mutant:{name}",
+                "mutant",
+                f"{mutant.bug} (caught by {mutant.caught_by})",
+                tuple(sorted(mutant.factory().routes)),
+            )
+        )
     for name, ep in sorted(_entry_points().items()):
         try:
             routes = tuple(sorted(_instantiate(ep.load(), name).routes))

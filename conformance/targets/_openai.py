@@ -75,7 +75,7 @@ def chunk_error(chunk: dict[str, Any]) -> dict[str, Any] | None:
         return {"message": error}
     for choice in chunk.get("choices") or ():
         if isinstance(choice, dict) and choice.get("finish_reason") == "error":
-            return {"message": "upstream finished the choice with finish_reason \"error\"", "type": "upstream_error"}
+            return {"message": 'upstream finished the choice with finish_reason "error"', "type": "upstream_error"}
     return None
 
 

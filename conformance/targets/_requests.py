@@ -76,7 +76,11 @@ def openai_to_anthropic_request(request: dict[str, Any], default_max_tokens: int
     stop = request.get("stop")
     if stop:
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    tools = [_openai_tool_to_anthropic(tool) for tool in request.get("tools") or () if tool.get("type", "function") == "function"]
+    tools = [
+        _openai_tool_to_anthropic(tool)
+        for tool in request.get("tools") or ()
+        if tool.get("type", "function") == "function"
+    ]
     if tools:
         out["tools"] = tools
     choice = _openai_tool_choice_to_anthropic(request.get("tool_choice"))
@@ -115,9 +119,17 @@ def _anthropic_message_to_openai(message: dict[str, Any]) -> list[dict[str, Any]
             texts.append(block.get("text", ""))
         elif kind == "tool_use":
             arguments = json.dumps(block.get("input") or {}, separators=(",", ":"), ensure_ascii=False)
-            calls.append({"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": arguments}})
+            calls.append(
+                {
+                    "id": block.get("id"),
+                    "type": "function",
+                    "function": {"name": block.get("name"), "arguments": arguments},
+                }
+            )
         elif kind == "tool_result":
-            results.append({"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": _text_of(block.get("content"))})
+            results.append(
+                {"role": "tool", "tool_call_id": block.get("tool_use_id"), "content": _text_of(block.get("content"))}
+            )
     if role == "assistant":
         assistant: dict[str, Any] = {"role": "assistant", "content": "".join(texts) or None}
         if calls:
@@ -130,7 +142,11 @@ def _anthropic_message_to_openai(message: dict[str, Any]) -> list[dict[str, Any]
 def _openai_message_to_anthropic(message: dict[str, Any]) -> dict[str, Any] | None:
     role = message.get("role")
     if role == "tool":
-        result = {"type": "tool_result", "tool_use_id": message.get("tool_call_id"), "content": _text_of(message.get("content"))}
+        result = {
+            "type": "tool_result",
+            "tool_use_id": message.get("tool_call_id"),
+            "content": _text_of(message.get("content")),
+        }
         return {"role": "user", "content": [result]}
     if role not in ("user", "assistant"):
         return None

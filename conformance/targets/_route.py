@@ -11,9 +11,9 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any, ClassVar
 
-from conformance.sse import Event
 import httpx
 
+from conformance.sse import Event
 from conformance.targets._upstream import TIMEOUT, FramerFactory, UpstreamFailure, open_upstream
 from conformance.targets.base import Exchange
 
@@ -48,7 +48,9 @@ class RouteStream:
         raise NotImplementedError
 
 
-async def run_route(stream: RouteStream, framer: FramerFactory, timeout: httpx.Timeout = TIMEOUT) -> AsyncGenerator[bytes, None]:
+async def run_route(
+    stream: RouteStream, framer: FramerFactory, timeout: httpx.Timeout = TIMEOUT
+) -> AsyncGenerator[bytes, None]:
     """Drive `stream` over its upstream, yielding each output event as soon as it exists."""
     exchange = stream.exchange
     url = exchange.upstream_url.rstrip("/") + stream.upstream_path

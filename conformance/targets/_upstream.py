@@ -82,7 +82,10 @@ async def open_upstream(
                         yield event
                     offset += len(valid)
                     if len(valid) < len(chunk):
-                        yield UpstreamFailure("not-utf8", f"upstream sent bytes that are not UTF-8 at byte {offset} of its body: {chunk[len(valid):len(valid) + 8]!r}")
+                        yield UpstreamFailure(
+                            "not-utf8",
+                            f"upstream sent bytes that are not UTF-8 at byte {offset} of its body: {chunk[len(valid) : len(valid) + 8]!r}",
+                        )
                         return
                 for event in framer.close():
                     yield event

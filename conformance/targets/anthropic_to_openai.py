@@ -86,7 +86,9 @@ class AnthropicToOpenAI(RouteStream):
         except ValueError:
             return self._fail(f"upstream sent data that is not JSON: {event.data[:_EXCERPT]!r}", "upstream_error")
         if not isinstance(payload, dict):
-            return self._fail(f"upstream sent a JSON value that is not an event: {event.data[:_EXCERPT]!r}", "upstream_error")
+            return self._fail(
+                f"upstream sent a JSON value that is not an event: {event.data[:_EXCERPT]!r}", "upstream_error"
+            )
         # The Anthropic SDK dispatches on the event name (§7.4); the JSON type is the fallback for
         # an event sent without one.
         kind = event.type if event.type != "message" else payload.get("type")

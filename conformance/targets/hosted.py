@@ -71,7 +71,9 @@ async def _read_frame(reader: asyncio.StreamReader) -> tuple[bytes, int, bytes]:
 class _Link:
     """One running child: its process, its socket, and the replies waiting for each stream."""
 
-    def __init__(self, process: subprocess.Popen[bytes], reader: asyncio.StreamReader, writer: asyncio.StreamWriter, log: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen[bytes], reader: asyncio.StreamReader, writer: asyncio.StreamWriter, log: Path
+    ) -> None:
         self.process = process
         self.reader = reader
         self.writer = writer
@@ -120,7 +122,16 @@ class Hosted:
     them at once); the child is started at construction, so its imports run while the harness
     collects."""
 
-    def __init__(self, spec: str, *, name: str, version: str, routes: frozenset[Route], notes: tuple[str, ...] = (), upstream_read_timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        spec: str,
+        *,
+        name: str,
+        version: str,
+        routes: frozenset[Route],
+        notes: tuple[str, ...] = (),
+        upstream_read_timeout: float | None = None,
+    ) -> None:
         self.spec = spec
         self.name = name
         self.version = version
@@ -311,7 +322,11 @@ class _Server:
             self._send(_ERROR, stream, raised(error).encode())
             return
         if isinstance(item, Head):
-            self._send(_HEAD, stream, json.dumps({"status": item.status, "headers": [list(pair) for pair in item.headers]}).encode())
+            self._send(
+                _HEAD,
+                stream,
+                json.dumps({"status": item.status, "headers": [list(pair) for pair in item.headers]}).encode(),
+            )
         else:
             self._send(_CHUNK, stream, bytes(item))
 

@@ -121,7 +121,9 @@ async def post_stream(
         except httpx.ConnectError as error:
             if on_transport_error is not None:
                 await on_transport_error(error)
-            raise ProxyUnreachable(f"cannot connect to {url}: {error or type(error).__name__}; is the proxy running?") from error
+            raise ProxyUnreachable(
+                f"cannot connect to {url}: {error or type(error).__name__}; is the proxy running?"
+            ) from error
         except httpx.TransportError as error:
             if on_transport_error is not None:
                 await on_transport_error(error)
@@ -141,14 +143,20 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = sorted(set(query) - {"routes", "model", "read_timeout"})
     if unknown:
-        raise TargetError("bad-url", f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>, read_timeout=<seconds>")
+        raise TargetError(
+            "bad-url",
+            f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>, read_timeout=<seconds>",
+        )
     routes = ALL_ROUTES
     if "routes" in query:
         by_id = {route_id(r): r for r in ALL_ROUTES}
         names = [name.strip() for value in query["routes"] for name in value.split(",") if name.strip()]
         wrong = [name for name in names if name not in by_id]
         if wrong or not names:
-            raise TargetError("bad-url", f"{spec!r}: unknown route {', '.join(wrong) or '(none given)'}; known: {', '.join(sorted(by_id))}")
+            raise TargetError(
+                "bad-url",
+                f"{spec!r}: unknown route {', '.join(wrong) or '(none given)'}; known: {', '.join(sorted(by_id))}",
+            )
         routes = frozenset(by_id[name] for name in names)
     template = query["model"][-1] if "model" in query else DEFAULT_MODEL
     if "{token}" not in template:
@@ -156,7 +164,10 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
     try:
         template.format(token="t", provider="p", litellm="l")
     except (KeyError, IndexError, ValueError) as error:
-        raise TargetError("bad-url", f"{spec!r}: model template {template!r} may use only {{token}}, {{provider}} and {{litellm}} ({error})") from None
+        raise TargetError(
+            "bad-url",
+            f"{spec!r}: model template {template!r} may use only {{token}}, {{provider}} and {{litellm}} ({error})",
+        ) from None
     read_timeout: float | None = None
     if "read_timeout" in query:
         try:
@@ -164,7 +175,10 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
         except ValueError:
             read_timeout = -1.0
         if not 0 < read_timeout < float("inf"):
-            raise TargetError("bad-url", f"{spec!r}: read_timeout must be a positive number of seconds, got {query['read_timeout'][-1]!r}")
+            raise TargetError(
+                "bad-url",
+                f"{spec!r}: read_timeout must be a positive number of seconds, got {query['read_timeout'][-1]!r}",
+            )
     base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     return base, routes, template, read_timeout
 

@@ -46,7 +46,14 @@ import yaml
 from conformance.targets import MAX_RESTARTS, TargetError, TargetUnavailable, died
 from conformance.targets.base import Exchange, Head, Route
 from conformance.targets.http import ALL_ROUTES, post_stream
-from conformance.targets.litellm_sdk import PROVIDER_PREFIXES, RESPONSES_NOTE, UPSTREAM_TIMEOUT, api_base, install_hint, route_prefix
+from conformance.targets.litellm_sdk import (
+    PROVIDER_PREFIXES,
+    RESPONSES_NOTE,
+    UPSTREAM_TIMEOUT,
+    api_base,
+    install_hint,
+    route_prefix,
+)
 
 __all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
 
@@ -66,7 +73,16 @@ OFFLINE_ENV = {
     "LITELLM_DANGEROUSLY_PERMIT_WEAK_OR_UNSET_MASTER_KEY": "true",  # see general_settings below
 }
 # A database or master key in the caller's environment would change what the proxy does.
-SCRUBBED_ENV = ("DATABASE_URL", "DIRECT_URL", "LITELLM_MASTER_KEY", "LITELLM_SALT_KEY", "REDIS_HOST", "REDIS_URL", "STORE_MODEL_IN_DB", "CONFIG_FILE_PATH")
+SCRUBBED_ENV = (
+    "DATABASE_URL",
+    "DIRECT_URL",
+    "LITELLM_MASTER_KEY",
+    "LITELLM_SALT_KEY",
+    "REDIS_HOST",
+    "REDIS_URL",
+    "STORE_MODEL_IN_DB",
+    "CONFIG_FILE_PATH",
+)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
@@ -92,7 +108,9 @@ def find_litellm() -> Path:
     if given:
         path = Path(given)
         if not (path.is_file() and os.access(path, os.X_OK)):
-            raise TargetUnavailable("litellm-not-installed", f"${BIN_ENV} is {given!r}, which is not an executable file")
+            raise TargetUnavailable(
+                "litellm-not-installed", f"${BIN_ENV} is {given!r}, which is not an executable file"
+            )
         return path
     folder = Path(sys.executable).parent
     for name in ("litellm", "litellm.exe"):
@@ -110,7 +128,10 @@ def proxy_config(replay_base_url: str) -> dict[str, Any]:
     server; the replay server picks the capture by the model name LiteLLM sends upstream (the
     token after the prefix)."""
     models = [
-        {"model_name": f"{prefix}/*", "litellm_params": {"model": f"{prefix}/*", "api_base": base, "api_key": "conformance"}}
+        {
+            "model_name": f"{prefix}/*",
+            "litellm_params": {"model": f"{prefix}/*", "api_base": base, "api_key": "conformance"},
+        }
         for prefix, base in _model_list(replay_base_url)
     ]
     return {
@@ -193,7 +214,13 @@ class LiteLLMProxy:
     routes: frozenset[Route] = ALL_ROUTES
     upstream_read_timeout = UPSTREAM_TIMEOUT  # the config's request_timeout
 
-    def __init__(self, *, executable: str | os.PathLike[str] | None = None, port: int | None = None, startup_timeout: float = STARTUP_TIMEOUT) -> None:
+    def __init__(
+        self,
+        *,
+        executable: str | os.PathLike[str] | None = None,
+        port: int | None = None,
+        startup_timeout: float = STARTUP_TIMEOUT,
+    ) -> None:
         self.executable = Path(executable) if executable is not None else find_litellm()
         self.port = port
         self.startup_timeout = startup_timeout
@@ -223,7 +250,9 @@ class LiteLLMProxy:
             if self._died_after_start() and self.restarts < MAX_RESTARTS:
                 await self._forget_dead_process()
             if self._start_task is None:
-                self._start_task = asyncio.get_running_loop().create_task(self._start(replay_base), name="litellm-proxy-start")
+                self._start_task = asyncio.get_running_loop().create_task(
+                    self._start(replay_base), name="litellm-proxy-start"
+                )
         # Shielded: a case cancelled at its time bound must not cancel the start the next case needs.
         try:
             await asyncio.shield(self._start_task)
@@ -236,7 +265,13 @@ class LiteLLMProxy:
         return self.base_url
 
     def _died_after_start(self) -> bool:
-        return self._failure is None and self._start_task is not None and self._start_task.done() and self._process is not None and self._process.popen.poll() is not None
+        return (
+            self._failure is None
+            and self._start_task is not None
+            and self._start_task.done()
+            and self._process is not None
+            and self._process.popen.poll() is not None
+        )
 
     async def _forget_dead_process(self) -> None:
         """A proxy that died mid-run (a native crash, say) is started again for the next case; the
@@ -247,7 +282,9 @@ class LiteLLMProxy:
         await asyncio.to_thread(process.stop)  # what is left of its process group
         _LIVE.discard(process)
         self.restarts += 1
-        self.notes.append(f"the LiteLLM proxy (pid {self.pid}) {died(code)} and was started again (restart {self.restarts} of at most {MAX_RESTARTS}); its log is in proxy.log")
+        self.notes.append(
+            f"the LiteLLM proxy (pid {self.pid}) {died(code)} and was started again (restart {self.restarts} of at most {MAX_RESTARTS}); its log is in proxy.log"
+        )
         self._start_task = None
 
     async def _start(self, replay_base: str) -> None:
@@ -306,7 +343,9 @@ class LiteLLMProxy:
                     if response.status_code == 404 and len(paths) > 1:
                         paths.remove(path)  # this version names its health endpoint differently
                 if time.monotonic() > deadline:
-                    self._fail(f"the LiteLLM proxy did not answer {self.base_url}{paths[0]} within {self.startup_timeout:g} s")
+                    self._fail(
+                        f"the LiteLLM proxy did not answer {self.base_url}{paths[0]} within {self.startup_timeout:g} s"
+                    )
                 await asyncio.sleep(0.25)
 
     async def _read_version(self) -> None:
@@ -337,7 +376,10 @@ class LiteLLMProxy:
             self._failure_told = True
             raise TargetError("proxy-failed", self._failure)
         first = self._failure.split(". Last", 1)[0]
-        raise TargetError("proxy-failed", f"{first} (the log tail is in the first errored item; the whole log is proxy.log in the report folder)")
+        raise TargetError(
+            "proxy-failed",
+            f"{first} (the log tail is in the first errored item; the whole log is proxy.log in the report folder)",
+        )
 
     def _check_alive(self) -> None:
         if self._failure is not None:
@@ -350,7 +392,12 @@ class LiteLLMProxy:
         if self.restarts >= MAX_RESTARTS:
             self._fail(f"{reason}, for the {MAX_RESTARTS + 1}th time")
         tail = self.log_tail()
-        raise TargetError("proxy-died", f"{reason}; it is started again for the next case. Last {LOG_TAIL} lines of its log:\n{tail}" if tail else reason)
+        raise TargetError(
+            "proxy-died",
+            f"{reason}; it is started again for the next case. Last {LOG_TAIL} lines of its log:\n{tail}"
+            if tail
+            else reason,
+        )
 
     async def _on_transport_error(self, error: Exception) -> None:
         """A broken connection: if the process is gone (or going), say so with its log."""

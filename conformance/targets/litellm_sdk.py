@@ -81,7 +81,17 @@ from conformance.targets.base import Exchange, Route
 if TYPE_CHECKING:
     from conformance.targets.hosted import Hosted
 
-__all__ = ["LITELLM_VERSIONS", "PROVIDER_PREFIXES", "LiteLLM", "api_base", "hosted", "install_hint", "litellm_prefix", "route_prefix", "set_offline_environment"]
+__all__ = [
+    "LITELLM_VERSIONS",
+    "PROVIDER_PREFIXES",
+    "LiteLLM",
+    "api_base",
+    "hosted",
+    "install_hint",
+    "litellm_prefix",
+    "route_prefix",
+    "set_offline_environment",
+]
 
 LITELLM_VERSIONS = ("1.90.0", "1.106.2")
 """The LiteLLM versions the nox sessions pin (`conformance(litellm-<version>)`); the extra pins the
@@ -143,7 +153,7 @@ def install_hint() -> str:
     versions = ", ".join(LITELLM_VERSIONS)
     return (
         f"install it with: pip install 'llm-stream-conformance[litellm]' (pinned versions: litellm[proxy]=={LITELLM_VERSIONS[-1]} in the extra; "
-        f"{versions} in the nox sessions, e.g. nox -s \"conformance(litellm-{LITELLM_VERSIONS[0]})\")"
+        f'{versions} in the nox sessions, e.g. nox -s "conformance(litellm-{LITELLM_VERSIONS[0]})")'
     )
 
 
@@ -227,8 +237,18 @@ def hosted(spec: str = f"{__name__}:LiteLLM") -> Hosted:
     if not version or importlib.util.find_spec("litellm") is None:
         from conformance.targets import TargetUnavailable
 
-        raise TargetUnavailable("litellm-not-installed", f"the litellm target runs LiteLLM's SDK in this environment, and LiteLLM is not installed here; {install_hint()}")
-    return Hosted(spec, name=LiteLLM.name, version=version, routes=ROUTES, notes=LiteLLM.notes, upstream_read_timeout=UPSTREAM_TIMEOUT)
+        raise TargetUnavailable(
+            "litellm-not-installed",
+            f"the litellm target runs LiteLLM's SDK in this environment, and LiteLLM is not installed here; {install_hint()}",
+        )
+    return Hosted(
+        spec,
+        name=LiteLLM.name,
+        version=version,
+        routes=ROUTES,
+        notes=LiteLLM.notes,
+        upstream_read_timeout=UPSTREAM_TIMEOUT,
+    )
 
 
 class LiteLLM:
@@ -247,7 +267,10 @@ class LiteLLM:
         except ImportError as error:
             from conformance.targets import TargetUnavailable
 
-            raise TargetUnavailable("litellm-not-installed", f"the litellm target runs LiteLLM's SDK in this environment, and LiteLLM is not installed here ({error}); {install_hint()}") from error
+            raise TargetUnavailable(
+                "litellm-not-installed",
+                f"the litellm target runs LiteLLM's SDK in this environment, and LiteLLM is not installed here ({error}); {install_hint()}",
+            ) from error
         try:
             from litellm.proxy import proxy_server
             from litellm.proxy._types import UserAPIKeyAuth

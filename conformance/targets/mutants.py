@@ -18,11 +18,10 @@ from typing import Any
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.sse import Event, SSEParser
 from conformance.targets._route import RouteStream
-from conformance.targets._upstream import FramerFactory
+from conformance.targets._upstream import FramerFactory, UpstreamFailure
 from conformance.targets._wire import DONE, anthropic_event
 from conformance.targets.anthropic_passthrough import AnthropicPassthrough
 from conformance.targets.anthropic_to_openai import AnthropicToOpenAI, ToolBlock
-from conformance.targets._upstream import UpstreamFailure
 from conformance.targets.base import Exchange, Route, Target
 from conformance.targets.openai_normalizer import OpenAINormalizer
 from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
@@ -283,13 +282,35 @@ class _AdapterFinishesOnError(_AdapterFinishesCutOff):
 
 class _ToOpenAIFinishesOnError(_ToOpenAIFinishesCutOff):
     def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
-        start = {"type": "message_start", "message": {"id": "msg_0", "type": "message", "role": "assistant", "model": "", "content": [], "stop_reason": None, "usage": {}}}
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_0",
+                "type": "message",
+                "role": "assistant",
+                "model": "",
+                "content": [],
+                "stop_reason": None,
+                "usage": {},
+            },
+        }
         return self.on_event(_synthetic(json.dumps(start))) + self.on_cut_off()
 
 
 class _PassthroughFinishesOnError(_PassthroughFinishesCutOff):
     def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
-        start = {"type": "message_start", "message": {"id": "msg_0", "type": "message", "role": "assistant", "model": "", "content": [], "stop_reason": None, "usage": {}}}
+        start = {
+            "type": "message_start",
+            "message": {
+                "id": "msg_0",
+                "type": "message",
+                "role": "assistant",
+                "model": "",
+                "content": [],
+                "stop_reason": None,
+                "usage": {},
+            },
+        }
         return self.forward("message_start", start, _synthetic(json.dumps(start))) + self.on_cut_off()
 
 

@@ -73,7 +73,9 @@ class Reference:
         # target's upstream is always the replay server on loopback, which pauses only when a
         # check stalls it on purpose; a production proxy must wait far longer (a reasoning model
         # can send nothing for minutes while it thinks).
-        self.upstream_read_timeout = DEFAULT_UPSTREAM_READ_TIMEOUT if upstream_read_timeout is None else upstream_read_timeout
+        self.upstream_read_timeout = (
+            DEFAULT_UPSTREAM_READ_TIMEOUT if upstream_read_timeout is None else upstream_read_timeout
+        )
         self._timeout = httpx.Timeout(TIMEOUT.read or 30.0, connect=TIMEOUT.connect, read=self.upstream_read_timeout)
 
     def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
