@@ -11,11 +11,11 @@ from typing import Any
 
 from conformance import oracles as _oracles  # noqa: F401  (registers oracle.*)
 from conformance import semantics as _semantics  # noqa: F401  (registers semantic.*)
-from conformance import transport as _transport  # noqa: F401,E402  (registers transport.*)
 from conformance.invariants import Invariant, Verdict, evaluate, select
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, openai_chat
 from conformance.protocols import framing as _framing  # noqa: F401  (registers sse.*)
 from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
+from conformance.protocols import transport as _transport  # noqa: F401  (registers transport.*)
 from conformance.protocols.http import error_response
 from conformance.sse import Event, Observation, parse
 from conformance.stream import Context, decode

@@ -15,7 +15,8 @@ from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.invariants import registry
 from conformance.lint import lint_capture
 from conformance.replay import ReplayServer
-from conformance.targets import available, route_id
+from conformance.routes import route_id
+from conformance.targets import available
 
 __all__ = ["main"]
 

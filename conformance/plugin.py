@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conformance import schedules
+from conformance._keys import SESSION_KEY
 
 if TYPE_CHECKING:
     from conformance.targets import Target, TargetUnavailable
 
 __all__ = ["SESSION_KEY", "load_target"]
-
-SESSION_KEY = pytest.StashKey["ConformanceSession"]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -124,7 +123,7 @@ def pytest_configure(config: pytest.Config) -> None:
     loaded = None if _xdist_controller(config) else load_target(spec)
     from conformance.session import ConformanceSession
 
-    session = ConformanceSession(config, spec, chosen, loaded, started)
+    session = ConformanceSession(config, spec, chosen, loaded, started, load_target)
     config.stash[SESSION_KEY] = session
     # Undoes the session's `gc.freeze`s. Added here, before pytest's own plugins add theirs, it runs
     # after them (clean-ups run last in, first out), so their garbage collections still skip the

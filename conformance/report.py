@@ -16,8 +16,8 @@ from typing import Any
 
 from conformance import schemas
 from conformance.invariants import registry
+from conformance.routes import route_id
 from conformance.runner import CaseResult
-from conformance.targets.base import route_id
 
 __all__ = ["FORMAT", "TIMING_FIELDS", "record", "build", "write", "markdown", "corpus_revision", "slug"]
 

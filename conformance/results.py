@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from conformance.invariants import Verdict
 from conformance.neutral import Message
-from conformance.targets.base import Route
+from conformance.routes import Route
 
 __all__ = ["CaseLike", "CaseResult"]
 

@@ -25,10 +25,12 @@ from conformance.corpus import Capture
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer, Slot
 from conformance.results import CaseResult
+from conformance.routes import Route, route_id
+from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
-from conformance.targets.base import Exchange, Head, Route, Target, route_id
+from conformance.targets.base import Exchange, Head, Target
 
-__all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "routes_for"]
+__all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "collect", "routes_for"]
 
 T = TypeVar("T")
 
@@ -84,6 +86,47 @@ class Pending:
     future: concurrent.futures.Future[Streamed]
 
 
+async def collect(
+    target: Target,
+    exchange: Exchange,
+    *,
+    stop_after: int | None = None,
+    times: list[float] | None = None,
+) -> tuple[int, list[bytes]]:
+    """What the target's client receives: (status, body writes). With `stop_after`, the client
+    closes the stream after that many complete SSE events; `times` receives each complete event's
+    arrival (monotonic seconds). Without either, the bytes are not parsed here."""
+    status = 200
+    chunks: list[bytes] = []
+    parser = SSEParser() if stop_after is not None or times is not None else None
+    events = 0
+    stream = target.stream(exchange)
+    try:
+        async for chunk in stream:
+            if isinstance(chunk, Head):
+                if chunks:
+                    raise TypeError(
+                        f"target {target.name} yielded a Head after {len(chunks)} writes; it must come first"
+                    )
+                status = chunk.status
+                continue
+            chunks.append(bytes(chunk))
+            if parser is None:
+                continue
+            now = time.monotonic()
+            for _ in parser.feed(chunks[-1]):
+                events += 1
+                if times is not None:
+                    times.append(now)
+            if stop_after is not None and events >= stop_after:
+                break
+    finally:
+        closer = getattr(stream, "aclose", None)
+        if closer is not None:
+            await closer()
+    return status, chunks
+
+
 class Runner:
     """Owns the background loop and the replay server for one run."""
 
@@ -127,26 +170,6 @@ class Runner:
             self._thread.join(timeout=10)
             self._loop.close()
 
-    async def _collect(self, target: Target, exchange: Exchange) -> tuple[int, list[bytes]]:
-        status = 200
-        chunks: list[bytes] = []
-        stream = target.stream(exchange)
-        try:
-            async for chunk in stream:
-                if isinstance(chunk, Head):
-                    if chunks:
-                        raise TypeError(
-                            f"target {target.name} yielded a Head after {len(chunks)} writes; it must come first"
-                        )
-                    status = chunk.status
-                else:
-                    chunks.append(bytes(chunk))
-        finally:
-            closer = getattr(stream, "aclose", None)
-            if closer is not None:
-                await closer()
-        return status, chunks
-
     def begin(self, case: Case, target: Target) -> Pending:
         """Start streaming `case` through `target` on the loop; `wait` and `judge` finish it."""
         capture = case.capture
@@ -167,7 +190,7 @@ class Runner:
         # Timed and bounded on the loop, so that a case begun ahead of its turn is judged by its own time.
         started = time.perf_counter()
         try:
-            status, chunks = await asyncio.wait_for(self._collect(target, exchange), self.timeout)
+            status, chunks = await asyncio.wait_for(collect(target, exchange), self.timeout)
         except TimeoutError:
             return Streamed(time.perf_counter() - started, error=timed_out(target.name, self.timeout))
         except Exception as error:  # a crashing target is a verdict on the target, not on the run

@@ -10,24 +10,23 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import gc
-import json
 import time
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conformance import expectations, report, snapshots, transport
+from conformance import expectations, report, transport
 from conformance.corpus import CaptureError, default_corpus, load_corpus
+from conformance.items import RECORD, BrokenCaptureItem, CaseItem, CorpusCollector, TransportItem
 from conformance.lint import lint_capture
-from conformance.plugin import SESSION_KEY, load_target
+from conformance.routes import route_id
 from conformance.runner import Case, CaseResult, Pending, Runner, routes_for
-from conformance.targets import Target, TargetUnavailable, route_id
+from conformance.targets import Target, TargetUnavailable
 
 __all__ = ["ConformanceSession"]
-
-_RECORD = "conformance-record"
 
 
 class ConformanceSession:
@@ -40,8 +39,12 @@ class ConformanceSession:
         chosen_schedules: list[str],
         loaded: Target | TargetUnavailable | None,
         started: float,
+        load: Callable[[str], Target | TargetUnavailable],
     ) -> None:
+        """`loaded` is the target the plugin loaded at configure time, or None where it loaded none
+        (an xdist controller); `load` loads it later if this process collects after all."""
         self.config = config
+        self._load = load
         self.spec = spec
         self.schedules = chosen_schedules
         corpus = config.getoption("conformance_corpus")
@@ -84,7 +87,7 @@ class ConformanceSession:
         self, session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
         if self.target is None:  # judged an xdist controller at configure time, yet collecting after all
-            self._take(load_target(self.spec))
+            self._take(self._load(self.spec))
         assert self.target is not None
         self.report_dir = _report_folder(self.report_root, self.spec, self.target.version)
         chosen = self.config.getoption("conformance_expectations")
@@ -184,7 +187,7 @@ class ConformanceSession:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
-            if name == _RECORD and (report.when == "call" or report.outcome != "passed"):
+            if name == RECORD and (report.when == "call" or report.outcome != "passed"):
                 if not any(row["id"] == value["id"] for row in self.records):
                     self.records.append(value)
 
@@ -300,217 +303,3 @@ def _suite_version() -> str:
 
 def _error_name(error: CaptureError) -> str:
     return f"broken:{error.path.name}"
-
-
-class CorpusCollector(pytest.Collector):
-    def collect(self) -> list[pytest.Item]:
-        return []
-
-
-class BrokenCaptureItem(pytest.Item):
-    """A capture that cannot be replayed: errored, with the file and field at fault."""
-
-    def __init__(self, *, problem: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.problem = problem
-
-    def setup(self) -> None:
-        # Failing in setup makes pytest report an error (the capture), not a failure (the target).
-        pytest.fail(f"broken capture [bad-capture]:\n{self.problem}", pytrace=False)
-
-    def runtest(self) -> None:  # never reached: setup fails
-        pytest.fail(self.problem, pytrace=False)
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.path, None, f"capture {self.name}"
-
-
-class InvariantsFailed(AssertionError):
-    pass
-
-
-class _GatedItem(pytest.Item):
-    """An item whose run gives verdicts, judged against the target's known failures.
-
-    Subclasses say how to run (`_run`), how to explain a failing verdict (`_explain`) and what
-    else to compare (`_extra_problems`). Running happens in setup, so a target that errors shows
-    as a pytest error; failing invariants show as failures, and known ones as xfailed.
-    """
-
-    def __init__(self, *, skip: str | None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.skip_reason = skip
-        self.result: Any = None
-        self.add_marker("conformance")
-
-    @property
-    def session_state(self) -> ConformanceSession:
-        return self.config.stash[SESSION_KEY]
-
-    def _run(self) -> Any:
-        raise NotImplementedError
-
-    def _skipped(self, reason: str) -> Any:
-        raise NotImplementedError
-
-    def _explain(self, verdict: Any) -> str:
-        raise NotImplementedError
-
-    def _extra_problems(self) -> list[str]:
-        return []
-
-    def setup(self) -> None:
-        state = self.session_state
-        if self.skip_reason is not None:
-            self.result = self._skipped(self.skip_reason)
-            self._record()
-            pytest.skip(self.skip_reason)
-        self.result = self._run()
-        self._record()
-        if self.result.outcome == "errored":
-            gate = self._gate({expectations.ERRORED})
-            if gate.as_expected and not state.update_expectations:
-                pytest.xfail(_known(gate))
-            crash = state.expectations.crash_behind(self.result.error)
-            if crash is not None and not state.update_expectations:
-                pytest.xfail(f"known crash: {crash.reason}" + (f" ({crash.issue})" if crash.issue else ""))
-            pytest.fail(f"target errored [target-errored]: {self.result.error}", pytrace=False)
-
-    def runtest(self) -> None:
-        assert self.result is not None
-        state = self.session_state
-        failures = self.result.failures
-        gate = self._gate({verdict.invariant for verdict in failures})
-        problems = []
-        if not state.update_expectations:  # updating records the failures instead of judging them
-            problems += [self._explain(verdict) for verdict in failures if verdict.invariant in gate.new]
-            if gate.fixed:
-                problems.append(gate.explain(state.expectations.path))
-        problems += self._extra_problems()
-        if problems:
-            raise InvariantsFailed("\n\n".join(problems))
-        if failures and not state.update_expectations:
-            pytest.xfail(_known(gate))
-
-    def _gate(self, failing: set[str]) -> expectations.Verdict:
-        state = self.session_state
-        case = self.case  # type: ignore[attr-defined]
-        known = state.expectations.for_case(
-            case.capture.id, route_id(case.route), case.schedule, str(getattr(state.target, "version", ""))
-        )
-        return expectations.judge(failing, known)
-
-    def _record(self) -> None:
-        known = self._gate(set()).known
-        self.user_properties.append((_RECORD, report.record(self.result, [entry.to_json() for entry in known])))
-
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
-        # pytest renders a long traceback even for an imperative xfail, which it then reports by
-        # its reason only: rendering parses the source file of each of ~20 frames, about 0.1 s an
-        # item, more than the checks themselves take.
-        if isinstance(excinfo.value, (InvariantsFailed, pytest.xfail.Exception)):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
-
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        return self.case.capture.path, None, self.name  # type: ignore[attr-defined]
-
-
-class CaseItem(_GatedItem):
-    """One capture replayed through the target on one route and one schedule."""
-
-    def __init__(self, *, case: Case, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.case = case
-        self.obj = _conformance_case  # syrupy locates snapshots through item.obj
-
-    def _run(self) -> CaseResult:
-        return self.session_state.run(self.case)
-
-    def _skipped(self, reason: str) -> CaseResult:
-        return CaseResult(self.case, "skipped", error=reason)
-
-    def _explain(self, verdict: Any) -> str:
-        case, spec = self.case, self.session_state.spec
-        where = [
-            f"  capture:  {case.capture.path.with_suffix('.sse')}",
-            f"  route:    {route_id(case.route)}    schedule: {case.schedule}",
-        ]
-        reproduce = f"pytest --target={spec} -k '{case.capture.id} and {case.schedule}'; serve the upstream by hand: conformance replay {case.capture.id} --schedule {case.schedule}"
-        return _explain(verdict, where, self.result.output, reproduce)
-
-    def _extra_problems(self) -> list[str]:
-        changed = snapshots.compare(self, self.result)
-        return [changed] if changed else []
-
-
-class TransportItem(_GatedItem):
-    """One transport check (`conformance.transport`) on one route: timing, cancellation,
-    concurrency or an upstream fault, judged by registered invariants and gated by expectations
-    like a capture (capture `transport/<check>`, schedule `transport`)."""
-
-    def __init__(self, *, case: transport.TransportCase, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.case = case
-
-    def _run(self) -> CaseResult:
-        return self.session_state.run_transport(self.case)
-
-    def _skipped(self, reason: str) -> CaseResult:
-        return CaseResult(self.case, "skipped", error=reason)
-
-    def _explain(self, verdict: Any) -> str:
-        case = self.case
-        where = [
-            f"  transport check: {case.check} ({transport.CHECKS[case.check]})",
-            f"  route:    {route_id(case.route)}",
-        ]
-        return _explain(
-            verdict,
-            where,
-            self.result.output,
-            f"pytest --target={self.session_state.spec} -k 'transport and {case.check}'",
-        )
-
-
-def _known(gate: expectations.Verdict) -> str:
-    return "known failure: " + "; ".join(
-        f"{entry.reason} ({entry.issue})" if entry.issue else entry.reason for entry in gate.known
-    )
-
-
-def _conformance_case() -> None:
-    """Stands in for a test function where syrupy expects one."""
-
-
-def _explain(verdict: Any, where: list[str], output: bytes, reproduce: str) -> str:
-    """Which requirement, where (capture or check, route, schedule, event), what (expected vs
-    actual, the offending event), and the command that reproduces it."""
-    from conformance.invariants import registry
-
-    inv = registry()[verdict.invariant]
-    lines = [f"{verdict.invariant} [{inv.severity}]: {inv.requirement}", *where, f"  evidence: {inv.evidence}"]
-    events = _events(output)
-    for violation in verdict.violations[:3]:
-        lines.append(f"  - {violation.message}")
-        lines.append(f"    expected: {_short(violation.expected)}")
-        lines.append(f"    actual:   {_short(violation.actual)}")
-        if violation.event is not None and violation.event < len(events):
-            at = f" at {violation.path}" if violation.path else ""
-            lines.append(f"    event {violation.event}{at}: {_short(events[violation.event], 300)}")
-    if len(verdict.violations) > 3:
-        lines.append(f"  … and {len(verdict.violations) - 3} more")
-    lines.append(f"  reproduce: {reproduce}")
-    return "\n".join(lines)
-
-
-def _events(output: bytes) -> list[str]:
-    from conformance.sse import parse
-
-    events, _ = parse(output)
-    return [(f"event: {e.type} " if e.type != "message" else "") + f"data: {e.data}" for e in events]
-
-
-def _short(value: Any, limit: int = 200) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"

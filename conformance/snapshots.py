@@ -20,9 +20,9 @@ from syrupy.extensions.json import JSONSnapshotExtension
 from syrupy.location import PyTestLocation
 
 from conformance.neutral import loads
-from conformance.runner import CaseResult
+from conformance.results import CaseResult
+from conformance.routes import route_id
 from conformance.sse import parse
-from conformance.targets import route_id
 
 __all__ = ["normalized", "compare", "VOLATILE"]
 
@@ -70,11 +70,10 @@ def _extension(directory: str) -> type[JSONSnapshotExtension]:
     return ReportSnapshots
 
 
-def compare(item: pytest.Item, result: CaseResult) -> str:
+def compare(item: pytest.Item, result: CaseResult, directory: Path, spec: str) -> str:
     """'' when the output matches its snapshot (or none is kept); otherwise what changed."""
     config = item.config
     session = getattr(config, "_syrupy", None)
-    directory: Path = config.stash[_state_key()].report_dir / "snapshots"
     update = bool(getattr(config.option, "update_snapshots", False))
     if session is None or result.outcome in ("errored", "skipped") or not (directory.is_dir() or update):
         return ""
@@ -88,11 +87,4 @@ def compare(item: pytest.Item, result: CaseResult) -> str:
     if assertion == normalized(result.output):
         return ""
     diff = "\n".join(assertion.get_assert_diff())
-    spec = config.stash[_state_key()].spec
     return f"snapshot: the normalized output differs from {directory}\n{diff}\n  accept the new output with: pytest --target={spec} --snapshot-update"
-
-
-def _state_key() -> Any:
-    from conformance.plugin import SESSION_KEY
-
-    return SESSION_KEY

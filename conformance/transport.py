@@ -28,19 +28,24 @@ import asyncio
 import concurrent.futures
 import json
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance import checks as _checks  # checks imports this module: only attributes at call time
+from conformance.checks import build_context, check
 from conformance.client_request import client_request
-from conformance.invariants import Verdict, Violation, evaluate, invariant, registry
+from conformance.corpus import Capture, load_corpus
+from conformance.invariants import Verdict, evaluate, registry
 from conformance.protocols import OPENAI_CHAT
+from conformance.protocols.transport import Cancellation, Isolation, Pacing
+from conformance.replay import Slot
 from conformance.results import CaseResult
+from conformance.routes import Route, route_id
+from conformance.runner import Runner, collect
 from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
-from conformance.targets.base import Exchange, Head, Route, Target, route_id
+from conformance.targets.base import Exchange, Target
 
 __all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "run_check", "skip_reason", "start"]
 
@@ -55,115 +60,6 @@ CANCEL_AFTER = 3  # output events read before the client leaves
 CANCEL_BOUND = 2.0  # seconds within which the upstream must see the client's disconnect
 CONCURRENT_STREAMS = 32
 STALL_MARGIN = 1.5  # seconds the stall lasts past the target's upstream read timeout
-
-_EVIDENCE = "issue: proxies buffer whole streams, keep reading after the client left, share state across streams, or finish cleanly on an upstream failure"
-
-
-# -- the invariants -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Pacing:
-    """When output events reached the client, against when the paced upstream sent its events."""
-
-    upstream_seconds: float
-    """From the first upstream event to the last: pace × (events − 1)."""
-    event_times: tuple[float, ...]
-    """Each complete output event's arrival, in seconds after the upstream request arrived."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cancellation:
-    events_read: int
-    disconnect_after: float | None
-    """Seconds from the client's close to the upstream seeing the connection closed; None: never within the wait."""
-    bound: float
-
-
-@dataclass(frozen=True, slots=True)
-class Isolation:
-    streams: int
-    mismatches: tuple[tuple[str, Any, Any], ...]
-    """(capture id, output alone, output under concurrency) for each stream that differed."""
-
-
-def _is(kind: type) -> Callable[[Any], bool]:
-    return lambda ctx: isinstance(ctx, kind)
-
-
-@invariant(
-    "transport.incremental",
-    applies=_is(Pacing),
-    level="proxy",
-    evidence=f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}",
-)
-def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
-    """Output events reach the client while a paced upstream is still sending: the first before half the upstream's duration, half of them before it ends, and all spread over at least half of it."""
-    half = ctx.upstream_seconds / 2
-    if not ctx.event_times:
-        yield Violation(
-            "no complete output event reached the client", "output events while the upstream streams", "none"
-        )
-        return
-    first, last = ctx.event_times[0], ctx.event_times[-1]
-    if first > half:
-        yield Violation(
-            f"the first output event arrived {first:.2f} s after the upstream request, but the upstream streams for {ctx.upstream_seconds:.1f} s: the output was held back",
-            f"< {half:.2f} s",
-            round(first, 3),
-        )
-    middle = ctx.event_times[len(ctx.event_times) // 2]
-    if middle > ctx.upstream_seconds:
-        yield Violation(
-            f"half the output events arrived only after the upstream had finished ({middle:.2f} s, upstream {ctx.upstream_seconds:.1f} s): the output did not keep pace",
-            f"< {ctx.upstream_seconds:.2f} s",
-            round(middle, 3),
-        )
-    elif last - first < half:
-        yield Violation(
-            f"the output events arrived within {last - first:.2f} s of each other while the upstream took {ctx.upstream_seconds:.1f} s: the stream was buffered and released at once",
-            f">= {half:.2f} s between the first and last output event",
-            round(last - first, 3),
-        )
-
-
-@invariant(
-    "transport.cancel-propagates",
-    applies=_is(Cancellation),
-    level="proxy",
-    evidence=f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}",
-)
-def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
-    """When the client disconnects mid-stream, the upstream connection is closed within 2 seconds."""
-    if ctx.disconnect_after is None:
-        yield Violation(
-            f"the client closed its stream after {ctx.events_read} events, but the upstream connection was still being read {ctx.bound:g} s later",
-            f"upstream closed within {ctx.bound:g} s",
-            "still open",
-        )
-    elif ctx.disconnect_after > ctx.bound:
-        yield Violation(
-            f"the upstream connection closed {ctx.disconnect_after:.2f} s after the client left",
-            f"<= {ctx.bound:g} s",
-            round(ctx.disconnect_after, 3),
-        )
-
-
-@invariant(
-    "transport.concurrent-isolation",
-    applies=_is(Isolation),
-    level="proxy",
-    evidence="WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)",
-)
-def concurrent_isolation(ctx: Isolation) -> Iterator[Violation]:
-    """Streams run concurrently through one target instance give the same normalized output as each run alone."""
-    for capture, alone, together in ctx.mismatches[:5]:
-        yield Violation(
-            f"{capture}: the output under {ctx.streams} concurrent streams differs from its output alone",
-            alone,
-            together,
-        )
-
 
 # -- synthesized upstream bodies ------------------------------------------------------------------
 
@@ -310,41 +206,14 @@ def skip_reason(check: str, target: Target, spec: str, case_timeout: float) -> s
     return None
 
 
-async def _watch_request(slot: Any) -> float:
+async def _watch_request(slot: Slot) -> float:
     """When the replay server received the slot's first request (monotonic seconds)."""
     while not slot.requests:
         await asyncio.sleep(0.005)
     return time.monotonic()
 
 
-async def _collect(
-    target: Target, exchange: Exchange, *, stop_after: int | None = None, times: list[float] | None = None
-) -> tuple[int, list[bytes]]:
-    """The target's output (status, writes); with `stop_after`, the client closes the stream after
-    that many complete events. `times` receives each complete event's arrival (monotonic)."""
-    status, chunks, parser, events = 200, [], SSEParser(), 0
-    stream = target.stream(exchange)
-    try:
-        async for chunk in stream:
-            if isinstance(chunk, Head):
-                status = chunk.status
-                continue
-            chunks.append(bytes(chunk))
-            now = time.monotonic()
-            for _ in parser.feed(bytes(chunk)):
-                events += 1
-                if times is not None:
-                    times.append(now)
-            if stop_after is not None and events >= stop_after:
-                break
-    finally:
-        closer = getattr(stream, "aclose", None)
-        if closer is not None:
-            await closer()
-    return status, chunks
-
-
-def _exchange(route: Route, slot: Any, provider: str = "") -> Exchange:
+def _exchange(route: Route, slot: Slot, provider: str = "") -> Exchange:
     request = client_request(_request(route[0]), route[0], route[1])
     return Exchange(
         route,
@@ -355,18 +224,18 @@ def _exchange(route: Route, slot: Any, provider: str = "") -> Exchange:
     )
 
 
-def _verdicts(context: Any, ids: tuple[str, ...]) -> list[Verdict]:
+def _verdicts(context: Pacing | Cancellation | Isolation, ids: tuple[str, ...]) -> list[Verdict]:
     known = registry()
     return [evaluate(known[name], context) for name in ids]
 
 
-async def _incremental(runner: Any, target: Target, route: Route) -> CaseResult:
+async def _incremental(runner: Runner, target: Target, route: Route) -> CaseResult:
     body, _ = _text_body(route[0], INCREMENTAL_EVENTS - len(_opening(route[0])) - len(_closing(route[0], 0)))
     slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
     try:
         watcher = asyncio.ensure_future(_watch_request(slot))
         times: list[float] = []
-        status, chunks = await _collect(target, _exchange(route, slot), times=times)
+        status, chunks = await collect(target, _exchange(route, slot), times=times)
         began = await asyncio.wait_for(watcher, 1) if slot.requests else None
     finally:
         runner.replay.unregister(slot.token)
@@ -382,11 +251,11 @@ async def _incremental(runner: Any, target: Target, route: Route) -> CaseResult:
     )
 
 
-async def _cancel(runner: Any, target: Target, route: Route) -> CaseResult:
+async def _cancel(runner: Runner, target: Target, route: Route) -> CaseResult:
     body, _ = _text_body(route[0], CANCEL_EVENTS)
     slot = runner.replay.register(body, schedule="event", delay=CANCEL_PACE, protocol=route[0])
     try:
-        status, chunks = await _collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
+        status, chunks = await collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
         closed = time.monotonic()
         disconnect: float | None = None
         while time.monotonic() - closed < CANCEL_BOUND + 0.5:
@@ -407,7 +276,7 @@ async def _cancel(runner: Any, target: Target, route: Route) -> CaseResult:
     )
 
 
-async def _one_capture(runner: Any, target: Target, route: Route, capture: Any) -> dict[str, Any]:
+async def _one_capture(runner: Runner, target: Target, route: Route, capture: Capture) -> dict[str, Any]:
     slot = runner.replay.register(
         capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol
     )
@@ -415,23 +284,21 @@ async def _one_capture(runner: Any, target: Target, route: Route, capture: Any) 
         request = client_request(capture.request, route[0], route[1])
         exchange = Exchange(route, request, slot.url, token=slot.token, provider=capture.provider)
         try:
-            status, chunks = await _collect(target, exchange)
+            status, chunks = await collect(target, exchange)
         except Exception as error:  # a crash alone and under load must match too
             return {"raised": type(error).__name__}
     finally:
         runner.replay.unregister(slot.token)
-    ctx = _checks.build_context(b"".join(chunks), route[1], chunks=chunks, status=status, request=request)
+    ctx = build_context(b"".join(chunks), route[1], chunks=chunks, status=status, request=request)
     return {"status": status, **ctx.message.to_json()}
 
 
-def _isolation_captures(route: Route) -> list[Any]:
-    from conformance.corpus import load_corpus
-
+def _isolation_captures(route: Route) -> list[Capture]:
     captures = [c for c in load_corpus().captures if c.protocol == route[0] and c.negative is None and c.status == 200]
     return sorted(captures, key=lambda c: c.id)
 
 
-async def _concurrent(runner: Any, target: Target, route: Route) -> CaseResult:
+async def _concurrent(runner: Runner, target: Target, route: Route) -> CaseResult:
     captures = _isolation_captures(route)
     alone = {capture.id: await _one_capture(runner, target, route, capture) for capture in captures}
     chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
@@ -459,7 +326,7 @@ FAULTS: dict[str, str] = {
 }
 
 
-async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseResult:
+async def _fault(runner: Runner, target: Target, route: Route, name: str) -> CaseResult:
     upstream = route[0]
     kwargs: dict[str, Any] = {"schedule": "event", "protocol": upstream}
     negative = {"kind": "upstream-error"}
@@ -497,16 +364,16 @@ async def _fault(runner: Any, target: Target, route: Route, name: str) -> CaseRe
     slot = runner.replay.register(body, **kwargs)
     try:
         exchange = _exchange(route, slot)
-        status, chunks = await _collect(target, exchange)
+        status, chunks = await collect(target, exchange)
     finally:
         runner.replay.unregister(slot.token)
     output = b"".join(chunks)
     expect = {"text": text, "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": None}
-    ctx = _checks.build_context(
+    ctx = build_context(
         output, route[1], chunks=chunks, status=status, request=exchange.request, expect=expect, negative=negative
     )
     known = registry()
-    verdicts = _checks.check(ctx, [known[name] for name in _FAULT_CHECKS])
+    verdicts = check(ctx, [known[name] for name in _FAULT_CHECKS])
     result = _result(TransportCase(name, route), verdicts, chunks, status, len(slot.requests))
     result.message = ctx.message
     return result
@@ -535,7 +402,7 @@ WAITING = frozenset({"incremental", "fault-stall"})
 finalizes it (LiteLLM), other streams running beside it change the outcome."""
 
 
-def _bound(runner: Any, case: TransportCase) -> float:
+def _bound(runner: Runner, case: TransportCase) -> float:
     return float(runner.timeout) * (3 if case.check == "concurrent-isolation" else 1)
 
 
@@ -554,7 +421,7 @@ async def _timed(
     return result
 
 
-def start(runner: Any, target: Target, case: TransportCase) -> concurrent.futures.Future[CaseResult]:
+def start(runner: Runner, target: Target, case: TransportCase) -> concurrent.futures.Future[CaseResult]:
     """Begin one transport check on the runner's loop now, within its time bound; `run_check`
     collects it."""
     if case.check == "incremental":
@@ -570,7 +437,7 @@ def start(runner: Any, target: Target, case: TransportCase) -> concurrent.future
 
 
 def run_check(
-    runner: Any, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None
+    runner: Runner, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None
 ) -> CaseResult:
     """The result of one transport check, begun now or earlier by `start`."""
     bound = _bound(runner, case)

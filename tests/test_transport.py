@@ -11,6 +11,7 @@ import pytest
 
 from conformance import transport
 from conformance.invariants import evaluate, registry
+from conformance.protocols.transport import Cancellation, Isolation, Pacing
 from conformance.runner import Runner
 from conformance.targets import load
 from conformance.targets.mutants import MUTANTS
@@ -31,24 +32,24 @@ def _outcome(invariant: str, context: object) -> str:
 
 
 def test_incremental_passes_paced_output_and_fails_buffered_output() -> None:
-    paced = transport.Pacing(2.9, tuple(0.05 + 0.1 * n for n in range(30)))
+    paced = Pacing(2.9, tuple(0.05 + 0.1 * n for n in range(30)))
     assert _outcome("transport.incremental", paced) == "pass"
-    buffered = transport.Pacing(2.9, tuple(2.95 + 0.001 * n for n in range(30)))
+    buffered = Pacing(2.9, tuple(2.95 + 0.001 * n for n in range(30)))
     assert _outcome("transport.incremental", buffered) == "fail"
-    first_then_held = transport.Pacing(2.9, (0.05, *(2.95 + 0.001 * n for n in range(29))))
+    first_then_held = Pacing(2.9, (0.05, *(2.95 + 0.001 * n for n in range(29))))
     assert _outcome("transport.incremental", first_then_held) == "fail"
-    assert _outcome("transport.incremental", transport.Pacing(2.9, ())) == "fail"
+    assert _outcome("transport.incremental", Pacing(2.9, ())) == "fail"
 
 
 def test_cancel_propagates_passes_a_prompt_close_and_fails_a_late_or_missing_one() -> None:
-    assert _outcome("transport.cancel-propagates", transport.Cancellation(3, 0.05, 2.0)) == "pass"
-    assert _outcome("transport.cancel-propagates", transport.Cancellation(3, None, 2.0)) == "fail"
-    assert _outcome("transport.cancel-propagates", transport.Cancellation(3, 2.3, 2.0)) == "fail"
+    assert _outcome("transport.cancel-propagates", Cancellation(3, 0.05, 2.0)) == "pass"
+    assert _outcome("transport.cancel-propagates", Cancellation(3, None, 2.0)) == "fail"
+    assert _outcome("transport.cancel-propagates", Cancellation(3, 2.3, 2.0)) == "fail"
 
 
 def test_concurrent_isolation_passes_equal_outputs_and_fails_a_difference() -> None:
-    assert _outcome("transport.concurrent-isolation", transport.Isolation(32, ())) == "pass"
-    mixed = transport.Isolation(32, (("openai-chat/openai/x", {"text": "a"}, {"text": "b"}),))
+    assert _outcome("transport.concurrent-isolation", Isolation(32, ())) == "pass"
+    mixed = Isolation(32, (("openai-chat/openai/x", {"text": "a"}, {"text": "b"}),))
     assert _outcome("transport.concurrent-isolation", mixed) == "fail"
 
 

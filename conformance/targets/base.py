@@ -25,16 +25,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from conformance.routes import Route, route_id
+
 __all__ = ["PROTOCOL_VERSION", "Route", "Exchange", "Head", "Target", "route_id"]
 
 PROTOCOL_VERSION = 1
-
-Route = tuple[str, str]
-"""(upstream protocol, client protocol), e.g. ("openai-chat", "anthropic-messages")."""
-
-
-def route_id(route: Route) -> str:
-    return f"{route[0]}-to-{route[1]}"
 
 
 @dataclass(frozen=True, slots=True)

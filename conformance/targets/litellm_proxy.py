@@ -55,7 +55,7 @@ from conformance.targets.litellm_sdk import (
     route_prefix,
 )
 
-__all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "litellm_prefix", "proxy_config"]
+__all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "proxy_config"]
 
 BIN_ENV = "CONFORMANCE_LITELLM_BIN"
 STARTUP_TIMEOUT = 90.0
@@ -84,12 +84,6 @@ SCRUBBED_ENV = (
     "CONFIG_FILE_PATH",
 )
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def litellm_prefix(provider: str) -> str:
-    """The LiteLLM model prefix for a capture's provider (`vllm` → `hosted_vllm`); `openai` if unknown.
-    One table for both LiteLLM targets: `litellm_sdk.PROVIDER_PREFIXES`."""
-    return PROVIDER_PREFIXES.get(provider, "openai")
 
 
 def _model_list(replay_base_url: str) -> list[tuple[str, str]]:
