@@ -38,6 +38,7 @@ def build_context(
     negative: dict[str, Any] | None = None,
     usage_requested: bool = True,
     status: int = 200,
+    ending: str = "complete",
 ) -> Context:
     """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
     if status >= 300:
@@ -54,6 +55,7 @@ def build_context(
         negative=negative,
         usage_requested=usage_requested,
         status=status,
+        ending=ending,
     )
 
 
@@ -68,6 +70,7 @@ def parsed_context(
     negative: dict[str, Any] | None = None,
     usage_requested: bool = True,
     status: int = 200,
+    ending: str = "complete",
 ) -> Context:
     """The context of `raw` already parsed into SSE `events`: payloads decoded, viewed and assembled."""
     module = _module(protocol)
@@ -87,6 +90,7 @@ def parsed_context(
         negative=negative,
         usage_requested=usage_requested,
         status=status,
+        ending=ending,
     )
 
 
@@ -97,8 +101,14 @@ def _module(protocol: str) -> Any:
 
 
 def check(ctx: Context, invariants: Iterable[Invariant] | None = None) -> list[Verdict]:
-    """The verdict of every invariant that applies to the context's protocol, in id order."""
+    """The verdict of every invariant that applies to the context's protocol, in id order.
+
+    An output with no event at all (a 2xx body that is empty, or holds no complete event) leaves
+    nothing for most invariants to judge: they are skipped rather than passed vacuously, and those
+    that judge silence (`sse.has-events`, the clean finish or error an upstream called for) decide."""
     chosen = select(ctx.protocol) if invariants is None else list(invariants)
     if ctx.status >= 300:
         chosen = [inv for inv in chosen if inv.id.startswith(_WHOLE_RESPONSE)]
+    elif not ctx.events:
+        return [evaluate(inv, ctx) if inv.judges_silence else inv.silent for inv in chosen]
     return [evaluate(inv, ctx) for inv in chosen]

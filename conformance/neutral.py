@@ -27,6 +27,8 @@ class ToolCall:
     arguments: Any
     """Parsed JSON arguments, or the raw string when it does not parse."""
     arguments_valid: bool = True
+    raw_arguments: str = ""
+    """The arguments as streamed, concatenated: `""` where nothing was streamed."""
 
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "arguments": self.arguments}

@@ -41,8 +41,12 @@ def _compare_text(name: str, expected: str, actual: str) -> Iterator[Violation]:
 
 @invariant(
     "semantic.text",
+    impact="breaks",
+    hint="",
     applies=_compared,
-    evidence="WIRE-FACTS §10 (a proxy re-encodes, it never rewrites content); #7 (first text_delta after thinking dropped), #32, #33 (framing and UTF-8 splits corrupting text)",
+    evidence=[
+        "WIRE-FACTS §10 (a proxy re-encodes, it never rewrites content); #7 (first text_delta after thinking dropped), #32, #33 (framing and UTF-8 splits corrupting text)"
+    ],
 )
 def text_preserved(ctx: Context) -> Iterator[Violation]:
     """The output's text, with any refusal text, equals the capture's, character for character."""
@@ -53,8 +57,12 @@ def text_preserved(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "semantic.reasoning",
+    impact="breaks",
+    hint="",
     applies=_compared,
-    evidence="§3 (each provider's reasoning field); O8 (stream and non-stream carry the same reasoning); #1-#4 (reasoning lost only when streaming)",
+    evidence=[
+        "§3 (each provider's reasoning field); O8 (stream and non-stream carry the same reasoning); #1-#4 (reasoning lost only when streaming)"
+    ],
 )
 def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
     """The output carries the capture's reasoning exactly once, in full."""
@@ -63,8 +71,12 @@ def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "semantic.tool-calls",
+    impact="breaks",
+    hint="",
     applies=_compared,
-    evidence="§2.3, §5.1 (tool name and arguments as one JSON object); #11-#18 (merged, dropped or corrupted tool calls)",
+    evidence=[
+        "§2.3, §5.1 (tool name and arguments as one JSON object); #11-#18 (merged, dropped or corrupted tool calls)"
+    ],
 )
 def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
     """The output makes the capture's tool calls in order, with the same names and the same parsed arguments."""
@@ -80,9 +92,12 @@ def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "semantic.tool-call-ids",
-    severity="warning",
+    impact="strict",
+    hint="",
     applies=_compared,
-    evidence="§2.3, §5.2 (the id links a tool call to its result); a proxy that rewrites ids must map them back, which the stream alone cannot show",
+    evidence=[
+        "§2.3, §5.2 (the id links a tool call to its result); a proxy that rewrites ids must map them back, which the stream alone cannot show"
+    ],
 )
 def tool_call_ids_preserved(ctx: Context) -> Iterator[Violation]:
     """The output keeps the upstream's tool-call ids."""
@@ -94,8 +109,12 @@ def tool_call_ids_preserved(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "semantic.finish",
+    impact="breaks",
+    hint="",
     applies=_positive,
-    evidence="corpus/README.md neutral finish table; O6, A9 (tool_calls ↔ tool_use, stop ↔ end_turn, length ↔ max_tokens); #9, #10 (tool turns reported as end_turn)",
+    evidence=[
+        "corpus/README.md neutral finish table; O6, A9 (tool_calls ↔ tool_use, stop ↔ end_turn, length ↔ max_tokens); #9, #10 (tool turns reported as end_turn)"
+    ],
 )
 def finish_preserved(ctx: Context) -> Iterator[Violation]:
     """The output finishes for the same reason as the capture, mapped between protocols."""
@@ -110,8 +129,12 @@ def _usage_compared(ctx: Context) -> bool:
 
 @invariant(
     "semantic.usage",
+    impact="breaks",
+    hint="",
     applies=_usage_compared,
-    evidence="§2.2 (usage covers the whole request); §5.4 (message_delta usage is cumulative); #2, #25, #26 (usage lost, zeroed or overwritten)",
+    evidence=[
+        "§2.2 (usage covers the whole request); §5.4 (message_delta usage is cumulative); #2, #25, #26 (usage lost, zeroed or overwritten)"
+    ],
 )
 def usage_preserved(ctx: Context) -> Iterator[Violation]:
     """When the client asked for usage, the output reports the capture's input and output token counts."""
@@ -124,9 +147,13 @@ def usage_preserved(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "semantic.signatures",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
     applies=_compared,
-    evidence="§5.3 rule 4; X2 (signatures byte-identical on replay); #29, #30 (dropped, empty or fabricated signatures: 'Invalid signature in thinking block')",
+    evidence=[
+        "§5.3 rule 4; X2 (signatures byte-identical on replay); #29, #30 (dropped, empty or fabricated signatures: 'Invalid signature in thinking block')"
+    ],
 )
 def signatures_preserved(ctx: Context) -> Iterator[Violation]:
     """Thinking signatures reach an Anthropic client byte for byte, and none is invented."""
@@ -141,8 +168,13 @@ def signatures_preserved(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "semantic.clean-finish",
+    impact="breaks",
+    judges_silence=True,
+    hint="",
     applies=_positive,
-    evidence="§2.1, §5.1 (a complete stream ends with [DONE] or message_stop); #28 (a stream with no terminal event truncates silently)",
+    evidence=[
+        "§2.1, §5.1 (a complete stream ends with [DONE] or message_stop); #28 (a stream with no terminal event truncates silently)"
+    ],
 )
 def clean_finish(ctx: Context) -> Iterator[Violation]:
     """A capture that completed upstream completes at the client: no error, and the protocol's terminator."""
@@ -160,8 +192,13 @@ def _negative(ctx: Context) -> bool:
 
 @invariant(
     "semantic.error-surfaced",
+    impact="breaks",
+    judges_silence=True,
+    hint="",
     applies=_negative,
-    evidence="§8 (errors in each protocol: an error frame or event, then EOF); X1; #28 (a cut-off reported as a clean finish hides the failure)",
+    evidence=[
+        "§8 (errors in each protocol: an error frame or event, then EOF); X1; #28 (a cut-off reported as a clean finish hides the failure)"
+    ],
 )
 def error_surfaced(ctx: Context) -> Iterator[Violation]:
     """When the upstream stream broke, the client receives an error in its own protocol and no clean finish."""

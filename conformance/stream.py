@@ -67,7 +67,14 @@ class Context:
     usage_requested: bool = True
     status: int = 200
     """The HTTP status the client got; a body sent with a 4xx or 5xx status is an error response."""
+    ending: str = "complete"
+    """How the response ended for the client: `complete`, or `aborted` (the body broke off: its
+    chunked encoding never ended, or the connection was reset). To a client an abort is an error."""
 
     @property
     def failed_upstream(self) -> bool:
         return self.negative is not None
+
+    @property
+    def aborted(self) -> bool:
+        return self.ending == "aborted"

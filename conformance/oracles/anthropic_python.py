@@ -97,9 +97,13 @@ def _request(ctx: Context) -> tuple[list[Any], int]:
 
 @invariant(
     "oracle.anthropic-python",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
     applies=compared,
-    evidence="X1 (feed every output to the anthropic-sdk-python accumulator; silently empty content fails); §7.4 (`anthropic/_streaming.py` drops events with no event: name and raises on event: error; `lib/streaming/_messages.py` accumulate_event: message_start first, blocks appended without an index check, mismatched deltas ignored); §8",
+    evidence=[
+        "X1 (feed every output to the anthropic-sdk-python accumulator; silently empty content fails); §7.4 (`anthropic/_streaming.py` drops events with no event: name and raises on event: error; `lib/streaming/_messages.py` accumulate_event: message_start first, blocks appended without an index check, mismatched deltas ignored); §8"
+    ],
 )
 def anthropic_python(ctx: Context) -> Iterator[Violation]:
     """The official anthropic-sdk-python client, reading the stream over HTTP with `client.messages.stream()`, raises nothing and assembles a final message whose text blocks, thinking text and signatures, tool_use blocks (names and inputs, in order) and neutral stop reason are the capture's; when the upstream broke, it raises."""

@@ -115,10 +115,14 @@ def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | Non
 
 @invariant(
     "oracle.openai-python",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=compared,
-    evidence="X1 (feed every output to the openai-python chat accumulator); §7.1-§7.2 (openai-python `_streaming.py`: decoder and stream loop, APIError on an error frame); §7.3 (`lib/streaming/chat/_completions.py`, `lib/streaming/_deltas.py`: choices and tool calls placed by index, strings concatenated); §8 (how the SDK reacts to mid-stream errors). Proxy level: Mistral's index-less tool calls make the accumulator raise and Copilot's first tool index 1 corrupts it (§4, §7.3)",
+    evidence=[
+        "X1 (feed every output to the openai-python chat accumulator); §7.1-§7.2 (openai-python `_streaming.py`: decoder and stream loop, APIError on an error frame); §7.3 (`lib/streaming/chat/_completions.py`, `lib/streaming/_deltas.py`: choices and tool calls placed by index, strings concatenated); §8 (how the SDK reacts to mid-stream errors). Proxy level: Mistral's index-less tool calls make the accumulator raise and Copilot's first tool index 1 corrupts it (§4, §7.3)"
+    ],
 )
 def openai_python(ctx: Context) -> Iterator[Violation]:
     """The official openai-python client, reading the stream over HTTP with `client.chat.completions.stream()`, raises nothing and assembles choice 0 with the capture's content, refusal, tool calls (names and parsed arguments, an empty string counting as {}, in order), reasoning (the first of `reasoning_content`, `reasoning`, `thinking` it kept as an extra field) and neutral finish reason; when the upstream broke, it raises."""

@@ -232,7 +232,8 @@ def assemble(v: View) -> Message:
 
 
 def _clean(ctx: Context) -> bool:
-    return not ctx.view.errors
+    """The stream neither reported an error nor was aborted: it must then end as the protocol says."""
+    return not ctx.view.errors and not ctx.aborted
 
 
 # ---------------------------------------------------------------------------------- framing (A1)
@@ -240,8 +241,12 @@ def _clean(ctx: Context) -> bool:
 
 @invariant(
     "anthropic.sse.named-events",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.1 (each event has an SSE event name); §7.4 (anthropic-sdk-python silently drops events with no event: line)",
+    evidence=[
+        "§5.1 (each event has an SSE event name); §7.4 (anthropic-sdk-python silently drops events with no event: line)"
+    ],
 )
 def named_events(ctx: Context) -> Iterator[Violation]:
     """Every event has an `event:` name."""
@@ -255,8 +260,12 @@ def named_events(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.stream.no-done",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§7.4, A1; #27 (data: [DONE] appended to an Anthropic stream broke a Go decoder with \"invalid character 'D'\")",
+    evidence=[
+        "§7.4, A1; #27 (data: [DONE] appended to an Anthropic stream broke a Go decoder with \"invalid character 'D'\")"
+    ],
 )
 def no_done(ctx: Context) -> Iterator[Violation]:
     """No event carries the OpenAI `[DONE]` sentinel."""
@@ -265,7 +274,13 @@ def no_done(ctx: Context) -> Iterator[Violation]:
             yield Violation("[DONE] written into an Anthropic stream", "no [DONE]", item.raw, item.event)
 
 
-@invariant("anthropic.data.json", protocol=ANTHROPIC_MESSAGES, evidence="§5.2 (every payload is an object with a type)")
+@invariant(
+    "anthropic.data.json",
+    impact="breaks",
+    hint="",
+    protocol=ANTHROPIC_MESSAGES,
+    evidence=["§5.2 (every payload is an object with a type)"],
+)
 def data_is_json(ctx: Context) -> Iterator[Violation]:
     """Every `data:` payload is a JSON object with a string `type`."""
     for item in ctx.view.items:
@@ -279,8 +294,12 @@ def data_is_json(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.sse.event-matches-type",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.3 rule 7 (the event: name equals the JSON type on every event); §7.4 (the SDK dispatches on the event name)",
+    evidence=[
+        "§5.3 rule 7 (the event: name equals the JSON type on every event); §7.4 (the SDK dispatches on the event name)"
+    ],
 )
 def event_matches_type(ctx: Context) -> Iterator[Violation]:
     """The `event:` name equals the JSON `type` of its data."""
@@ -291,8 +310,10 @@ def event_matches_type(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.event.schema",
+    impact="strict",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.2 (payloads per anthropic-sdk-python types); A11: unknown event types are tolerated (§5.1)",
+    evidence=["§5.2 (payloads per anthropic-sdk-python types); A11: unknown event types are tolerated (§5.1)"],
 )
 def event_schema(ctx: Context) -> Iterator[Violation]:
     """Every event of a known type validates against its schema; unknown types are tolerated."""
@@ -320,16 +341,64 @@ def event_schema(ctx: Context) -> Iterator[Violation]:
 # ---------------------------------------------------------------------------------- order (A2, A3, A8)
 
 
+# The fields anthropic-sdk-python's accumulator reads from each event type, and what it reads them as.
+_CLIENT_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
+    "message_start": (("message", dict),),
+    "content_block_start": (("index", int), ("content_block", dict)),
+    "content_block_delta": (("index", int), ("delta", dict)),
+    "content_block_stop": (("index", int),),
+    "message_delta": (("delta", dict), ("usage", dict)),
+}
+
+
+@invariant(
+    "anthropic.event.client-fields",
+    impact="breaks",
+    hint="",
+    protocol=ANTHROPIC_MESSAGES,
+    evidence=["anthropic-sdk-python lib/streaming/_messages.py accumulate_event reads these fields and raises without them"],
+)
+def event_client_fields(ctx: Context) -> Iterator[Violation]:
+    """Every event carries the fields anthropic-sdk-python's accumulator reads: `message_start` a `message` with a `usage` object, block events an integer `index`, `content_block_start` a `content_block`, `content_block_delta` a `delta`, and `message_delta` a `delta` and a `usage` object."""
+    for kind, fields in _CLIENT_FIELDS.items():
+        for item in ctx.view.of_type(kind):
+            data = item.data or {}
+            for name, expected in fields:
+                value = data.get(name)
+                if type(value) is not expected:  # bool is an int, but not an index
+                    yield Violation(
+                        f"{kind} without {name} as {expected.__name__}: anthropic-sdk-python raises",
+                        f"{name}: {expected.__name__}",
+                        value,
+                        item.event,
+                        name,
+                    )
+                    return
+            if kind == "message_start" and not isinstance(data["message"].get("usage"), dict):
+                yield Violation(
+                    "message_start without message.usage: anthropic-sdk-python raises",
+                    "message.usage: {...}",
+                    data["message"].get("usage"),
+                    item.event,
+                    "message.usage",
+                )
+                return
+
+
 @invariant(
     "anthropic.message-start.first",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.3 rule 1 (the first non-ping event is message_start, exactly once); §7.4 (the SDK raises on any event before message_start); #5 (a duplicate message_start emptied the content)",
+    evidence=[
+        "§5.3 rule 1 (the first non-ping event is message_start, exactly once); §7.4 (the SDK raises on any event before message_start); #5 (a duplicate message_start emptied the content)"
+    ],
 )
 def message_start_first(ctx: Context) -> Iterator[Violation]:
-    """The first event other than `ping` is `message_start`, and it occurs exactly once."""
+    """The first event other than `ping` is `message_start` (or an `error`: the failure came before the message began), and `message_start` occurs at most once."""
     items = [item for item in ctx.view.items if item.type != "ping"]
     starts = ctx.view.of_type("message_start")
-    if not items or items[0].type != "message_start":
+    if not items or items[0].type not in ("message_start", "error"):
         yield Violation(
             "stream does not open with message_start",
             "message_start",
@@ -342,9 +411,12 @@ def message_start_first(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.message-start.input-tokens",
+    impact="strict",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    severity="warning",
-    evidence="§5.2 (message_start carries usage.input_tokens); A2; #25 (input_tokens 0 in message_start leaves Claude Code at 0% context). A warning: an adapter streaming from an upstream that reports usage only at the end cannot know the count without buffering the stream",
+    evidence=[
+        "§5.2 (message_start carries usage.input_tokens); A2; #25 (input_tokens 0 in message_start leaves Claude Code at 0% context). A warning: an adapter streaming from an upstream that reports usage only at the end cannot know the count without buffering the stream"
+    ],
 )
 def message_start_input_tokens(ctx: Context) -> Iterator[Violation]:
     """`message_start` reports the real, non-zero `input_tokens`."""
@@ -364,8 +436,12 @@ def message_start_input_tokens(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.block.sequence",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.1 (start, deltas, stop per block; index is the position in content); §5.3 rule 2 (indices 0,1,2… never interleave); §7.4 (the SDK appends blocks without checking the index); #34 (a block never closed: 'Content block not found')",
+    evidence=[
+        "§5.1 (start, deltas, stop per block; index is the position in content); §5.3 rule 2 (indices 0,1,2… never interleave); §7.4 (the SDK appends blocks without checking the index); #34 (a block never closed: 'Content block not found')"
+    ],
 )
 def block_sequence(ctx: Context) -> Iterator[Violation]:
     """Blocks take indices 0..n-1 in order, never interleave, and each goes start → deltas → one stop."""
@@ -380,8 +456,12 @@ def block_sequence(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.delta.matches-block",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.3 rule 3; §7.4 (the SDK silently ignores a mismatched delta; Claude Code throws 'Content block is not a thinking block'); #5, #6, #8",
+    evidence=[
+        "§5.3 rule 3; §7.4 (the SDK silently ignores a mismatched delta; Claude Code throws 'Content block is not a thinking block'); #5, #6, #8"
+    ],
 )
 def delta_matches_block(ctx: Context) -> Iterator[Violation]:
     """Each delta's type is one that its block's type accepts (text: text/citations, thinking: thinking/signature, tool: input_json)."""
@@ -402,8 +482,12 @@ def delta_matches_block(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.block.no-empty-text",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="A5; #7 and LiteLLM #31560 (spurious empty text block at index 0 before a tool call), #9, #35 (the API rejects replayed empty text blocks: 'text content blocks must be non-empty')",
+    evidence=[
+        "A5; #7 and LiteLLM #31560 (spurious empty text block at index 0 before a tool call), #9, #35 (the API rejects replayed empty text blocks: 'text content blocks must be non-empty')"
+    ],
 )
 def no_empty_text(ctx: Context) -> Iterator[Violation]:
     """No text block ends up empty and no `text_delta` is empty."""
@@ -432,8 +516,12 @@ def no_empty_text(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.tool.input-json",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence='§5.1 (the final input is always an object); §5.4 (the first delta may be partial_json ""; a tool with no arguments sends only that; a block with no deltas keeps its start input); #11-#14',
+    evidence=[
+        '§5.1 (the final input is always an object); §5.4 (the first delta may be partial_json ""; a tool with no arguments sends only that; a block with no deltas keeps its start input); #11-#14'
+    ],
 )
 def tool_input_json(ctx: Context) -> Iterator[Violation]:
     """A tool block's concatenated `partial_json` parses to an object (\"\" meaning {}), and a block that gets deltas starts with `input: {}`."""
@@ -463,8 +551,12 @@ def tool_input_json(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.thinking.signature",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.1 (signature_delta comes just before content_block_stop); §5.3 rule 4 (exactly one, last); #29, #30 (empty or fabricated signatures fail on replay)",
+    evidence=[
+        "§5.1 (signature_delta comes just before content_block_stop); §5.3 rule 4 (exactly one, last); #29, #30 (empty or fabricated signatures fail on replay)"
+    ],
 )
 def thinking_signature(ctx: Context) -> Iterator[Violation]:
     """A thinking block carries at most one `signature_delta`, as its last delta, with a non-empty signature."""
@@ -496,9 +588,13 @@ def thinking_signature(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.message-delta.once",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
     applies=_clean,
-    evidence="§5.3 rule 5 (exactly one message_delta, after the last content_block_stop); §5.2 (stop_reason is non-null outside message_start); A8; #20",
+    evidence=[
+        "§5.3 rule 5 (exactly one message_delta, after the last content_block_stop); §5.2 (stop_reason is non-null outside message_start); A8; #20"
+    ],
 )
 def message_delta_once(ctx: Context) -> Iterator[Violation]:
     """A stream that did not fail has exactly one `message_delta`, after the last block stop, with a non-null `stop_reason`."""
@@ -519,9 +615,13 @@ def message_delta_once(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.message-stop.last",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
     applies=_clean,
-    evidence="§5.1 (message_stop ends the stream); §5.3 rule 5 (message_stop is the last event); #28 (EOF with no terminal event: silent truncation)",
+    evidence=[
+        "§5.1 (message_stop ends the stream); §5.3 rule 5 (message_stop is the last event); #28 (EOF with no terminal event: silent truncation)"
+    ],
 )
 def message_stop_last(ctx: Context) -> Iterator[Violation]:
     """A stream that did not fail ends with exactly one `message_stop`."""
@@ -538,8 +638,10 @@ def message_stop_last(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.stop-reason.tool-use",
+    impact="breaks",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§5.2 StopReason; A9; #9, #10 (a tool turn ended with end_turn), #15 (tool_use with no tool block)",
+    evidence=["§5.2 StopReason; A9; #9, #10 (a tool turn ended with end_turn), #15 (tool_use with no tool block)"],
 )
 def stop_reason_tool_use(ctx: Context) -> Iterator[Violation]:
     """`stop_reason` is `tool_use` exactly when the message has a `tool_use` block (a turn cut by `max_tokens` excepted)."""
@@ -563,8 +665,10 @@ def stop_reason_tool_use(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "anthropic.error.last",
+    impact="strict",
+    hint="",
     protocol=ANTHROPIC_MESSAGES,
-    evidence="§8 (event: error is followed by EOF: no content_block_stop, message_delta or message_stop); A10",
+    evidence=["§8 (event: error is followed by EOF: no content_block_stop, message_delta or message_stop); A10"],
 )
 def error_is_last(ctx: Context) -> Iterator[Violation]:
     """Nothing follows an `error` event."""

@@ -18,7 +18,9 @@ def _observed(ctx: Context, kind: str) -> Iterator[Violation]:
 
 @invariant(
     "sse.utf8",
-    evidence="WHATWG §9.2.5 (the stream is always UTF-8; invalid bytes decode as U+FFFD); S2; #33 (a multi-byte character split across reads was corrupted)",
+    impact="breaks",
+    hint="",
+    evidence=["WHATWG §9.2.5 (the stream is always UTF-8; invalid bytes decode as U+FFFD); S2; #33 (a multi-byte character split across reads was corrupted)"],
 )
 def valid_utf8(ctx: Context) -> Iterator[Violation]:
     """The stream is valid UTF-8."""
@@ -26,7 +28,10 @@ def valid_utf8(ctx: Context) -> Iterator[Violation]:
 
 
 @invariant(
-    "sse.event-terminated", evidence="WHATWG §9.2.6 (at EOF, an event without its final blank line is discarded); S1"
+    "sse.event-terminated",
+    impact="breaks",
+    hint="",
+    evidence=["WHATWG §9.2.6 (at EOF, an event without its final blank line is discarded); S1"],
 )
 def event_terminated(ctx: Context) -> Iterator[Violation]:
     """The stream ends after a blank line, so its last event is dispatched."""
@@ -35,7 +40,10 @@ def event_terminated(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "sse.has-events",
-    evidence="S5 (every emitted event has a data: line); §2.1, §5.1 (a response stream carries events)",
+    impact="breaks",
+    judges_silence=True,
+    hint="",
+    evidence=["S5 (every emitted event has a data: line); §2.1, §5.1 (a response stream carries events)"],
 )
 def has_events(ctx: Context) -> Iterator[Violation]:
     """The stream carries at least one event."""

@@ -31,8 +31,12 @@ def _error_status(ctx: Context) -> bool:
 
 @invariant(
     "http.error-body",
+    impact="strict",
+    hint="",
     applies=_error_status,
-    evidence='§8 (OpenRouter, before any token: an HTTP error status with {"error":{"code":…,"message":…}}); §5.2 (the Anthropic error object {type:"error", error:{type, message}}); openai-python and anthropic-sdk-python read error.message from an error response',
+    evidence=[
+        '§8 (OpenRouter, before any token: an HTTP error status with {"error":{"code":…,"message":…}}); §5.2 (the Anthropic error object {type:"error", error:{type, message}}); openai-python and anthropic-sdk-python read error.message from an error response'
+    ],
 )
 def error_body(ctx: Context) -> Iterator[Violation]:
     """A 4xx or 5xx response carries a JSON error object in the client's protocol: `{"error": {"message": …}}`, and for Anthropic clients `{"type": "error", "error": {"type": …, "message": …}}`."""

@@ -155,8 +155,9 @@ def assemble(v: View) -> Message:
             arguments.append(function["arguments"])
     for key in sorted(calls):
         slot, pieces = calls[key]
-        arguments, valid = parse_arguments("".join(pieces))
-        message.tool_calls.append(ToolCall(slot["id"], slot["name"], arguments, valid))
+        raw = "".join(pieces)
+        arguments, valid = parse_arguments(raw)
+        message.tool_calls.append(ToolCall(slot["id"], slot["name"], arguments, valid, raw))
     message.finish = neutral_finish(finish, bool(message.tool_calls))
     for chunk in v.chunks:
         usage = chunk.data.get("usage")
@@ -186,8 +187,12 @@ def _include_usage(ctx: Context) -> bool:
 
 @invariant(
     "openai.sse.data-only",
+    impact="strict",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§2.1 (data-only server-sent events); §7.1 deviations 1-2: an id line makes openai-python dispatch empty events",
+    evidence=[
+        "§2.1 (data-only server-sent events); §7.1 deviations 1-2: an id line makes openai-python dispatch empty events"
+    ],
 )
 def data_only(ctx: Context) -> Iterator[Violation]:
     """Every event is an unnamed `data:` event with no `event:` or `id:` field."""
@@ -200,6 +205,17 @@ def data_only(ctx: Context) -> Iterator[Violation]:
                 index,
             )
             return
+
+
+@invariant(
+    "openai.sse.no-dataless-event",
+    impact="breaks",
+    hint="",
+    protocol=OPENAI_CHAT,
+    evidence=["§7.1 deviation 1: openai-python dispatches an event: line without data as data '' and fails to parse it"],
+)
+def no_dataless_event(ctx: Context) -> Iterator[Violation]:
+    """No event has an `event:` field without a `data:` field."""
     for observation in ctx.observations:
         if observation.kind == "empty-dispatch":
             yield Violation(
@@ -212,8 +228,10 @@ def data_only(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.data.json",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§2.1 ([DONE] is the only non-JSON data); §7.2 (openai-python raises on non-JSON data)",
+    evidence=["§2.1 ([DONE] is the only non-JSON data); §7.2 (openai-python raises on non-JSON data)"],
 )
 def data_is_json(ctx: Context) -> Iterator[Violation]:
     """Every `data:` payload is a JSON object, except the final `[DONE]`."""
@@ -229,8 +247,10 @@ def data_is_json(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.done.last",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§2.1; §7.2 (openai-python stops reading at [DONE], so anything after it is lost)",
+    evidence=["§2.1; §7.2 (openai-python stops reading at [DONE], so anything after it is lost)"],
 )
 def done_is_last(ctx: Context) -> Iterator[Violation]:
     """`[DONE]` appears at most once, as the last event."""
@@ -244,13 +264,17 @@ def done_is_last(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.stream.terminated",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§2.1 (streams are terminated by data: [DONE]); §8 (an error frame ends the stream without [DONE]); #28 (EOF with no terminator is silent truncation)",
+    evidence=[
+        "§2.1 (streams are terminated by data: [DONE]); §8 (an error frame ends the stream without [DONE]); #28 (EOF with no terminator is silent truncation)"
+    ],
 )
 def stream_terminated(ctx: Context) -> Iterator[Violation]:
-    """The stream ends with `[DONE]` or with an error frame, never by just stopping."""
+    """The stream ends with `[DONE]`, with an error frame, or aborted (a cut-off response is an error to the client), never by just stopping."""
     v: View = ctx.view
-    if not v.done and not v.errors:
+    if not v.done and not v.errors and not ctx.aborted:
         yield Violation(
             "the stream ends without [DONE] and without an error frame",
             "[DONE] or an error frame",
@@ -261,8 +285,12 @@ def stream_terminated(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.error.last",
+    impact="strict",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§8 (OpenAI: error frame, then EOF, no [DONE]; OpenRouter: the stream is terminated after the error event); O9",
+    evidence=[
+        "§8 (OpenAI: error frame, then EOF, no [DONE]; OpenRouter: the stream is terminated after the error event); O9"
+    ],
 )
 def error_is_last(ctx: Context) -> Iterator[Violation]:
     """Nothing follows an error frame: no chunk and no `[DONE]`."""
@@ -278,8 +306,10 @@ def error_is_last(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.error.schema",
+    impact="strict",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§8 (error frame shapes of OpenAI and OpenRouter); openai-python reads error.message (§7.2)",
+    evidence=["§8 (error frame shapes of OpenAI and OpenRouter); openai-python reads error.message (§7.2)"],
 )
 def error_schema(ctx: Context) -> Iterator[Violation]:
     """An error frame is `{"error": {"message": …}}` per the error schema."""
@@ -299,9 +329,13 @@ def error_schema(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.chunk.schema",
+    impact="strict",
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence="§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)",
+    evidence=[
+        "§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)"
+    ],
 )
 def chunk_schema(ctx: Context) -> Iterator[Violation]:
     """Every chunk validates against the lenient `chat.completion.chunk` schema."""
@@ -321,10 +355,51 @@ def chunk_schema(ctx: Context) -> Iterator[Violation]:
 
 
 @invariant(
-    "openai.chunk.identity-stable",
+    "openai.chunk.client-fields",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence="§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)",
+    evidence=["openai-python: a chunk whose object is not chat.completion.chunk is skipped; a choice without index raises TypeError, without delta AttributeError"],
+)
+def chunk_client_fields(ctx: Context) -> Iterator[Violation]:
+    """Every chunk that carries choices or usage has `object: "chat.completion.chunk"` and a `choices` list, and every choice has an integer `index` and a `delta` object: the fields the openai-python client needs to read it."""
+    for chunk in ctx.view.chunks:
+        data = chunk.data
+        if not isinstance(data.get("choices"), list):
+            yield Violation("chunk has no choices list", "choices: [...]", data.get("choices"), chunk.event, "choices")
+            return
+        if (data["choices"] or data.get("usage")) and data.get("object") != "chat.completion.chunk":
+            yield Violation(
+                "chunk without object chat.completion.chunk: openai-python skips it",
+                "chat.completion.chunk",
+                data.get("object"),
+                chunk.event,
+                "object",
+            )
+            return
+        for position, choice in enumerate(data["choices"]):
+            if type(choice.get("index")) is not int or not isinstance(choice.get("delta"), dict):
+                missing = "index" if type(choice.get("index")) is not int else "delta"
+                yield Violation(
+                    f"choice without an integer index and a delta object: openai-python raises on its {missing}",
+                    {"index": 0, "delta": {}},
+                    {key: choice.get(key) for key in ("index", "delta")},
+                    chunk.event,
+                    f"choices[{position}].{missing}",
+                )
+                return
+
+
+@invariant(
+    "openai.chunk.identity-stable",
+    impact="strict",
+    hint="",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence=[
+        "§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)"
+    ],
 )
 def identity_stable(ctx: Context) -> Iterator[Violation]:
     """`id`, `created` and `model` are the same on every chunk."""
@@ -345,8 +420,10 @@ def _identity(values: tuple[Any, ...]) -> dict[str, Any]:
 
 @invariant(
     "openai.choice.one-per-chunk",
+    impact="strict",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§2.3 (n=3: every chunk carries exactly one choice); O10",
+    evidence=["§2.3 (n=3: every chunk carries exactly one choice); O10"],
 )
 def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
     """Each chunk carries at most one choice."""
@@ -360,9 +437,14 @@ def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.role.first-delta-only",
+    impact="breaks",
+    quirks=["role.every-delta"],
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence="§2.3 (the first chunk of a choice is the only one with role); §7.3 (the openai-python accumulator concatenates a repeated role into 'assistantassistant'); OpenRouter, Together, Copilot, Perplexity repeat it (§4)",
+    evidence=[
+        "§2.3 (the first chunk of a choice is the only one with role); §7.3 (the openai-python accumulator concatenates a repeated role into 'assistantassistant'); OpenRouter, Together, Copilot, Perplexity repeat it (§4)"
+    ],
 )
 def role_first_only(ctx: Context) -> Iterator[Violation]:
     """`role` appears only in the first delta of each choice."""
@@ -386,19 +468,23 @@ def _has_tool_calls(ctx: Context) -> bool:
 
 @invariant(
     "openai.tool.header-once",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=_has_tool_calls,
-    evidence="§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)",
+    evidence=[
+        "§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)"
+    ],
 )
 def tool_header_once(ctx: Context) -> Iterator[Violation]:
-    """A tool call's `id` and `function.name` appear only in that call's first delta."""
+    """A tool call's non-empty `id` and `function.name` appear only in that call's first delta (a repeated empty string is harmless)."""
     seen: set[tuple[int, Any]] = set()
     for chunk, choice, call in ctx.view.tool_deltas:
         key = (choice, hashable(call.get("index")))
         if key in seen:
             function = call.get("function") if isinstance(call.get("function"), dict) else {}
-            repeated = (["id"] if "id" in call else []) + (["function.name"] if "name" in function else [])
+            repeated = (["id"] if call.get("id") else []) + (["function.name"] if function.get("name") else [])
             if repeated:
                 yield Violation(
                     "tool call header repeated in a later delta",
@@ -413,9 +499,13 @@ def tool_header_once(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.tool.first-delta-named",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     applies=_has_tool_calls,
-    evidence="§2.3 (the first delta for each tool call carries id, type and function.name); §7.3; Mistral sends no index (§4), which openai.tool.index-dense reports at proxy level",
+    evidence=[
+        "§2.3 (the first delta for each tool call carries id, type and function.name); §7.3; Mistral sends no index (§4), which openai.tool.index-dense reports at proxy level"
+    ],
 )
 def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
     """The first delta of every tool call carries a non-empty `id` and a non-empty `function.name`."""
@@ -438,10 +528,14 @@ def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.tool.index-dense",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=_has_tool_calls,
-    evidence="§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)",
+    evidence=[
+        "§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)"
+    ],
 )
 def tool_index_dense(ctx: Context) -> Iterator[Violation]:
     """Tool-call indices of each choice start at 0 and each new call takes the next index."""
@@ -467,9 +561,13 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.tool.index-per-id",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     applies=_has_tool_calls,
-    evidence="§2.3 (each call has its own index); O4; #16-#18 (every call at index 0 merges calls into invalid JSON and names like search_circularsearch_circular)",
+    evidence=[
+        "§2.3 (each call has its own index); O4; #16-#18 (every call at index 0 merges calls into invalid JSON and names like search_circularsearch_circular)"
+    ],
 )
 def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
     """Each tool-call index belongs to one call: a delta never brings a second `id` to an index already in use."""
@@ -492,17 +590,25 @@ def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.tool.arguments-json",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
     applies=_has_tool_calls,
-    evidence="§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)",
+    evidence=["§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)"],
 )
 def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
-    """Each tool call's concatenated `function.arguments` parse as a JSON object (an empty string meaning no arguments)."""
+    """Each finished tool call's concatenated `function.arguments` parse as a JSON object; `""` is legal only as a first fragment, never as the whole (a call with no arguments sends `"{}"`)."""
     calls = ctx.message.tool_calls
-    if calls and (ctx.message.finish == "length" or ctx.view.errors):
+    if calls and (ctx.message.finish == "length" or ctx.view.errors or ctx.aborted):
         calls = calls[:-1]  # the call being written when max_tokens or an error cut the turn
     for call in calls:
-        if not call.arguments_valid or not isinstance(call.arguments, dict):
+        if not call.raw_arguments.strip():
+            yield Violation(
+                f"tool call {call.id or call.name!r} finished with empty arguments: clients that parse them raise",
+                "{}",
+                call.raw_arguments,
+            )
+        elif not call.arguments_valid or not isinstance(call.arguments, dict):
             yield Violation(
                 f"arguments of tool call {call.id or call.name!r} are not a JSON object",
                 "a JSON object",
@@ -515,9 +621,14 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.finish.once",
+    impact="breaks",
+    quirks=["finish.duplicate"],
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence="§2.3 (OpenAI sends one finish chunk per choice); O5; #19 (a second tool_calls finish wipes the tool calls), #20 ('stopstop', doubled messages); OpenRouter, Cloudflare and Together send it twice (§4)",
+    evidence=[
+        "§2.3 (OpenAI sends one finish chunk per choice); O5; #19 (a second tool_calls finish wipes the tool calls), #20 ('stopstop', doubled messages); OpenRouter, Cloudflare and Together send it twice (§4)"
+    ],
 )
 def finish_once(ctx: Context) -> Iterator[Violation]:
     """Each choice has at most one non-null `finish_reason`, and no delta for that choice follows it."""
@@ -538,8 +649,12 @@ def finish_once(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.finish.tool-calls-has-calls",
+    impact="breaks",
+    hint="",
     protocol=OPENAI_CHAT,
-    evidence="§2.3 (tool_calls finishes a turn that called tools; the reverse does not hold under a forced tool_choice); O6",
+    evidence=[
+        "§2.3 (tool_calls finishes a turn that called tools; the reverse does not hold under a forced tool_choice); O6"
+    ],
 )
 def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
     """A `finish_reason` of `tool_calls` comes only after at least one tool call in that choice."""
@@ -561,17 +676,19 @@ def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
 
 
 @invariant(
-    "openai.usage.placement",
+    "openai.chunk.has-choice",
+    impact="breaks",
+    quirks=["usage.empty-choices-chunk"],
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence="§2.2 stream_options.include_usage (one extra chunk before [DONE] whose choices is always an empty array; usage null on every other chunk); O7; #22-#24; DeepSeek, Groq, Mistral and OpenRouter put usage on the finish chunk (§4)",
+    applies=lambda ctx: not _include_usage(ctx),
+    evidence=["#22 (a choices:[] usage chunk sent without include_usage: IndexError in naive clients), #24"],
 )
-def usage_placement(ctx: Context) -> Iterator[Violation]:
-    """With `include_usage`, exactly one chunk has `choices: []`, it carries the usage and follows every finish chunk; other chunks have no usage; without it, no chunk is choice-less."""
-    v: View = ctx.view
-    empty = [c for c in v.chunks if c.data.get("choices") == []]
-    if not _include_usage(ctx):
-        for chunk in empty:
+def has_choice(ctx: Context) -> Iterator[Violation]:
+    """When the client did not ask for usage (`stream_options.include_usage`), every chunk carries a choice."""
+    for chunk in ctx.view.chunks:
+        if chunk.data.get("choices") == []:
             yield Violation(
                 "choice-less chunk sent although the client did not ask for usage",
                 "every chunk has a choice",
@@ -579,7 +696,24 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
                 chunk.event,
                 "choices",
             )
-        return
+
+
+@invariant(
+    "openai.usage.placement",
+    impact="strict",
+    quirks=["usage.on-finish-chunk", "usage.repeated"],
+    hint="",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    applies=_include_usage,
+    evidence=[
+        "§2.2 stream_options.include_usage (one extra chunk before [DONE] whose choices is always an empty array; usage null on every other chunk); O7; #22-#24; DeepSeek, Groq, Mistral and OpenRouter put usage on the finish chunk (§4)"
+    ],
+)
+def usage_placement(ctx: Context) -> Iterator[Violation]:
+    """With `include_usage`, exactly one chunk has `choices: []`, it carries the usage and follows every finish chunk, and no other chunk has usage."""
+    v: View = ctx.view
+    empty = [c for c in v.chunks if c.data.get("choices") == []]
     stray = [c for c in v.chunks if c.data.get("choices") != [] and c.data.get("usage") is not None]
     if stray:
         yield Violation(
@@ -589,7 +723,7 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
             stray[0].event,
             "usage",
         )
-    if _ends_in_error(ctx):
+    if _ends_in_error(ctx) or ctx.aborted:
         return  # an interrupted stream may lack the usage chunk (§2.2)
     if len(empty) != 1 or not isinstance(empty[0].data.get("usage"), dict):
         yield Violation(
@@ -613,9 +747,14 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
 
 @invariant(
     "openai.reasoning.one-field",
+    impact="strict",
+    quirks=["reasoning.openrouter"],
+    hint="",
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence="§3 (OpenRouter sends reasoning and reasoning_details with the same text; concatenating both gave 'WeWe need need'); O8; #3",
+    evidence=[
+        "§3 (OpenRouter sends reasoning and reasoning_details with the same text; concatenating both gave 'WeWe need need'); O8; #3"
+    ],
 )
 def reasoning_one_field(ctx: Context) -> Iterator[Violation]:
     """Reasoning travels in one field for the whole stream, never in two fields at once."""

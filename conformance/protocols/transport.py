@@ -50,9 +50,11 @@ def _is(kind: type) -> Callable[[Any], bool]:
 
 @invariant(
     "transport.incremental",
+    impact="breaks",
+    hint="",
     applies=_is(Pacing),
     level="proxy",
-    evidence=f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}",
+    evidence=[f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}"],
 )
 def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
     """Output events reach the client while a paced upstream is still sending: the first before half the upstream's duration, half of them before it ends, and all spread over at least half of it."""
@@ -86,9 +88,11 @@ def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
 
 @invariant(
     "transport.cancel-propagates",
+    impact="breaks",
+    hint="",
     applies=_is(Cancellation),
     level="proxy",
-    evidence=f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}",
+    evidence=[f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}"],
 )
 def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
     """When the client disconnects mid-stream, the upstream connection is closed within 2 seconds."""
@@ -108,9 +112,11 @@ def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
 
 @invariant(
     "transport.concurrent-isolation",
+    impact="breaks",
+    hint="",
     applies=_is(Isolation),
     level="proxy",
-    evidence="WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)",
+    evidence=["WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)"],
 )
 def concurrent_isolation(ctx: Isolation) -> Iterator[Violation]:
     """Streams run concurrently through one target instance give the same normalized output as each run alone."""

@@ -5,7 +5,7 @@ A target is an object with three attributes and one method:
     name: str                     # shown in reports, e.g. "reference"
     version: str                  # the implementation's own version
     routes: frozenset[Route]      # the (upstream protocol, client protocol) pairs it serves
-    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head | Abort]
 
 `stream` receives the client's request body (already in the client protocol of the route) and the
 base URL of an upstream that speaks the route's upstream protocol. It sends its upstream request
@@ -13,8 +13,10 @@ to `exchange.upstream_url` plus its protocol's usual path (`/v1/chat/completions
 `/v1/messages`), and yields the bytes of the HTTP response body it would stream to its client, in
 the reads it would write them. A target that answers over HTTP may first yield one `Head` with the
 status and headers its client got, so that an error answered with a 4xx or 5xx status and a JSON
-body counts as an error in the client's protocol; without a `Head` the status is 200. A target
-knows nothing of the checks that will run on its output.
+body counts as an error in the client's protocol; without a `Head` the status is 200. When the
+response its client got was cut off (the chunked body never ended, or the connection was reset),
+it yields one `Abort` last: to the client that is an error, where a body that simply ends is a
+clean end. A target knows nothing of the checks that will run on its output.
 
 A target that needs set-up across a whole run may also define `async def aclose(self)`.
 """
@@ -27,7 +29,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from conformance.routes import Route, route_id
 
-__all__ = ["PROTOCOL_VERSION", "Route", "Exchange", "Head", "Target", "route_id"]
+__all__ = ["PROTOCOL_VERSION", "Abort", "Route", "Exchange", "Head", "Target", "route_id"]
 
 PROTOCOL_VERSION = 1
 
@@ -57,10 +59,18 @@ class Head:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Abort:
+    """The response broke off before its end, as its client saw it: yielded last, after the bytes
+    that did arrive. `reason` says how (e.g. "incomplete chunked body", "connection reset")."""
+
+    reason: str
+
+
 @runtime_checkable
 class Target(Protocol):
     name: str
     version: str
     routes: frozenset[Route]
 
-    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]: ...
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head | Abort]: ...
