@@ -109,6 +109,13 @@ def check(ctx: Context, invariants: Iterable[Invariant] | None = None) -> list[V
     chosen = select(ctx.protocol) if invariants is None else list(invariants)
     if ctx.status >= 300:
         chosen = [inv for inv in chosen if inv.id.startswith(_WHOLE_RESPONSE)]
+        if ctx.negative is None:
+            # An error response holds none of a complete capture's content: only its clean finish,
+            # the error body and the clients' reading of it are judged.
+            return [
+                inv.silent if inv.id.startswith("semantic.") and not inv.judges_silence else evaluate(inv, ctx)
+                for inv in chosen
+            ]
     elif not ctx.events:
         return [evaluate(inv, ctx) if inv.judges_silence else inv.silent for inv in chosen]
     return [evaluate(inv, ctx) for inv in chosen]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import json
 import sys
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from typing import TextIO
 
 from conformance import report, schedules
 from conformance.corpus import CaptureError, default_corpus, load_corpus
-from conformance.invariants import registry
+from conformance.invariants import Invariant, registry
 from conformance.lint import lint_capture
 from conformance.replay import ReplayServer
 from conformance.routes import route_id
@@ -50,15 +51,64 @@ def _targets(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+IMPACT_MEANINGS = {
+    "breaks": "a client loses content, misses an error or raises",
+    "strict": "a deviation from the documented format that the clients we know tolerate",
+}
+
+
+def _chosen_invariants(wanted: Sequence[str], out: TextIO) -> list[Invariant] | None:
+    """The invariants named by exact id or id prefix, in registry order; None (after printing an
+    error naming the closest ids) when a name matches none."""
+    every = registry()
+    chosen: dict[str, Invariant] = {}
+    unknown = False
+    for name in wanted:
+        matches = [every[name]] if name in every else [inv for key, inv in every.items() if key.startswith(name)]
+        if not matches:
+            unknown = True
+            close = difflib.get_close_matches(name, every, n=3, cutoff=0.5)
+            suggestion = f"; closest: {', '.join(close)}" if close else "; `conformance invariants` lists them all"
+            print(f"error: no invariant {name!r}{suggestion}", file=out)
+        chosen.update((inv.id, inv) for inv in matches)
+    return None if unknown else [every[key] for key in every if key in chosen]
+
+
+def _describe(inv: Invariant, out: TextIO) -> None:
+    print(inv.id, file=out)
+    print(f"    requirement: {inv.requirement}", file=out)
+    print(f"    impact: {inv.impact} ({IMPACT_MEANINGS[inv.impact]})", file=out)
+    print(f"    level: {inv.level}", file=out)
+    print(f"    protocol: {inv.protocol or 'any protocol'}", file=out)
+    if inv.quirks:
+        print(f"    provider quirks that break it: {', '.join(inv.quirks)}", file=out)
+    print("    evidence:", file=out)
+    for source in inv.evidence:
+        print(f"      - {source}", file=out)
+    print(f"    to fix: {inv.hint}", file=out)
+
+
 def _invariants(args: argparse.Namespace, out: TextIO) -> int:
-    rows = [inv.to_json() for inv in registry().values()]
+    if args.ids:
+        chosen = _chosen_invariants(args.ids, out)
+        if chosen is None:
+            return 2
+    else:
+        chosen = list(registry().values())
     if args.json:
-        print(json.dumps(rows, indent=1), file=out)
+        print(json.dumps([inv.to_json() for inv in chosen], indent=1, ensure_ascii=False), file=out)
         return 0
-    for row in rows:
-        print(f"{row['id']}  [{row['severity']}, {row['level']}, {row['protocol'] or 'any protocol'}]", file=out)
-        print(f"    {row['requirement']}", file=out)
-        print(f"    evidence: {row['evidence']}", file=out)
+    if args.ids:
+        for number, inv in enumerate(chosen):
+            if number:
+                print(file=out)
+            _describe(inv, out)
+        return 0
+    for inv in chosen:
+        print(f"{inv.id}  [{inv.impact}, {inv.level}, {inv.protocol or 'any protocol'}]", file=out)
+        print(f"    {inv.requirement}", file=out)
+        for number, source in enumerate(inv.evidence):
+            print(f"    {'evidence:' if number == 0 else '         '} {source}", file=out)
     return 0
 
 
@@ -120,7 +170,11 @@ def _parser() -> argparse.ArgumentParser:
     targets = commands.add_parser("targets", help="list every available target and its routes")
     targets.set_defaults(run=_targets)
     invariants = commands.add_parser(
-        "invariants", help="list every invariant with its requirement, severity and evidence"
+        "invariants",
+        help="list every invariant, or explain the ones named: requirement, impact, evidence and how to fix it",
+    )
+    invariants.add_argument(
+        "ids", nargs="*", metavar="ID", help="an invariant id, or an id prefix such as openai.tool (default: all)"
     )
     invariants.add_argument("--json", action="store_true", help="print JSON")
     invariants.set_defaults(run=_invariants)

@@ -77,6 +77,12 @@ class Capture:
         return tuple(self.meta["features"])
 
     @property
+    def unseen_framing(self) -> str:
+        """Why this capture's framing, though legal, is not what any provider is documented to send
+        (e.g. CR-only line ends); "" for every other capture. A failure only it triggers is strict."""
+        return str(self.meta.get("unseen_framing", ""))
+
+    @property
     def status(self) -> int:
         return int(self.meta["response"]["status"])
 

@@ -170,29 +170,44 @@ class Verdict:
         return "\n".join(lines)
 
 
-def judge(failing: set[str], known: list[KnownFailure]) -> Verdict:
+def judge(gated: set[str], failing: set[str], known: list[KnownFailure]) -> Verdict:
+    """`gated`: the invariants whose verdicts fail the run's gate (`fail`, and with `--strict` every
+    deviation; `errored` for an errored item); `failing`: every invariant the output breaks, gated or
+    not. A listed invariant counts as fixed only when it no longer fails in any class, so one file
+    serves the default and the strict gate."""
     listed: frozenset[str] = frozenset().union(*(entry.invariants for entry in known))
     optional: frozenset[str] = frozenset().union(*(entry.invariants for entry in known if entry.flaky))
-    return Verdict(frozenset(failing) - listed, listed - optional - frozenset(failing), tuple(known))
+    return Verdict(frozenset(gated) - listed, listed - optional - frozenset(failing), tuple(known))
 
 
 def updated(
-    previous: Expectations, rows: list[dict[str, Any]], version: str, all_schedules: list[str]
+    previous: Expectations,
+    rows: list[dict[str, Any]],
+    version: str,
+    all_schedules: list[str],
+    gate: frozenset[str] = frozenset({"fail"}),
 ) -> dict[str, Any]:
-    """The expectations a run implies: its failures, keeping the reasons and issues already written.
+    """The expectations a run implies: its failures in the classes the gate fails on (`gate`),
+    keeping the reasons and issues already written.
 
     A failure seen under every schedule of the run gets no `schedules` list. Entries for other
-    versions, and for captures or routes this run did not cover, are kept as they were.
+    versions, and for captures or routes this run did not cover, are kept as they were. An invariant
+    a kept entry lists stays listed while it still fails in any class, so a file written under
+    `--strict` survives an update under the default gate.
     """
     failing: dict[tuple[str, str, frozenset[str]], set[str]] = defaultdict(set)
     messages: dict[tuple[str, str, frozenset[str]], str] = {}
     covered: set[tuple[str, str]] = set()
+    listed: dict[tuple[str, str], frozenset[str]] = defaultdict(frozenset)
+    for entry in previous.entries:
+        listed[(entry.capture, entry.route)] |= entry.invariants
     for row in rows:
         covered.add((row["capture"], row["route"]))
         invariants = {
             name
             for name, verdict in row.get("verdicts", {}).items()
-            if isinstance(verdict, dict) and verdict["outcome"] == "fail"
+            if isinstance(verdict, dict)
+            and (verdict["outcome"] in gate or name in listed[(row["capture"], row["route"])])
         }
         if row["outcome"] == ERRORED:
             invariants = {ERRORED}
@@ -204,7 +219,7 @@ def updated(
             key,
             row.get("error")
             or next(
-                (v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] == "fail"), ""
+                (v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] in gate), ""
             ),
         )
     # A flaky entry is kept as written: one run cannot show all the outcomes it allows.
@@ -243,6 +258,11 @@ def updated(
     if previous.crashes:  # kept as written, like flaky entries
         data["known_crashes"] = [crash.to_json() for crash in previous.crashes]
     return data
+
+
+def unexplained(expectations: Expectations) -> int:
+    """How many entries still carry the `unexplained:` reason `--update-expectations` wrote."""
+    return sum(1 for entry in expectations.entries if entry.reason.startswith("unexplained:"))
 
 
 def write(path: Path, data: dict[str, Any]) -> None:

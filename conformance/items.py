@@ -33,8 +33,16 @@ RECORD = "conformance-record"
 
 
 class CorpusCollector(pytest.Collector):
+    """The parent of every conformance item. The session adds the items to the run itself (before
+    deselection), and keeps them here to tell a full run from a partial one."""
+
+    made: list[pytest.Item]
+
     def collect(self) -> list[pytest.Item]:
         return []
+
+    def collect_all(self) -> list[pytest.Item]:
+        return [item for item in self.made if isinstance(item, (CaseItem, TransportItem))]
 
 
 class BrokenCaptureItem(pytest.Item):
@@ -93,46 +101,61 @@ class _GatedItem(pytest.Item):
         state = self.session_state
         if self.skip_reason is not None:
             self.result = self._skipped(self.skip_reason)
-            self._record()
+            self._record(self._judge())
             pytest.skip(self.skip_reason)
         self.result = self._run()
-        self._record()
-        if self.result.outcome == "errored":
-            gate = self._gate({expectations.ERRORED})
-            if gate.as_expected and not state.update_expectations:
+        gate = self._judge()
+        self._record(gate)
+        if self.result.outcome == "errored" and not state.update_expectations:
+            if gate.as_expected:
                 pytest.xfail(_known(gate))
             crash = state.expectations.crash_behind(self.result.error)
-            if crash is not None and not state.update_expectations:
+            if crash is not None:
                 pytest.xfail(f"known crash: {crash.reason}" + (f" ({crash.issue})" if crash.issue else ""))
+        if self.result.outcome == "errored":
             pytest.fail(f"target errored [target-errored]: {self.result.error}", pytrace=False)
 
     def runtest(self) -> None:
         assert self.result is not None
         state = self.session_state
-        failures = self.result.failures
-        gate = self._gate({verdict.invariant for verdict in failures})
+        gate = self._judge()
+        gated = [verdict for verdict in self.result.verdicts if verdict.outcome in state.gate]
         problems = []
         if not state.update_expectations:  # updating records the failures instead of judging them
-            problems += [self._explain(verdict) for verdict in failures if verdict.invariant in gate.new]
+            problems += [self._explain(verdict) for verdict in gated if verdict.invariant in gate.new]
             if gate.fixed:
                 problems.append(gate.explain(state.expectations.path))
         problems += self._extra_problems()
         if problems:
             raise InvariantsFailed("\n\n".join(problems))
-        if failures and not state.update_expectations:
+        if gated and not state.update_expectations:
             pytest.xfail(_known(gate))
 
-    def _gate(self, failing: set[str]) -> expectations.Verdict:
+    def _judge(self) -> expectations.Verdict:
+        """The item against the target's known failures, under the run's gate."""
         state = self.session_state
         case = self.case  # type: ignore[attr-defined]
         known = state.expectations.for_case(
             case.capture.id, route_id(case.route), case.schedule, str(getattr(state.target, "version", ""))
         )
-        return expectations.judge(failing, known)
+        result = self.result
+        if result.outcome == "errored":
+            gated = failing = {expectations.ERRORED}
+        else:
+            gated = {verdict.invariant for verdict in result.verdicts if verdict.outcome in state.gate}
+            failing = {verdict.invariant for verdict in result.failing}
+        return expectations.judge(gated, failing, known)
 
-    def _record(self) -> None:
-        known = self._gate(set()).known
-        self.user_properties.append((RECORD, report.record(self.result, [entry.to_json() for entry in known])))
+    def _record(self, gate: expectations.Verdict) -> None:
+        state = self.session_state
+        if self.result.outcome == "errored" and state.expectations.crash_behind(self.result.error):
+            standing = "known"
+        elif gate.new or gate.fixed:
+            standing = "new" if gate.new else "fixed"
+        else:
+            standing = "known" if self.result.outcome in state.gate else "ok"
+        known = [entry.to_json() for entry in gate.known]
+        self.user_properties.append((RECORD, report.record(self.result, known, standing)))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         # pytest renders a long traceback even for an imperative xfail, which it then reports by
@@ -218,7 +241,12 @@ def _explain(verdict: Verdict, where: list[str], output: bytes, reproduce: str) 
     """Which requirement, where (capture or check, route, schedule, event), what (expected vs
     actual, the offending event), and the command that reproduces it."""
     inv = registry()[verdict.invariant]
-    lines = [f"{verdict.invariant} [{inv.severity}]: {inv.requirement}", *where, f"  evidence: {inv.evidence}"]
+    lines = [f"{verdict.invariant} [{verdict.outcome}, {inv.impact}]: {inv.requirement}", *where]
+    if verdict.outcome == "inherited":
+        lines.append(f"  {verdict.reason}")
+    lines += [f"  evidence: {source}" for source in inv.evidence]
+    if inv.hint:
+        lines.append(f"  to fix:   {inv.hint}")
     events = _events(output)
     for violation in verdict.violations[:3]:
         lines.append(f"  - {violation.message}")
@@ -230,6 +258,7 @@ def _explain(verdict: Verdict, where: list[str], output: bytes, reproduce: str) 
     if len(verdict.violations) > 3:
         lines.append(f"  … and {len(verdict.violations) - 3} more")
     lines.append(f"  reproduce: {reproduce}")
+    lines.append(f"  explain:   conformance invariants {verdict.invariant}")
     return "\n".join(lines)
 
 

@@ -72,4 +72,15 @@ def lint_capture(capture: Capture) -> list[Finding]:
                 f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}",
             )
         )
+    if capture.negative is None and capture.expect.get("usage") != ctx.message.usage:
+        # semantic.usage compares the counts a capture lists; a capture must list every one its stream reports.
+        findings.append(
+            Finding(
+                capture.id,
+                str(capture.path),
+                "expect.usage",
+                f"expect disagrees with the raw stream: expect.usage is {capture.expect.get('usage')!r}, the stream "
+                f"reports {ctx.message.usage!r}",
+            )
+        )
     return findings

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolCall", "Message", "parse_arguments", "neutral_finish", "loads"]
+__all__ = ["ToolCall", "Message", "anthropic_usage", "loads", "neutral_finish", "openai_usage", "parse_arguments"]
 
 # A turn that called client tools is a tool turn even when the provider said "stop":
-# OpenAI answers a forced tool_choice with finish_reason "stop" (WIRE-FACTS §2.3).
+# OpenAI answers a forced tool_choice with finish_reason "stop" (recorded from gpt-4o-mini, 2026-05).
 _TOOL_TURN_EQUIVALENTS = frozenset({"stop", "tool_calls"})
 
 
@@ -42,7 +42,9 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     signatures: list[str] = field(default_factory=list)
     finish: str | None = None
-    usage: dict[str, int] | None = None
+    usage: dict[str, Any] | None = None
+    """The neutral counts (`openai_usage`, `anthropic_usage`): `input_tokens` (all input, cached
+    included), `output_tokens`, and `cached_input_tokens` and `reasoning_tokens` when reported."""
     error: dict[str, Any] | None = None
     """The error the stream reported in its own protocol, if any."""
     done: bool = False
@@ -131,3 +133,37 @@ def neutral_finish(finish: str | None, has_tool_calls: bool) -> str | None:
     if has_tool_calls and finish in _TOOL_TURN_EQUIVALENTS:
         return "tool_calls"
     return finish
+
+
+def _details(usage: dict[str, Any], name: str) -> dict[str, Any]:
+    details = usage.get(name)
+    return details if isinstance(details, dict) else {}
+
+
+def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI `CompletionUsage` in neutral terms. `prompt_tokens` already counts the cached input
+    (`prompt_tokens_details.cached_tokens`; DeepSeek's `prompt_cache_hit_tokens`), and
+    `completion_tokens` the reasoning (`completion_tokens_details.reasoning_tokens`)."""
+    neutral: dict[str, Any] = {
+        "input_tokens": usage.get("prompt_tokens"),
+        "output_tokens": usage.get("completion_tokens"),
+    }
+    cached = _details(usage, "prompt_tokens_details").get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
+    if cached is not None:
+        neutral["cached_input_tokens"] = cached
+    reasoning = _details(usage, "completion_tokens_details").get("reasoning_tokens")
+    if reasoning is not None:
+        neutral["reasoning_tokens"] = reasoning
+    return neutral
+
+
+def anthropic_usage(counts: dict[str, Any]) -> dict[str, Any]:
+    """Anthropic usage (the latest value of each count) in neutral terms: `input_tokens` counts only
+    the input after the last cache breakpoint, and the cache reads and writes are reported beside
+    it, so the total input is their sum."""
+    parts = [counts.get(name) for name in ("input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens")]
+    total = sum(part for part in parts if isinstance(part, int)) if isinstance(parts[0], int) else parts[0]
+    neutral: dict[str, Any] = {"input_tokens": total, "output_tokens": counts.get("output_tokens")}
+    if counts.get("cache_read_input_tokens") is not None:
+        neutral["cached_input_tokens"] = counts["cache_read_input_tokens"]
+    return neutral

@@ -80,6 +80,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="FILE",
         help="known failures of the target (default: expectations.yaml in the target's report folder); the run fails on any other failure and on any listed one that passes",
     )
+    # pytest's own `--strict` (the `strict` ini option) turns the conformance gate strict as well.
+    group.addoption(
+        "--conformance-strict",
+        dest="conformance_strict",
+        action="store_true",
+        default=False,
+        help="the strict gate, as with pytest's --strict: fail on every deviation the target introduced or passed "
+        "on (non-strict and inherited verdicts), not only on what breaks a client (fail) and on errors",
+    )
     group.addoption(
         "--update-expectations",
         dest="conformance_update_expectations",

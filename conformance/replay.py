@@ -43,10 +43,12 @@ from urllib.parse import urlsplit
 
 from .schedules import split
 
-__all__ = ["TOKEN_HEADER", "RecordedRequest", "Slot", "ReplayServer"]
+__all__ = ["RESET_PAUSE", "TOKEN_HEADER", "RecordedRequest", "Slot", "ReplayServer"]
 
 TOKEN_HEADER = "x-conformance-token"
 """A request carrying this header is served that slot whatever its path."""
+RESET_PAUSE = 0.25
+"""Seconds a mid-stream reset waits once its bytes have left (`ReplayServer.register`)."""
 
 _log = logging.getLogger(__name__)
 
@@ -110,6 +112,7 @@ class _Reply:
     reset_at_end: bool
     protocol: str | None
     stall: tuple[int, float] | None = None
+    reset_pause: float = 0.0
 
 
 # The path suffix each wire protocol's clients post to; a request for the other one is misrouted.
@@ -224,15 +227,21 @@ class ReplayServer:
         reset_at_end: bool = False,
         protocol: str | None = None,
         stall: tuple[int, float] | None = None,
+        reset_pause: float = RESET_PAUSE,
     ) -> Slot:
         """Make `body` available at a fresh slot. The schedule is applied now, so a bad name fails
         here rather than inside a connection.
 
         A 2xx status streams the pieces as chunks, `delay` seconds apart; with `reset_at_end` the
         connection is reset (a TCP RST) after the last piece, without the terminating chunk: an
-        upstream cut off mid-stream.
-        Any other status sends the whole body with content-length; schedule, delay and
-        `reset_at_end` then do not apply. With `protocol`, a request whose path belongs to the
+        upstream cut off mid-stream. The reset waits until every byte written has left the send
+        queue, then `reset_pause` seconds more (default `RESET_PAUSE`, 0.25 s), so that the
+        target's HTTP client has handed those bytes on before it sees the reset: some clients
+        (aiohttp) raise the reset before delivering what they had already read, which would make
+        the text a target keeps before the fault a matter of timing. `reset_pause=0` resets the
+        moment the bytes have left, to test exactly that race.
+        Any other status sends the whole body with content-length; schedule, delay, `reset_at_end`
+        and `reset_pause` then do not apply. With `protocol`, a request whose path belongs to the
         other wire protocol (`/v1/messages` for an `openai-chat` capture) is answered 400 with the
         reason, so a misrouting proxy can never pass off the other protocol's bytes as a result.
         `stall=(index, seconds)` pauses that long before piece `index` (an upstream that hangs).
@@ -243,9 +252,13 @@ class ReplayServer:
             raise ValueError(f"delay must be >= 0 seconds, got {delay}")
         if stall is not None and stall[1] < 0:
             raise ValueError(f"a stall must last >= 0 seconds, got {stall[1]}")
+        if reset_pause < 0:
+            raise ValueError(f"reset_pause must be >= 0 seconds, got {reset_pause}")
         body = bytes(body)
         pieces = tuple(split(body, schedule))
-        reply = _Reply(pieces, body, status, _response_headers(status, headers), delay, reset_at_end, protocol, stall)
+        reply = _Reply(
+            pieces, body, status, _response_headers(status, headers), delay, reset_at_end, protocol, stall, reset_pause
+        )
         token = secrets.token_hex(8)
         slot = Slot(token, f"{self.base_url}/r/{token}")
         self._entries[token] = (slot, reply)
@@ -378,8 +391,9 @@ async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, wri
         if gone.done() or writer.is_closing():
             return False
         if reply.reset_at_end:
-            await _reset(writer)
-        elif chunked:
+            await _reset(writer, reply.reset_pause, gone)
+            return not gone.done()
+        if chunked:
             writer.write(b"0\r\n\r\n")
             await writer.drain()
         return True
@@ -390,18 +404,21 @@ async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, wri
         await asyncio.wait({gone})  # unlike awaiting it, this does not swallow our own cancellation
 
 
-async def _reset(writer: asyncio.StreamWriter) -> None:
+async def _reset(writer: asyncio.StreamWriter, pause: float, gone: asyncio.Task[None]) -> None:
     """Close with a TCP RST rather than a FIN, as a crashed or killed upstream does.
 
     A reset discards whatever the kernel has not yet delivered, so first every byte written must
     have left: the transport's buffer and the socket's send queue (Linux: SIOCOUTQ) are empty, or
     the client has stopped reading for `_FLUSH_BOUND` seconds. The peer can still read what it
-    received before it sees the reset.
+    received before it sees the reset, but its HTTP client may not have read it yet, hence
+    `pause` (cut short if the client leaves meanwhile).
     """
     sock = writer.get_extra_info("socket")
     deadline = time.monotonic() + _FLUSH_BOUND
     while (writer.transport.get_write_buffer_size() or _unsent(sock)) and time.monotonic() < deadline:
         await asyncio.sleep(0.005)
+    if pause > 0:
+        await asyncio.wait({gone}, timeout=pause)
     if sock is not None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

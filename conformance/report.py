@@ -1,8 +1,19 @@
 """Reports: a JSON report of every verdict, and a Markdown summary for pull requests.
 
+A run writes three files into the target's report folder:
+- `report.json` (schema: schemas/report.schema.json): the header, the counts of each class, every
+  invariant that gave a verdict, and one row per item with the verdict of every invariant and, for
+  an item that did not pass, its output as the client parsed it (volatile ids and clocks masked).
+  Everything in it is deterministic: run again with nothing changed, it is the same to the byte.
+- `summary.md`: the same for a pull request, opening with one verdict line.
+- `raw.json`: what varies from run to run and is not committed: timings, and the exact output
+  bytes of every item that did not pass.
+
+A partial run (`-k`, `-m`, `--deselect`, chosen node ids or schedules, `--no-transport`) writes
+`report.partial.json`, `summary.partial.md` and `raw.partial.json` instead, beside the full run's.
+
 Records are plain JSON-able dicts so that pytest-xdist workers can hand them to the controller
-through `user_properties`. Everything is sorted, so two runs of the same target on the same corpus
-give identical reports except for the fields listed in `TIMING_FIELDS`.
+through `user_properties`.
 """
 
 from __future__ import annotations
@@ -15,17 +26,29 @@ from pathlib import Path
 from typing import Any
 
 from conformance import schemas
-from conformance.invariants import registry
+from conformance.invariants import GRADES, registry
+from conformance.results import CLASSES, CaseResult
 from conformance.routes import route_id
-from conformance.runner import CaseResult
+from conformance.snapshots import normalized
 
-__all__ = ["FORMAT", "TIMING_FIELDS", "record", "build", "write", "markdown", "corpus_revision", "slug"]
+__all__ = ["FORMAT", "build", "corpus_revision", "markdown", "raw_data", "record", "slug", "verdict_line", "write"]
 
-FORMAT = "conformance-report/1"
-TIMING_FIELDS = ("seconds", "total_seconds")
-"""Fields that vary from run to run; everything else is deterministic."""
-
-_OUTCOMES = ("passed", "failed", "errored", "skipped")
+FORMAT = "conformance-report/2"
+_FAILING = GRADES[:3]  # fail, non-strict, inherited
+_BODY_LIMIT = 2000
+_SECTIONS = (
+    (
+        "fail",
+        "Breaks a client",
+        "introduced by the target: content lost or altered, an error hidden, or a client that raises",
+    ),
+    (
+        "non-strict",
+        "Non-strict",
+        "introduced by the target: deviations from the documented format that the clients we know tolerate",
+    ),
+    ("inherited", "Inherited", "already in the upstream's own stream, passed on unchanged"),
+)
 
 
 def slug(target: str) -> str:
@@ -33,9 +56,10 @@ def slug(target: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in target).strip("-") or "target"
 
 
-def record(result: CaseResult, known_failures: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """One item's row: its outcome, the verdict of every invariant, the known failures that cover
-    it, and the raw output if it failed."""
+def record(result: CaseResult, known_failures: list[dict[str, Any]], gate: str) -> dict[str, Any]:
+    """One item's row: its class, how it stands at the gate (`ok`, `known`, or `new` / `fixed` when
+    it fails it), the verdict of every invariant, the known failures that cover it, and its output
+    if it did not pass. `raw` holds what varies between runs (timing, the exact bytes) for raw.json."""
     case = result.case
     row: dict[str, Any] = {
         "id": case.id,
@@ -43,8 +67,11 @@ def record(result: CaseResult, known_failures: list[dict[str, Any]] | None = Non
         "route": route_id(case.route),
         "schedule": case.schedule,
         "outcome": result.outcome,
-        "seconds": round(result.seconds, 4),
+        "gate": gate,
+        "ending": result.ending,
     }
+    if result.upstream_identical:
+        row["upstream_identical"] = True
     if result.error:
         row["error"] = result.error
     if known_failures:
@@ -53,14 +80,24 @@ def record(result: CaseResult, known_failures: list[dict[str, Any]] | None = Non
         row["verdicts"] = {
             v.invariant: (v.outcome if v.outcome in ("pass", "skipped") else v.to_json()) for v in result.verdicts
         }
-    if result.outcome != "passed" and result.output:
-        row["output"] = {
-            "bytes": len(result.output),
-            "writes": result.chunks,
-            "base64": base64.b64encode(result.output).decode("ascii"),
-            "text": result.output.decode("utf-8", "backslashreplace"),
-        }
+    raw: dict[str, Any] = {"seconds": round(result.seconds, 4)}
+    if result.outcome not in ("pass", "skipped") and (result.output or result.status != 200):
+        row["output"] = _output(result)
+        raw.update(writes=result.chunks, base64=base64.b64encode(result.output).decode("ascii"))
+    row["raw"] = raw
     return row
+
+
+def _output(result: CaseResult) -> dict[str, Any]:
+    """The output as its client read it: the parsed events with volatile values masked, or the body
+    of an error response."""
+    output: dict[str, Any] = {"bytes": len(result.output), "status": result.status}
+    if result.status >= 300:
+        text = result.output.decode("utf-8", "backslashreplace")
+        output["body"] = text if len(text) <= _BODY_LIMIT else text[:_BODY_LIMIT] + f"… ({len(text)} chars)"
+    else:
+        output["events"] = normalized(result.output)
+    return output
 
 
 def corpus_revision(root: Path) -> str:
@@ -71,35 +108,31 @@ def corpus_revision(root: Path) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: float) -> dict[str, Any]:
-    rows = sorted(rows, key=lambda row: row["id"])
+def build(header: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The report of a run (deterministic), from its rows without their `raw` parts."""
+    rows = sorted(({k: v for k, v in row.items() if k != "raw"} for row in rows), key=lambda row: row["id"])
     counts = Counter(row["outcome"] for row in rows)
-    known_count = sum(1 for row in rows if row["outcome"] in ("failed", "errored") and _all_known(row))
-    failing = Counter(
-        invariant
+    graded = Counter(
+        (name, verdict["outcome"])
         for row in rows
-        for invariant, verdict in row.get("verdicts", {}).items()
-        if isinstance(verdict, dict) and verdict["outcome"] == "fail"
+        for name, verdict in row.get("verdicts", {}).items()
+        if isinstance(verdict, dict)
     )
-    warned = Counter(
-        invariant
-        for row in rows
-        for invariant, verdict in row.get("verdicts", {}).items()
-        if isinstance(verdict, dict) and verdict["outcome"] == "warning"
-    )
-    used = sorted({invariant for row in rows for invariant in row.get("verdicts", {})})
     known = registry()
+    used = sorted({name for row in rows for name in row.get("verdicts", {})})
+    gate = Counter(row["gate"] for row in rows)
     return {
         "format": FORMAT,
         "header": header,
         "summary": {
-            **{outcome: counts.get(outcome, 0) for outcome in _OUTCOMES},
-            "known_failures": known_count,
+            "gate": "FAIL" if gate["new"] or gate["fixed"] else "PASS",
+            **{outcome: counts.get(outcome, 0) for outcome in CLASSES},
+            "known_failures": gate["known"],
+            "gate_failures": gate["new"] + gate["fixed"],
             "total": len(rows),
-            "total_seconds": round(total_seconds, 2),
         },
         "invariants": {
-            name: {**known[name].to_json(), "failed": failing.get(name, 0), "warned": warned.get(name, 0)}
+            name: {**known[name].to_json(), **{grade: graded[(name, grade)] for grade in _FAILING}}
             for name in used
             if name in known
         },
@@ -107,40 +140,37 @@ def build(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: flo
     }
 
 
-def _failing(row: dict[str, Any]) -> set[str]:
-    if row["outcome"] == "errored":
-        return {"errored"}
+def raw_data(header: dict[str, Any], rows: list[dict[str, Any]], total_seconds: float) -> dict[str, Any]:
+    """What raw.json holds: the run's timings and the exact bytes of each item that did not pass."""
     return {
-        name
-        for name, verdict in row.get("verdicts", {}).items()
-        if isinstance(verdict, dict) and verdict["outcome"] == "fail"
+        "format": FORMAT,
+        "target": header["target"],
+        "total_seconds": round(total_seconds, 2),
+        "items": {row["id"]: row["raw"] for row in sorted(rows, key=lambda row: row["id"])},
     }
-
-
-def _known(row: dict[str, Any]) -> set[str]:
-    return {name for entry in row.get("known_failures", []) for name in entry["invariants"]}
-
-
-def _all_known(row: dict[str, Any]) -> bool:
-    return _failing(row) <= _known(row)
 
 
 class InvalidReport(Exception):
     code = "invalid-report"
 
 
-def write(directory: Path, report: dict[str, Any]) -> tuple[Path, Path]:
-    """Write report.json and summary.md, after checking the report against its schema."""
+def write(
+    directory: Path, report: dict[str, Any], raw: dict[str, Any], partial: bool = False, unexplained: int = 0
+) -> tuple[Path, Path]:
+    """Write report.json, summary.md and raw.json (their `.partial` twins for a partial run), after
+    checking the report against its schema."""
     problems = schemas.problems("report", report)
     if problems:
         raise InvalidReport(
             f"the report breaks schemas/report.schema.json at {problems[0].path or '(top level)'}: {problems[0].message}"
         )
     directory.mkdir(parents=True, exist_ok=True)
-    json_path = directory / "report.json"
-    md_path = directory / "summary.md"
-    json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    md_path.write_text(markdown(report), encoding="utf-8")
+    suffix = ".partial" if partial else ""
+    json_path = directory / f"report{suffix}.json"
+    md_path = directory / f"summary{suffix}.md"
+    json_path.write_text(json.dumps(report, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    md_path.write_text(markdown(report, unexplained), encoding="utf-8")
+    (directory / f"raw{suffix}.json").write_text(json.dumps(raw, ensure_ascii=False) + "\n", encoding="utf-8")
     return json_path, md_path
 
 
@@ -156,9 +186,17 @@ def _known_cell(entry: dict[str, Any] | None) -> str:
     return _cell(entry["reason"] + (f" ({entry['issue']})" if entry.get("issue") else ""), 100)
 
 
+def verdict_line(summary: dict[str, Any], mode: str) -> str:
+    """`**PASS**: 180 pass, 8 inherited, …`: the gate's verdict and the count of each class."""
+    counts = ", ".join(f"{summary[name]} {name}" for name in CLASSES if summary.get(name))
+    known = f"; {summary['known_failures']} known failures" if summary.get("known_failures") else ""
+    gate = f"; {summary['gate_failures']} against the gate" if summary.get("gate_failures") else ""
+    return f"**{summary['gate']}** ({mode} gate): {counts or 'no items'}{known}{gate}."
+
+
 def _reasoning_table(report: dict[str, Any]) -> list[str]:
-    """Whether reasoning survives each provider dialect on each route: the question LiteLLM's
-    DeepSeek-R1 bug raised (WIRE-FACTS §9 #1-#4)."""
+    """Whether reasoning survives each provider dialect on each route: the question behind the
+    DeepSeek-R1 reasoning lost when streaming (BerriAI/litellm#7942)."""
     features = report["header"].get("capture_features", {})
     dialects = {capture: sorted(f for f in names if f.startswith("reasoning.")) for capture, names in features.items()}
     rows = [row for row in report["items"] if dialects.get(row["capture"]) and row["outcome"] != "skipped"]
@@ -191,57 +229,86 @@ def _reasoning_table(report: dict[str, Any]) -> list[str]:
     return [*lines, ""]
 
 
-def markdown(report: dict[str, Any]) -> str:
+def _section(report: dict[str, Any], grade: str, title: str, meaning: str) -> list[str]:
+    rows = [
+        (row, name, verdict)
+        for row in report["items"]
+        for name, verdict in row.get("verdicts", {}).items()
+        if isinstance(verdict, dict) and verdict["outcome"] == grade
+    ]
+    if not rows:
+        return []
+    lines = [
+        f"## {title}: {len(rows)}",
+        "",
+        f"Verdicts {meaning}.",
+        "",
+        "| item | invariant | expected | actual | event | known |",
+        "|---|---|---|---|---:|---|",
+    ]
+    for row, name, verdict in rows:
+        reasons = {invariant: entry for entry in row.get("known_failures", []) for invariant in entry["invariants"]}
+        first = verdict["violations"][0]
+        event = first["event"] if first["event"] is not None else ""
+        actual = verdict["reason"] if grade == "inherited" else first["actual"]
+        known = _known_cell(reasons.get(name)) if grade == "fail" or name in reasons else ""
+        lines.append(f"| `{row['id']}` | `{name}` | {_cell(first['expected'])} | {_cell(actual)} | {event} | {known} |")
+    return [*lines, ""]
+
+
+def _errored(report: dict[str, Any]) -> list[str]:
+    rows = [row for row in report["items"] if row["outcome"] == "errored"]
+    if not rows:
+        return []
+    lines = [f"## Errored: {len(rows)}", "", "| item | error | known |", "|---|---|---|"]
+    for row in rows:
+        reasons = {invariant: entry for entry in row.get("known_failures", []) for invariant in entry["invariants"]}
+        lines.append(f"| `{row['id']}` | {_cell(row.get('error', ''), 160)} | {_known_cell(reasons.get('errored'))} |")
+    return [*lines, ""]
+
+
+def markdown(report: dict[str, Any], unexplained: int = 0) -> str:
     header = report["header"]
     summary = report["summary"]
-    lines = [
+    lines = [verdict_line(summary, header.get("mode", "default")), ""]
+    if unexplained:
+        lines += [
+            f"> Warning: the expectations file still has {unexplained} `unexplained:` reason(s); "
+            "replace each with the real reason and the upstream issue.",
+            "",
+        ]
+    lines += [
         f"# Conformance: `{header['target']}` {header.get('target_version', '')}".rstrip(),
         "",
-        f"Suite {header['suite_version']}, corpus `{header['corpus_revision']}`, schedules {', '.join(header['schedules'])}.",
+        f"Suite {header['suite_version']}, corpus `{header['corpus_revision']}`, schedules "
+        f"{', '.join(header['schedules'])}.",
         "",
         *[f"> Note: {note}" for note in header.get("notes", [])],
         *([""] if header.get("notes") else []),
-        "| passed | failed | errored | skipped | of which known failures | total |",
-        "|---:|---:|---:|---:|---:|---:|",
-        f"| {summary['passed']} | {summary['failed']} | {summary['errored']} | {summary['skipped']} | {summary.get('known_failures', 0)} | {summary['total']} |",
+        "| " + " | ".join(CLASSES) + " | known failures | total |",
+        "|" + "---:|" * (len(CLASSES) + 2),
+        "| "
+        + " | ".join(str(summary[name]) for name in CLASSES)
+        + f" | {summary['known_failures']} | {summary['total']} |",
         "",
     ]
-    broken = {name: row for name, row in report["invariants"].items() if row["failed"] or row["warned"]}
-    if broken:
+    caught = {name: row for name, row in report["invariants"].items() if any(row[grade] for grade in _FAILING)}
+    if caught:
         lines += [
             "## Invariants that caught something",
             "",
-            "| invariant | severity | failed | warned | requirement |",
-            "|---|---|---:|---:|---|",
+            "| invariant | impact | fail | non-strict | inherited | requirement |",
+            "|---|---|---:|---:|---:|---|",
         ]
         lines += [
-            f"| `{name}` | {row['severity']} | {row['failed']} | {row['warned']} | {_cell(row['requirement'], 120)} |"
-            for name, row in broken.items()
+            f"| `{name}` | {row['impact']} | {row['fail']} | {row['non-strict']} | {row['inherited']} | "
+            f"{_cell(row['requirement'], 120)} |"
+            for name, row in caught.items()
         ]
         lines.append("")
+    lines += _errored(report)
+    for grade, title, meaning in _SECTIONS:
+        lines += _section(report, grade, title, meaning)
     lines += _reasoning_table(report)
-    problems = [row for row in report["items"] if row["outcome"] in ("failed", "errored")]
-    if problems:
-        lines += [
-            "## Failing items",
-            "",
-            "| item | invariant | expected | actual | event | known |",
-            "|---|---|---|---|---:|---|",
-        ]
-        for row in problems:
-            reasons = {name: entry for entry in row.get("known_failures", []) for name in entry["invariants"]}
-            if row["outcome"] == "errored":
-                lines.append(
-                    f"| `{row['id']}` | errored | | {_cell(row.get('error', ''))} | | {_known_cell(reasons.get('errored'))} |"
-                )
-                continue
-            for name, verdict in row.get("verdicts", {}).items():
-                if isinstance(verdict, dict) and verdict["outcome"] == "fail":
-                    first = verdict["violations"][0]
-                    event = first["event"] if first["event"] is not None else ""
-                    lines.append(
-                        f"| `{row['id']}` | `{name}` | {_cell(first['expected'])} | {_cell(first['actual'])} | {event} | {_known_cell(reasons.get(name))} |"
-                    )
-        lines.append("")
-    lines.append("Raw output bytes of every failing item are in `report.json` (`items[].output`).")
+    lines.append("The exact output bytes of every item that did not pass are in `raw.json` (not committed).")
     return "\n".join(lines) + "\n"

@@ -15,20 +15,22 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from conformance.attribution import grade, upstream_fails
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture
+from conformance.invariants import Invariant
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer, Slot
-from conformance.results import CaseResult
+from conformance.results import CaseResult, Output, item_class
 from conformance.routes import Route, route_id
 from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
-from conformance.targets.base import Exchange, Head, Target
+from conformance.targets.base import Abort, Exchange, Head, Target
 
 __all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "collect", "routes_for"]
 
@@ -36,6 +38,14 @@ T = TypeVar("T")
 
 # How a negative capture's fault is replayed: a cut-off drops the connection mid-body.
 _RESET_AT_END = {"cut-off"}
+
+
+def _ending(capture: Capture) -> str:
+    """How the capture's upstream response ends: a cut-off one is reset mid-body, an abort."""
+    negative = capture.negative
+    return "aborted" if negative is not None and negative["kind"] in _RESET_AT_END else "complete"
+
+
 _LOOP_GRACE = 5.0
 
 
@@ -60,7 +70,7 @@ def routes_for(capture: Capture, target: Target) -> tuple[list[Route], list[Rout
 
 def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:
     if client_protocol == ANTHROPIC_MESSAGES:
-        return True  # Anthropic streams always report usage (§5.2)
+        return True  # Anthropic streams always report usage (in message_start and message_delta)
     options = request.get("stream_options")
     return isinstance(options, dict) and options.get("include_usage") is True
 
@@ -70,9 +80,9 @@ class Streamed:
     """What a case's stream gave the client, or why it gave nothing."""
 
     seconds: float
-    status: int = 200
-    chunks: list[bytes] = field(default_factory=list)
+    output: Output = field(default_factory=Output)
     error: str | None = None
+    timed_out: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,12 +102,12 @@ async def collect(
     *,
     stop_after: int | None = None,
     times: list[float] | None = None,
-) -> tuple[int, list[bytes]]:
-    """What the target's client receives: (status, body writes). With `stop_after`, the client
-    closes the stream after that many complete SSE events; `times` receives each complete event's
-    arrival (monotonic seconds). Without either, the bytes are not parsed here."""
-    status = 200
-    chunks: list[bytes] = []
+) -> Output:
+    """What the target's client receives. With `stop_after`, the client closes the stream after that
+    many complete SSE events; `times` receives each complete event's arrival (monotonic seconds).
+    Without either, the bytes are not parsed here."""
+    output = Output()
+    chunks = output.chunks
     parser = SSEParser() if stop_after is not None or times is not None else None
     events = 0
     stream = target.stream(exchange)
@@ -108,8 +118,11 @@ async def collect(
                     raise TypeError(
                         f"target {target.name} yielded a Head after {len(chunks)} writes; it must come first"
                     )
-                status = chunk.status
+                output.status = chunk.status
                 continue
+            if isinstance(chunk, Abort):
+                output.ending, output.abort_reason = "aborted", chunk.reason
+                break
             chunks.append(bytes(chunk))
             if parser is None:
                 continue
@@ -124,7 +137,7 @@ async def collect(
         closer = getattr(stream, "aclose", None)
         if closer is not None:
             await closer()
-    return status, chunks
+    return output
 
 
 class Runner:
@@ -133,6 +146,7 @@ class Runner:
     def __init__(self, timeout: float = 30.0, replay_port: int = 0) -> None:
         """`replay_port` fixes the replay server's port (0: any free one), for a proxy configured by hand."""
         self.timeout = timeout
+        self._upstreams: dict[tuple[str, Route], Callable[[Invariant], bool]] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="conformance-loop", daemon=True)
         self._thread.start()
@@ -173,13 +187,12 @@ class Runner:
     def begin(self, case: Case, target: Target) -> Pending:
         """Start streaming `case` through `target` on the loop; `wait` and `judge` finish it."""
         capture = case.capture
-        negative = capture.negative
         slot = self.replay.register(
             capture.body,
             schedule=case.schedule,
             status=capture.status,
             headers=capture.headers,
-            reset_at_end=bool(negative and negative["kind"] in _RESET_AT_END),
+            reset_at_end=_ending(capture) == "aborted",
             protocol=capture.protocol,
         )
         request = client_request(capture.request, case.route[0], case.route[1])
@@ -190,12 +203,12 @@ class Runner:
         # Timed and bounded on the loop, so that a case begun ahead of its turn is judged by its own time.
         started = time.perf_counter()
         try:
-            status, chunks = await asyncio.wait_for(collect(target, exchange), self.timeout)
+            output = await asyncio.wait_for(collect(target, exchange), self.timeout)
         except TimeoutError:
-            return Streamed(time.perf_counter() - started, error=timed_out(target.name, self.timeout))
+            return Streamed(time.perf_counter() - started, error=timed_out(target.name, self.timeout), timed_out=True)
         except Exception as error:  # a crashing target is a verdict on the target, not on the run
             return Streamed(time.perf_counter() - started, error=failure(target, error))
-        return Streamed(time.perf_counter() - started, status, chunks)
+        return Streamed(time.perf_counter() - started, output)
 
     def wait(self, pending: Pending) -> Streamed:
         """The case's stream once it has ended. A bound here too: a target that blocks the loop
@@ -204,7 +217,7 @@ class Runner:
             return pending.future.result(self.timeout + _LOOP_GRACE)
         except TimeoutError:
             pending.future.cancel()
-            return Streamed(self.timeout, error=timed_out(pending.target, self.timeout))
+            return Streamed(self.timeout, error=timed_out(pending.target, self.timeout), timed_out=True)
         finally:
             self.replay.unregister(pending.slot.token)
 
@@ -214,34 +227,65 @@ class Runner:
         self.replay.unregister(pending.slot.token)
 
     def judge(self, pending: Pending, streamed: Streamed) -> CaseResult:
-        """The checks on what the client received."""
+        """The checks on what the client received, each failure graded by who caused it."""
         case, request = pending.case, pending.request
         if streamed.error is not None:
-            return CaseResult(case, "errored", error=streamed.error, seconds=streamed.seconds)
-        output = b"".join(streamed.chunks)
+            ending = "timed-out" if streamed.timed_out else "complete"
+            return CaseResult(case, "errored", error=streamed.error, seconds=streamed.seconds, ending=ending)
+        output, capture = streamed.output, case.capture
+        body = output.body
+        usage_requested = _usage_requested(request, case.route[1])
         ctx = build_context(
-            output,
+            body,
             case.route[1],
-            chunks=streamed.chunks,
-            status=streamed.status,
+            chunks=output.chunks,
+            status=output.status,
             request=request,
-            expect=case.capture.expect,
-            negative=case.capture.negative,
-            usage_requested=_usage_requested(request, case.route[1]),
+            expect=capture.expect,
+            negative=capture.negative,
+            usage_requested=usage_requested,
+            ending=output.ending,
         )
-        verdicts = check(ctx)
-        outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
+        verdicts = grade(
+            check(ctx),
+            upstream=self._upstream(case, request, usage_requested) if case.route[0] == case.route[1] else None,
+            quirks=capture.features,
+            unseen_framing=capture.unseen_framing,
+        )
         return CaseResult(
             case,
-            outcome,
+            item_class(verdicts),
             verdicts,
-            output,
-            streamed.status,
-            len(streamed.chunks),
+            body,
+            output.status,
+            len(output.chunks),
             ctx.message,
             seconds=streamed.seconds,
             upstream_requests=len(pending.slot.requests),
+            ending=output.ending,
+            upstream_identical=(body, output.status, output.ending) == (capture.body, capture.status, _ending(capture)),
         )
+
+    def _upstream(self, case: Case, request: dict[str, Any], usage_requested: bool) -> Callable[[Invariant], bool]:
+        """Whether the capture's own stream, as a client calling the upstream directly would get it,
+        fails an invariant; asked once per capture, route and invariant, whatever the schedule
+        (parsing does not depend on how the bytes were cut)."""
+        key = (case.capture.id, case.route)
+        if key not in self._upstreams:
+            capture = case.capture
+            self._upstreams[key] = upstream_fails(
+                lambda: build_context(
+                    capture.body,
+                    case.route[1],
+                    status=capture.status,
+                    request=request,
+                    expect=capture.expect,
+                    negative=capture.negative,
+                    usage_requested=usage_requested,
+                    ending=_ending(capture),
+                )
+            )
+        return self._upstreams[key]
 
     def run(self, case: Case, target: Target) -> CaseResult:
         pending = self.begin(case, target)

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
-from conformance.protocols import ANTHROPIC_MESSAGES
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.stream import Context
 
 __all__ = ["first_difference", "truncate"]
@@ -42,10 +42,13 @@ def _compare_text(name: str, expected: str, actual: str) -> Iterator[Violation]:
 @invariant(
     "semantic.text",
     impact="breaks",
-    hint="",
+    hint="Pass text through unchanged: parse upstream SSE with CR, LF and CRLF line endings across any read boundary, decode UTF-8 incrementally, and never drop or rewrite a text delta.",
     applies=_compared,
     evidence=[
-        "WIRE-FACTS §10 (a proxy re-encodes, it never rewrites content); #7 (first text_delta after thinking dropped), #32, #33 (framing and UTF-8 splits corrupting text)"
+        "https://github.com/BerriAI/litellm/issues/30765 — LiteLLM dropped the first text_delta after a thinking block",
+        "https://github.com/hey-api/hey-api/issues/3054 — an SSE parser that split only on \\n\\n never parsed CRLF-framed events",
+        "https://github.com/rexxars/eventsource-parser/issues/17 — a CRLF split across reads produced two events instead of one",
+        "https://github.com/api7/aisix/issues/111 — decoding each read on its own corrupted CJK and emoji split across reads",
     ],
 )
 def text_preserved(ctx: Context) -> Iterator[Violation]:
@@ -58,10 +61,13 @@ def text_preserved(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "semantic.reasoning",
     impact="breaks",
-    hint="",
+    hint="Carry the upstream's reasoning, from whichever field it uses, into the client's reasoning field (reasoning_content, or a thinking block) in full and exactly once.",
     applies=_compared,
     evidence=[
-        "§3 (each provider's reasoning field); O8 (stream and non-stream carry the same reasoning); #1-#4 (reasoning lost only when streaming)"
+        "https://api-docs.deepseek.com/guides/reasoning_model — DeepSeek streams reasoning in delta.reasoning_content",
+        "https://openrouter.ai/docs/use-cases/reasoning-tokens — OpenRouter streams it in delta.reasoning and delta.reasoning_details",
+        "https://github.com/BerriAI/litellm/issues/7942 — LiteLLM returned reasoning_content None in every streamed delta though it was present without streaming",
+        "https://github.com/api7/aisix/issues/502 — a gateway kept OpenRouter reasoning on its non-streaming path only",
     ],
 )
 def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
@@ -72,10 +78,13 @@ def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "semantic.tool-calls",
     impact="breaks",
-    hint="",
+    hint="Deliver every upstream tool call, in order, with its name and complete arguments, never merging, dropping or emptying one.",
     applies=_compared,
     evidence=[
-        "§2.3, §5.1 (tool name and arguments as one JSON object); #11-#18 (merged, dropped or corrupted tool calls)"
+        "https://github.com/openai/openai-openapi — a tool call is a function name with its arguments as a JSON string",
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — a tool_use block carries the tool's name and an input object built from input_json_delta fragments",
+        "https://github.com/ollama/ollama/issues/15457 — parallel tool calls all at index 0 were merged into one with invalid arguments",
+        "https://github.com/earendil-works/pi/pull/2593 — tool arguments sent whole in content_block_start were overwritten with {}",
     ],
 )
 def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
@@ -93,10 +102,11 @@ def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "semantic.tool-call-ids",
     impact="strict",
-    hint="",
+    hint="Pass tool-call ids through unchanged; a proxy that must rewrite them has to map them back on the next request, which a check of the stream alone cannot see.",
     applies=_compared,
     evidence=[
-        "§2.3, §5.2 (the id links a tool call to its result); a proxy that rewrites ids must map them back, which the stream alone cannot show"
+        "https://github.com/openai/openai-openapi — a tool message names the call it answers by tool_call_id",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/tool_result_block_param.py — a tool_result names the tool_use block it answers by tool_use_id",
     ],
 )
 def tool_call_ids_preserved(ctx: Context) -> Iterator[Violation]:
@@ -110,10 +120,13 @@ def tool_call_ids_preserved(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "semantic.finish",
     impact="breaks",
-    hint="",
+    hint="Map the finish between protocols as corpus/README.md's neutral table does (stop and end_turn, length and max_tokens, tool_calls and tool_use, content_filter and refusal), reporting tool_calls or tool_use whenever the turn made tool calls.",
     applies=_positive,
     evidence=[
-        "corpus/README.md neutral finish table; O6, A9 (tool_calls ↔ tool_use, stop ↔ end_turn, length ↔ max_tokens); #9, #10 (tool turns reported as end_turn)"
+        "https://github.com/openai/openai-openapi — finish_reason is one of stop, length, tool_calls, content_filter and function_call",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/message.py — stop_reason is one of end_turn, max_tokens, stop_sequence, tool_use, pause_turn, refusal and model_context_window_exceeded",
+        "https://github.com/BerriAI/litellm/issues/34692 — a tool turn through LiteLLM was reported as end_turn",
+        "https://github.com/anomalyco/opencode/blob/1808fe8628327c988cf620fc5d394164177cd18e/packages/llm/test/fixtures/recordings/openai-chat/streams-tool-call.json — OpenAI finishes a forced tool call with stop, so a turn that called tools counts as tool_calls",
     ],
 )
 def finish_preserved(ctx: Context) -> Iterator[Violation]:
@@ -123,6 +136,18 @@ def finish_preserved(ctx: Context) -> Iterator[Violation]:
         yield Violation("finish reason differs", expected, ctx.message.finish)
 
 
+# The neutral usage counts (`conformance.neutral.Message.usage`), and what each means in both protocols.
+_USAGE_MEANING = {
+    "input_tokens": "total input: OpenAI prompt_tokens, Anthropic input_tokens + cache_read_input_tokens + cache_creation_input_tokens",
+    "cached_input_tokens": "input served from the cache: OpenAI prompt_tokens_details.cached_tokens, Anthropic cache_read_input_tokens",
+    "output_tokens": "OpenAI completion_tokens, Anthropic output_tokens",
+    "reasoning_tokens": "OpenAI completion_tokens_details.reasoning_tokens",
+}
+# A stream that omits these reports none: no cache hit, no reasoning.
+_ABSENT_MEANS_ZERO = frozenset({"cached_input_tokens", "reasoning_tokens"})
+_OPENAI_ONLY_USAGE = frozenset({"reasoning_tokens"})
+
+
 def _usage_compared(ctx: Context) -> bool:
     return _compared(ctx) and ctx.negative is None and ctx.usage_requested and bool((ctx.expect or {}).get("usage"))
 
@@ -130,29 +155,41 @@ def _usage_compared(ctx: Context) -> bool:
 @invariant(
     "semantic.usage",
     impact="breaks",
-    hint="",
+    hint="Report every count the upstream gives (total input with cached input included, cached input, output and reasoning tokens) in the client's fields, never zeroing it or letting a later partial report overwrite it.",
     applies=_usage_compared,
     evidence=[
-        "§2.2 (usage covers the whole request); §5.4 (message_delta usage is cumulative); #2, #25, #26 (usage lost, zeroed or overwritten)"
+        "https://github.com/openai/openai-openapi — the usage chunk covers the whole request, prompt_tokens including the cached tokens it details",
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — the token counts in message_delta's usage are cumulative",
+        "https://github.com/router-for-me/CLIProxyAPI/issues/1700 — a proxy reported input_tokens 0 in message_start",
+        "https://github.com/envoyproxy/ai-gateway/pull/1631 — a message_delta's input_tokens 0 overwrote the real input count from message_start",
     ],
 )
 def usage_preserved(ctx: Context) -> Iterator[Violation]:
-    """When the client asked for usage, the output reports the capture's input and output token counts."""
+    """When the client asked for usage, the output reports each count the capture reports: total input (cached input included), cached input, output, and reasoning tokens where the client's protocol has a field for them."""
     expected: dict[str, Any] = dict((ctx.expect or {})["usage"])
-    if ctx.message.usage is None:
+    actual = ctx.message.usage
+    if actual is None:
         yield Violation("usage was lost", expected, None)
-    elif ctx.message.usage != expected:
-        yield Violation("usage differs", expected, ctx.message.usage)
+        return
+    for name, value in expected.items():
+        if name in _OPENAI_ONLY_USAGE and ctx.protocol != OPENAI_CHAT:
+            continue  # Anthropic's usage has no field for it
+        got = actual.get(name, 0 if name in _ABSENT_MEANS_ZERO else None)
+        if got != value:
+            yield Violation(f"usage {name} differs ({_USAGE_MEANING[name]})", value, got, path=name)
 
 
 @invariant(
     "semantic.signatures",
     impact="breaks",
-    hint="",
+    hint="Forward thinking signatures byte for byte from the upstream's signature_delta, and never invent, empty or re-encode one.",
     protocol=ANTHROPIC_MESSAGES,
     applies=_compared,
     evidence=[
-        "§5.3 rule 4; X2 (signatures byte-identical on replay); #29, #30 (dropped, empty or fabricated signatures: 'Invalid signature in thinking block')"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — signature_delta carries the thinking block's signature just before the block stops",
+        "https://github.com/router-for-me/CLIProxyAPI/issues/2172 — a proxy that re-serialised thinking blocks invalidated their signatures on the next turn",
+        'https://github.com/router-for-me/CLIProxyAPI/pull/570 — fabricated signatures, and signatures not propagated, made the API answer "Invalid signature in thinking block"',
+        'https://github.com/dwgx/WindsurfAPI/pull/228 — an empty signature "" was rejected by strict clients',
     ],
 )
 def signatures_preserved(ctx: Context) -> Iterator[Violation]:
@@ -170,20 +207,27 @@ def signatures_preserved(ctx: Context) -> Iterator[Violation]:
     "semantic.clean-finish",
     impact="breaks",
     judges_silence=True,
-    hint="",
+    hint="Forward a stream that completed upstream to its end: its finish, its usage and the protocol's terminator ([DONE] or message_stop), with no error.",
     applies=_positive,
     evidence=[
-        "§2.1, §5.1 (a complete stream ends with [DONE] or message_stop); #28 (a stream with no terminal event truncates silently)"
+        "https://github.com/openai/openai-openapi — a complete chat completion stream ends with data: [DONE]",
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — a complete Messages stream ends with message_stop",
+        "https://github.com/caozhiyuan/copilot-api/issues/338 — a proxy that threw on a chunk closed the stream silently, without its terminal event",
     ],
 )
 def clean_finish(ctx: Context) -> Iterator[Violation]:
-    """A capture that completed upstream completes at the client: no error, and the protocol's terminator."""
+    """A capture that completed upstream completes at the client: no error, the protocol's terminator, and a response that is not cut off."""
     if ctx.message.error is not None:
         yield Violation(
             "the output reports an error for a stream that completed upstream", "no error", ctx.message.error
         )
     elif not ctx.message.done:
-        yield Violation("the output never terminates cleanly", "[DONE] or message_stop", "EOF")
+        yield Violation(
+            "the output never terminates cleanly", "[DONE] or message_stop", "aborted" if ctx.aborted else "EOF"
+        )
+    elif ctx.aborted and ctx.protocol != OPENAI_CHAT:
+        # openai-python stops reading at [DONE]; anthropic-sdk-python reads to the body's end and raises.
+        yield Violation("the response was cut off after message_stop: the client raises", "a complete body", "aborted")
 
 
 def _negative(ctx: Context) -> bool:
@@ -194,21 +238,26 @@ def _negative(ctx: Context) -> bool:
     "semantic.error-surfaced",
     impact="breaks",
     judges_silence=True,
-    hint="",
+    hint='When the upstream fails or is cut off, send an error in the client\'s protocol (an {"error": …} frame, or event: error) and close, never a finish reason, [DONE] or message_stop.',
     applies=_negative,
     evidence=[
-        "§8 (errors in each protocol: an error frame or event, then EOF); X1; #28 (a cut-off reported as a clean finish hides the failure)"
+        'https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError on an {"error": …} frame',
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — anthropic-sdk-python raises on event: error",
+        "https://openrouter.ai/docs/api-reference/streaming — OpenRouter reports a mid-stream failure as an error chunk and then ends the stream",
+        "https://github.com/2389-research/tracker/issues/544 — a stream that ended before [DONE] was reported as a successful, partial response",
     ],
 )
 def error_surfaced(ctx: Context) -> Iterator[Violation]:
-    """When the upstream stream broke, the client receives an error in its own protocol and no clean finish."""
+    """When the upstream stream broke, the client receives an error: in its own protocol, or by a response cut off before any clean finish."""
     message = ctx.message
     kind = (ctx.negative or {}).get("kind", "broken")
-    if message.error is None:
+    if message.error is None and not ctx.aborted:
         yield Violation(
-            f"upstream {kind} did not reach the client as an error", "an error frame or error event", "no error"
+            f"upstream {kind} did not reach the client as an error",
+            "an error frame or error event, or an aborted response",
+            "no error",
         )
-    if message.done or message.finish is not None:
+    if message.done or (message.finish is not None and not ctx.aborted):
         yield Violation(
             f"upstream {kind} reported as a clean finish",
             "no finish and no terminator",

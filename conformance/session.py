@@ -22,8 +22,10 @@ from conformance import expectations, report, transport
 from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.items import RECORD, BrokenCaptureItem, CaseItem, CorpusCollector, TransportItem
 from conformance.lint import lint_capture
+from conformance.results import gated
 from conformance.routes import route_id
 from conformance.runner import Case, CaseResult, Pending, Runner, routes_for
+from conformance.schedules import DEFAULT_SCHEDULES
 from conformance.targets import Target, TargetUnavailable
 
 __all__ = ["ConformanceSession"]
@@ -72,6 +74,11 @@ class ConformanceSession:
         self.capture_features: dict[str, list[str]] = {}
         self.started = started  # before the target loaded: the report's total_seconds counts the load
         self.is_worker = hasattr(config, "workerinput")
+        self.strict: bool = config.getoption("conformance_strict") or bool(config.getini("strict"))
+        self.gate = gated(self.strict)
+        self._collector: CorpusCollector | None = None
+        # What narrowed the run to part of its items ("" for a full run): known once collected.
+        self.partial = _selection(config, chosen_schedules, self.transport, False)
 
     # -- collection -----------------------------------------------------------------------------
 
@@ -102,7 +109,7 @@ class ConformanceSession:
         except CaptureError as error:
             raise pytest.UsageError(f"--corpus: {error}") from error
         self.capture_features = {capture.id: list(capture.features) for capture in corpus.captures}
-        collector = CorpusCollector.from_parent(
+        collector = self._collector = CorpusCollector.from_parent(
             session, name="conformance", nodeid="conformance", path=self.corpus_root
         )
         new: list[pytest.Item] = [
@@ -136,10 +143,18 @@ class ConformanceSession:
                             skip=transport.skip_reason(check, self.target, self.spec, self.timeout),
                         )
                     )
+        collector.made = new
         items[:0] = new
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         _freeze_heap()
+        chosen = sum(1 for item in session.items if isinstance(item, (CaseItem, TransportItem)))
+        collected = sum(1 for _ in self._collector.collect_all()) if self._collector is not None else chosen
+        self.partial = _selection(self.config, self.schedules, self.transport, chosen < collected)
+        if self.partial:
+            # A partial run must not report the snapshots of the items it left out as unused, nor
+            # offer to delete them (syrupy reads this option when the session finishes).
+            self.config.option.disable_unused_snapshots = True
         # Under xdist every worker collects every item but runs only its share, so a worker cannot
         # know which of them are its own to begin early.
         if not self.is_worker:
@@ -224,12 +239,20 @@ class ConformanceSession:
         log = self._copy_target_log()
         if log:
             header["target_log"] = log
-        built = report.build(header, self.records, time.perf_counter() - self.started)
-        self.written = report.write(self.report_dir, built)
+        header["mode"] = "strict" if self.strict else "default"
+        if self.partial:
+            header["partial"] = self.partial
+        built = report.build(header, self.records)
+        raw = report.raw_data(header, self.records, time.perf_counter() - self.started)
+        unexplained = expectations.unexplained(self.expectations)
+        self.written = report.write(self.report_dir, built, raw, partial=bool(self.partial), unexplained=unexplained)
+        self.summary = built["summary"]
         if self.update_expectations:
             version = str(header["target_version"])
+            gate = self.gate - {expectations.ERRORED}
             expectations.write(
-                self.expectations.path, expectations.updated(self.expectations, self.records, version, self.schedules)
+                self.expectations.path,
+                expectations.updated(self.expectations, self.records, version, self.schedules, gate),
             )
 
     def _copy_target_log(self) -> str | None:
@@ -260,9 +283,26 @@ class ConformanceSession:
                 f"conformance: target {self.spec} is unavailable, so every item errored [{self.unavailable.code}]: {self.unavailable}",
                 red=True,
             )
+        summary = getattr(self, "summary", None)
+        if summary is not None:
+            line = report.verdict_line(summary, "strict" if self.strict else "default").replace("**", "")
+            terminalreporter.write_line(
+                f"conformance: {line}", red=summary["gate"] == "FAIL", green=summary["gate"] == "PASS"
+            )
         written = getattr(self, "written", None)
         if written:
-            terminalreporter.write_line(f"conformance report: {written[0]} (summary: {written[1]})")
+            kind = f"partial run ({self.partial}), written beside the full report" if self.partial else "report"
+            terminalreporter.write_line(f"conformance {kind}: {written[0]} (summary: {written[1]})")
+
+    def pytest_report_teststatus(self, report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+        """Show an item that passed the gate with an inherited or non-strict verdict as such, in the
+        progress line and the final counts."""
+        if report.when != "call" or report.outcome != "passed":
+            return None
+        row = next((value for name, value in report.user_properties if name == RECORD), None)
+        if row is None or row["outcome"] not in ("non-strict", "inherited"):
+            return None
+        return row["outcome"], "n" if row["outcome"] == "non-strict" else "i", row["outcome"].upper()
 
 
 class _Unavailable:
@@ -285,6 +325,28 @@ def _freeze_heap() -> None:
     loaded, one took about 0.3 s, and loading the corpus, running the items and pytest's end of run
     trigger several. The clean-up added in `pytest_configure` unfreezes it."""
     gc.freeze()
+
+
+def _selection(config: pytest.Config, schedules: list[str], transport_on: bool, deselected: bool) -> str:
+    """What narrowed the run to part of its items, or "" for a full run: `-k`, `-m`, `--deselect`,
+    node ids, schedules other than the default ones, `--no-transport`, or items deselected by any
+    other means."""
+    reasons = []
+    if config.getoption("keyword", ""):
+        reasons.append(f"-k {config.getoption('keyword')!r}")
+    if config.getoption("markexpr", ""):
+        reasons.append(f"-m {config.getoption('markexpr')!r}")
+    if config.getoption("deselect", None):
+        reasons.append("--deselect")
+    if any("::" in arg for arg in config.args):
+        reasons.append("node ids")
+    if tuple(schedules) != DEFAULT_SCHEDULES:
+        reasons.append(f"--schedule {','.join(schedules)}")
+    if not transport_on:
+        reasons.append("--no-transport")
+    if deselected and not reasons:
+        reasons.append("deselected items")
+    return "; ".join(reasons)
 
 
 def _report_folder(root: Path, spec: str, version: str) -> Path:

@@ -1,11 +1,12 @@
 """An incremental WHATWG event-stream parser over bytes, and a writer.
 
-The parser follows HTML §9.2.5-9.2.6 ("Parsing an event stream", "Interpreting an event stream")
-exactly, and reports how the stream was framed next to the events it yields: line-ending kinds, a
-BOM, comments, `data:` without a space, malformed UTF-8, fields it ignored, and an unterminated
-final event. Its result never depends on how the bytes are split into reads: lines are cut on raw
-bytes (CR and LF never occur inside a UTF-8 sequence) and decoded whole, a CR at the end of a read
-remembers to swallow a following LF, and a BOM split across reads is held back until it is decided.
+The parser follows "Parsing an event stream" and "Interpreting an event stream" of the WHATWG HTML
+standard (https://html.spec.whatwg.org/multipage/server-sent-events.html) exactly, and reports how
+the stream was framed next to the events it yields: line-ending kinds, a BOM, comments, `data:`
+without a space, malformed UTF-8, fields it ignored, and an unterminated final event. Its result
+never depends on how the bytes are split into reads: lines are cut on raw bytes (CR and LF never
+occur inside a UTF-8 sequence) and decoded whole, a CR at the end of a read remembers to swallow a
+following LF, and a BOM split across reads is held back until it is decided.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ server, and gives the verdicts of registered invariants:
   `semantic.text` (the text before the fault is kept, and nothing of the broken event) and
   `http.error-body`.
 
-Invalid UTF-8 counts as a fault although SSE alone would decode it to U+FFFD (WHATWG §9.2.5):
+Invalid UTF-8 counts as a fault although SSE alone would decode it to U+FFFD
+(https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream):
 the events carry JSON, which must be UTF-8 (RFC 8259 §8.1), and a proxy that substitutes
 U+FFFD and finishes cleanly hands the client altered text that it cannot tell from the real one.
 
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from conformance.attribution import grade, upstream_fails
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture, load_corpus
@@ -40,7 +42,7 @@ from conformance.invariants import Verdict, evaluate, registry
 from conformance.protocols import OPENAI_CHAT
 from conformance.protocols.transport import Cancellation, Isolation, Pacing
 from conformance.replay import Slot
-from conformance.results import CaseResult
+from conformance.results import CaseResult, Output, item_class
 from conformance.routes import Route, route_id
 from conformance.runner import Runner, collect
 from conformance.sse import SSEParser
@@ -229,54 +231,67 @@ def _verdicts(context: Pacing | Cancellation | Isolation, ids: tuple[str, ...]) 
     return [evaluate(known[name], context) for name in ids]
 
 
+def _never_contacted(case: TransportCase, output: Output) -> CaseResult:
+    """An item whose target answered without asking the upstream: the check has nothing to judge."""
+    return CaseResult(
+        case,
+        "errored",
+        output=output.body,
+        status=output.status,
+        chunks=len(output.chunks),
+        ending=output.ending,
+        error=f"the target never contacted the upstream (it answered HTTP {output.status} with "
+        f"{len(output.body)} bytes), so {case.check} could not be judged; is the route configured?",
+    )
+
+
 async def _incremental(runner: Runner, target: Target, route: Route) -> CaseResult:
+    case = TransportCase("incremental", route)
     body, _ = _text_body(route[0], INCREMENTAL_EVENTS - len(_opening(route[0])) - len(_closing(route[0], 0)))
     slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
     try:
         watcher = asyncio.ensure_future(_watch_request(slot))
         times: list[float] = []
-        status, chunks = await collect(target, _exchange(route, slot), times=times)
+        output = await collect(target, _exchange(route, slot), times=times)
         began = await asyncio.wait_for(watcher, 1) if slot.requests else None
     finally:
         runner.replay.unregister(slot.token)
+    if began is None:
+        watcher.cancel()
+        return _never_contacted(case, output)
     pieces = body.count(b"\n\n")
-    relative = tuple(t - began for t in times) if began is not None else ()
-    context = Pacing(PACE * (pieces - 1), relative)
-    return _result(
-        TransportCase("incremental", route),
-        _verdicts(context, ("transport.incremental",)),
-        chunks,
-        status,
-        len(slot.requests),
-    )
+    context = Pacing(PACE * (pieces - 1), tuple(t - began for t in times))
+    return _result(case, _verdicts(context, ("transport.incremental",)), output, len(slot.requests))
 
 
 async def _cancel(runner: Runner, target: Target, route: Route) -> CaseResult:
+    case = TransportCase("cancel-propagates", route)
     body, _ = _text_body(route[0], CANCEL_EVENTS)
     slot = runner.replay.register(body, schedule="event", delay=CANCEL_PACE, protocol=route[0])
     try:
-        status, chunks = await collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
+        output = await collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
         closed = time.monotonic()
         disconnect: float | None = None
-        while time.monotonic() - closed < CANCEL_BOUND + 0.5:
+        while slot.requests and time.monotonic() - closed < CANCEL_BOUND + 0.5:
             if slot.disconnects:
                 disconnect = time.monotonic() - closed
                 break
             await asyncio.sleep(0.02)
     finally:
         runner.replay.unregister(slot.token)
-    events = sum(1 for _ in SSEParser().feed(b"".join(chunks)))
+    if not slot.requests:
+        return _never_contacted(case, output)
+    events = sum(1 for _ in SSEParser().feed(output.body))
     context = Cancellation(events, disconnect, CANCEL_BOUND)
-    return _result(
-        TransportCase("cancel-propagates", route),
-        _verdicts(context, ("transport.cancel-propagates",)),
-        chunks,
-        status,
-        len(slot.requests),
-    )
+    return _result(case, _verdicts(context, ("transport.cancel-propagates",)), output, len(slot.requests))
+
+
+class _NothingToCompare(Exception):
+    """A capture's run alone gave nothing to compare a concurrent run against."""
 
 
 async def _one_capture(runner: Runner, target: Target, route: Route, capture: Capture) -> dict[str, Any]:
+    """What the client of one stream of `capture` assembles; a run that raises is an outcome too."""
     slot = runner.replay.register(
         capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol
     )
@@ -284,13 +299,47 @@ async def _one_capture(runner: Runner, target: Target, route: Route, capture: Ca
         request = client_request(capture.request, route[0], route[1])
         exchange = Exchange(route, request, slot.url, token=slot.token, provider=capture.provider)
         try:
-            status, chunks = await collect(target, exchange)
+            output = await collect(target, exchange)
         except Exception as error:  # a crash alone and under load must match too
-            return {"raised": type(error).__name__}
+            return {"raised": failure(target, error), "upstream_requests": len(slot.requests)}
     finally:
         runner.replay.unregister(slot.token)
-    ctx = build_context(b"".join(chunks), route[1], chunks=chunks, status=status, request=request)
-    return {"status": status, **ctx.message.to_json()}
+    ctx = build_context(output.body, route[1], chunks=output.chunks, status=output.status, request=request)
+    return {
+        "status": output.status,
+        "ending": output.ending,
+        "events": len(ctx.events),
+        "upstream_requests": len(slot.requests),
+        **ctx.message.to_json(),
+    }
+
+
+async def _alone(runner: Runner, target: Target, route: Route, capture: Capture) -> dict[str, Any]:
+    """A capture's run alone, which must stream something for a concurrent run to be compared with."""
+    record = await _one_capture(runner, target, route, capture)
+    if "raised" in record:
+        raise _NothingToCompare(f"{capture.id} alone: {record['raised']}")
+    if not record["upstream_requests"]:
+        raise _NothingToCompare(f"{capture.id} alone: the target never contacted the upstream")
+    if record["status"] < 300 and not record["events"]:
+        raise _NothingToCompare(f"{capture.id} alone: the target streamed no event (HTTP {record['status']})")
+    return record
+
+
+def _leaves(value: Any, path: str = "") -> dict[str, Any]:
+    """A JSON value as {path: scalar}, so that two values can be compared field by field."""
+    if isinstance(value, dict):
+        return {key: leaf for name, item in value.items() for key, leaf in _leaves(item, f"{path}.{name}").items()}
+    if isinstance(value, list):
+        nested = {key: leaf for n, item in enumerate(value) for key, leaf in _leaves(item, f"{path}[{n}]").items()}
+        return {**nested, f"{path}.length": len(value)}
+    return {path: value}
+
+
+def _varying(one: dict[str, Any], other: dict[str, Any]) -> frozenset[str]:
+    """The fields in which two runs' records differ."""
+    left, right = _leaves(one), _leaves(other)
+    return frozenset(key for key in left.keys() | right.keys() if left.get(key) != right.get(key))
 
 
 def _isolation_captures(route: Route) -> list[Capture]:
@@ -299,26 +348,38 @@ def _isolation_captures(route: Route) -> list[Capture]:
 
 
 async def _concurrent(runner: Runner, target: Target, route: Route) -> CaseResult:
+    case = TransportCase("concurrent-isolation", route)
     captures = _isolation_captures(route)
-    alone = {capture.id: await _one_capture(runner, target, route, capture) for capture in captures}
+    if not captures:
+        return CaseResult(case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently")
+    try:
+        first = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
+        # Run alone twice: what differs between two runs alone (a fresh id or clock) is the target's
+        # own variation, not interference, and is left out of the comparison.
+        second = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
+    except _NothingToCompare as error:
+        return CaseResult(case, "errored", error=f"concurrent isolation cannot be judged: {error}")
+    varies = {capture_id: _varying(first[capture_id], second[capture_id]) | _COUNTS for capture_id in first}
     chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
     together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
-    mismatches = tuple((c.id, alone[c.id], out) for c, out in zip(chosen, together, strict=True) if out != alone[c.id])
-    context = Isolation(len(chosen), mismatches)
-    return _result(
-        TransportCase("concurrent-isolation", route),
-        _verdicts(context, ("transport.concurrent-isolation",)),
-        [],
-        200,
-        0,
+    mismatches = tuple(
+        (capture.id, first[capture.id], output)
+        for capture, output in zip(chosen, together, strict=True)
+        if _varying(first[capture.id], output) - varies[capture.id]
     )
+    context = Isolation(len(chosen), mismatches)
+    return _result(case, _verdicts(context, ("transport.concurrent-isolation",)), Output(), 0)
 
+
+# Bookkeeping of a run, not the client's view of it.
+_COUNTS = frozenset({".upstream_requests"})
 
 _FAULT_CHECKS = ("semantic.error-surfaced", "semantic.text", "http.error-body")
 FAULTS: dict[str, str] = {
     "fault-http-429": "the upstream answers HTTP 429 with a JSON error before any event",
     "fault-http-500": "the upstream answers HTTP 500 with a JSON error before any event",
-    "fault-reset": "the upstream connection is reset (TCP RST) mid-stream, before the chunked body's end",
+    "fault-reset": "the upstream connection is reset (TCP RST) mid-stream, before the chunked body's end, a short pause after the target has had the bytes before it",
+    "fault-reset-immediate": "the upstream connection is reset (TCP RST) mid-stream the moment its last bytes have left: whether the target keeps them depends on how its HTTP client reads a reset",
     "fault-stall": "the upstream stalls mid-stream past the target's upstream read timeout",
     "fault-invalid-json": "a data event mid-stream is not JSON, and the stream then goes on to a clean finish",
     "fault-invalid-utf8": "a text delta mid-stream holds bytes that are not UTF-8, and the stream then goes on to a clean finish",
@@ -327,15 +388,18 @@ FAULTS: dict[str, str] = {
 
 
 async def _fault(runner: Runner, target: Target, route: Route, name: str) -> CaseResult:
+    case = TransportCase(name, route)
     upstream = route[0]
     kwargs: dict[str, Any] = {"schedule": "event", "protocol": upstream}
     negative = {"kind": "upstream-error"}
     if name in ("fault-http-429", "fault-http-500"):
         body, text = _error_body(upstream, int(name[-3:])), ""
         kwargs["status"] = int(name[-3:])
-    elif name in ("fault-reset", "fault-no-done"):
+    elif name in ("fault-reset", "fault-reset-immediate", "fault-no-done"):
         body, text = _text_body(upstream, 5, closed=False)
-        kwargs["reset_at_end"] = name == "fault-reset"
+        kwargs["reset_at_end"] = name != "fault-no-done"
+        if name == "fault-reset-immediate":
+            kwargs["reset_pause"] = 0.0
         negative = {"kind": "cut-off"}
     elif name == "fault-stall":
         first, text = _text_body(upstream, 2, closed=False)
@@ -364,26 +428,46 @@ async def _fault(runner: Runner, target: Target, route: Route, name: str) -> Cas
     slot = runner.replay.register(body, **kwargs)
     try:
         exchange = _exchange(route, slot)
-        status, chunks = await collect(target, exchange)
+        output = await collect(target, exchange)
     finally:
         runner.replay.unregister(slot.token)
-    output = b"".join(chunks)
+    if not slot.requests:
+        return _never_contacted(case, output)
     expect = {"text": text, "reasoning": "", "refusal": "", "tool_calls": [], "signatures": [], "finish": None}
+    options: dict[str, Any] = {"request": exchange.request, "expect": expect, "negative": negative}
     ctx = build_context(
-        output, route[1], chunks=chunks, status=status, request=exchange.request, expect=expect, negative=negative
+        output.body, route[1], chunks=output.chunks, status=output.status, ending=output.ending, **options
     )
-    known = registry()
-    verdicts = check(ctx, [known[name] for name in _FAULT_CHECKS])
-    result = _result(TransportCase(name, route), verdicts, chunks, status, len(slot.requests))
+    # What a client calling the upstream directly gets: the same bytes, ending as the upstream's did.
+    # A stall is no fault of the upstream's own stream (it completes, late): the target's read timeout
+    # is what is judged, so nothing there is inherited.
+    direct = route[0] == route[1] and name != "fault-stall"
+    ending = "aborted" if kwargs.get("reset_at_end") else "complete"
+    status = int(kwargs.get("status", 200))
+    verdicts = grade(
+        check(ctx, [registry()[invariant] for invariant in _FAULT_CHECKS]),
+        upstream=upstream_fails(lambda: build_context(body, route[1], status=status, ending=ending, **options))
+        if direct
+        else None,
+        quirks=(name,),
+    )
+    result = _result(case, verdicts, output, len(slot.requests))
     result.message = ctx.message
+    result.upstream_identical = direct and (output.body, output.status, output.ending) == (body, status, ending)
     return result
 
 
-def _result(
-    case: TransportCase, verdicts: list[Verdict], chunks: list[bytes], status: int, requests: int
-) -> CaseResult:
-    outcome = "failed" if any(v.outcome == "fail" for v in verdicts) else "passed"
-    return CaseResult(case, outcome, verdicts, b"".join(chunks), status, len(chunks), upstream_requests=requests)
+def _result(case: TransportCase, verdicts: list[Verdict], output: Output, requests: int) -> CaseResult:
+    return CaseResult(
+        case,
+        item_class(verdicts),
+        verdicts,
+        output.body,
+        output.status,
+        len(output.chunks),
+        upstream_requests=requests,
+        ending=output.ending,
+    )
 
 
 CHECKS: dict[str, str] = {
@@ -414,7 +498,13 @@ async def _timed(
     try:
         result = await asyncio.wait_for(coroutine, bound)
     except TimeoutError:
-        return CaseResult(case, "errored", error=timed_out(target.name, bound), seconds=time.perf_counter() - started)
+        return CaseResult(
+            case,
+            "errored",
+            error=timed_out(target.name, bound),
+            seconds=time.perf_counter() - started,
+            ending="timed-out",
+        )
     except Exception as error:
         return CaseResult(case, "errored", error=failure(target, error), seconds=time.perf_counter() - started)
     result.seconds = time.perf_counter() - started

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from conformance.protocols import OPENAI_CHAT
-from conformance.targets.base import Exchange, Head
+from conformance.targets.base import Abort, Exchange, Head
 
 ROUTE = (OPENAI_CHAT, OPENAI_CHAT)
 FRAMES = [b'data: {"n": 1}\n\n', b'data: {"n": 2}\n\n', b"data: [DONE]\n\n"]
+CUT_OFF = "connection reset \u2014 after two frames"  # not ASCII: the reason crosses the link as UTF-8
 
 
 class Scripted:
@@ -43,6 +44,19 @@ class Scripted:
             if marker:  # how the stream ended, for the test to read
                 Path(marker).write_text(type(error).__name__)
             raise
+
+
+class Aborting:
+    """Two frames, then the `Abort` of a response cut off before its end."""
+
+    name = "aborting"
+    version = "1"
+    routes = frozenset({ROUTE})
+
+    async def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Abort]:
+        for frame in FRAMES[:2]:
+            yield frame
+        yield Abort(CUT_OFF)
 
 
 class Unloadable:

@@ -65,7 +65,57 @@ def test_invariants_lists_every_invariant_with_evidence() -> None:
     code, out = cli("invariants", "--json")
     rows = json.loads(out)
     assert code == 0 and {row["id"] for row in rows} == set(registry())
-    assert all(row["requirement"] and row["evidence"] and row["severity"] in ("error", "warning") for row in rows)
+    assert all(row["requirement"] and row["evidence"] and row["hint"] for row in rows)
+    assert all(row["impact"] in ("breaks", "strict") for row in rows)
+
+
+def test_invariants_listing_shows_impact_level_and_protocol() -> None:
+    code, out = cli("invariants")
+    assert code == 0
+    assert "openai.finish.once  [breaks, proxy, openai-chat]" in out
+    assert "sse.utf8  [breaks, provider, any protocol]" in out
+    assert "severity" not in out
+    for inv in registry().values():
+        assert f"{inv.id}  [{inv.impact}, " in out
+        assert all(source in out for source in inv.evidence)
+
+
+def test_invariants_explains_one_invariant() -> None:
+    inv = registry()["openai.finish.once"]
+    code, out = cli("invariants", "openai.finish.once")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "openai.finish.once"
+    assert f"    requirement: {inv.requirement}" in lines
+    assert "    impact: breaks (a client loses content, misses an error or raises)" in lines
+    assert "    level: proxy" in lines
+    assert "    protocol: openai-chat" in lines
+    assert [line[len("      - ") :] for line in lines if line.startswith("      - ")] == list(inv.evidence)
+    assert lines[-1] == f"    to fix: {inv.hint}"
+
+
+def test_invariants_explains_a_strict_one_with_its_meaning() -> None:
+    code, out = cli("invariants", "openai.usage.placement")
+    assert code == 0
+    assert "    impact: strict (a deviation from the documented format that the clients we know tolerate)" in out
+
+
+def test_invariants_takes_several_ids_and_prefixes() -> None:
+    code, out = cli("invariants", "openai.tool", "sse.utf8")
+    expected = sorted(key for key in registry() if key.startswith("openai.tool.")) + ["sse.utf8"]
+    assert code == 0 and len(expected) > 2
+    named = [line for line in out.splitlines() if line and not line.startswith(" ")]
+    assert named == sorted(expected)
+    code, out = cli("invariants", "openai.tool", "openai.tool.index-dense", "--json")
+    assert code == 0 and [row["id"] for row in json.loads(out)] == sorted(expected[:-1])
+
+
+def test_invariants_unknown_id_names_the_closest_and_exits_2() -> None:
+    code, out = cli("invariants", "openai.finsh.once")
+    assert code == 2
+    assert out.startswith("error: no invariant 'openai.finsh.once'; closest: openai.finish.once")
+    code, out = cli("invariants", "sse.utf8", "zzzz")
+    assert code == 2 and "error: no invariant 'zzzz'" in out and "sse.utf8\n" not in out
 
 
 def test_report_renders_markdown_and_rejects_other_json(tmp_path: Path) -> None:

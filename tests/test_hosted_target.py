@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _hosted_targets import FRAMES, Scripted
+from _hosted_targets import CUT_OFF, FRAMES, Aborting, Scripted
 
 from conformance.corpus import load_corpus
-from conformance.runner import Case, Runner, routes_for
+from conformance.runner import Case, Runner, collect, routes_for
 from conformance.targets import MAX_RESTARTS, failure, load
-from conformance.targets.base import Exchange, Target
+from conformance.targets.base import Abort, Exchange, Target
 from conformance.targets.hosted import Hosted, HostedTargetError
 
 HERE = Path(__file__).parent
@@ -117,6 +117,21 @@ def test_a_head_reaches_the_client_before_the_body(runner: Runner, scripted: Hos
     head, body = runner.call(_read(scripted, {"behaviour": "head"}), timeout=BOUND)
     assert (head.status, head.headers) == (429, (("content-type", "application/json"),))
     assert body == b'{"error": {"message": "slow down"}}'
+
+
+def test_an_abort_crosses_the_link_last_as_in_process(runner: Runner) -> None:
+    target = Hosted("_hosted_targets:Aborting", name="aborting", version="1", routes=frozenset({ROUTE}))
+    try:
+        hosted = runner.call(_read(target, {}), timeout=BOUND)
+        assert hosted == runner.call(_read(Aborting(), {}), timeout=BOUND) == [*FRAMES[:2], Abort(CUT_OFF)]
+        # The runner stops reading at the Abort and closes the stream; the child serves on.
+        exchange = Exchange(ROUTE, {}, "http://127.0.0.1:9/r/unused")
+        output = runner.call(collect(target, exchange), timeout=BOUND)
+        assert (output.chunks, output.ending, output.abort_reason) == (FRAMES[:2], "aborted", CUT_OFF)
+        assert runner.call(_read(target, {}), timeout=BOUND) == [*FRAMES[:2], Abort(CUT_OFF)]
+        assert target.starts == 1
+    finally:
+        runner.call(target.aclose(), timeout=BOUND)
 
 
 def test_an_exception_is_worded_as_in_process(runner: Runner, scripted: Hosted) -> None:

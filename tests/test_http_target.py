@@ -15,11 +15,12 @@ import pytest
 
 from conformance.corpus import default_corpus, load_corpus
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
-from conformance.replay import TOKEN_HEADER
-from conformance.runner import Case, Runner
+from conformance.replay import TOKEN_HEADER, ReplayServer
+from conformance.runner import Case, Runner, collect
 from conformance.targets import TargetError, load
-from conformance.targets.base import Exchange
-from conformance.targets.http import ALL_ROUTES, HttpTarget, ProxyUnreachable
+from conformance.targets import http as http_target
+from conformance.targets.base import Abort, Exchange, Head
+from conformance.targets.http import ALL_ROUTES, HttpTarget, ProxyUnreachable, post_stream
 
 SAME_PROTOCOL = "openai-chat-to-openai-chat,anthropic-messages-to-anthropic-messages"
 
@@ -52,6 +53,10 @@ class PassthroughProxy:
             method, path, _ = head[0].split(" ")
             headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
+            if method != "POST":  # the target's version probe: this proxy has no version to tell
+                writer.write(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                await writer.drain()
+                return
             self.seen.append({"path": path, "headers": headers, "body": json.loads(body)})
             if self.fail_with is not None:
                 writer.write(
@@ -116,7 +121,7 @@ def test_a_text_capture_passes_through_a_passthrough_proxy(
 ) -> None:
     target = load(f"{proxy.url}?routes={SAME_PROTOCOL}")
     result = runner.run(Case(capture(capture_id), route, "adversarial"), target)
-    assert result.outcome == "passed", (result.error, result.failures)
+    assert result.outcome == "pass", (result.error, result.failures)
     assert result.upstream_requests == 1
     sent = proxy.seen[0]
     assert sent["path"] == ("/v1/chat/completions" if route[1] == OPENAI_CHAT else "/v1/messages")
@@ -128,7 +133,7 @@ def test_a_text_capture_passes_through_a_passthrough_proxy(
 def test_model_template_sends_just_the_token(runner: Runner, proxy: PassthroughProxy) -> None:
     target = load(f"{proxy.url}?routes=openai-chat-to-openai-chat&model={{token}}")
     result = runner.run(Case(capture("openai-chat/vllm/reasoning-field"), (OPENAI_CHAT, OPENAI_CHAT), "event"), target)
-    assert result.outcome == "passed", (result.error, result.failures)
+    assert result.outcome == "pass", (result.error, result.failures)
     assert "/" not in proxy.seen[0]["body"]["model"]
     assert len(proxy.seen[0]["body"]["model"]) == 16
 
@@ -151,7 +156,7 @@ def test_a_non_2xx_answer_is_output_as_is(runner: Runner) -> None:
         )
     finally:
         runner.call(failing.close(), timeout=5)
-    assert result.outcome == "failed"
+    assert result.outcome == "fail"
     assert result.output == error
 
 
@@ -176,6 +181,142 @@ def test_connection_refused_errors_the_item_with_one_clear_message(runner: Runne
     assert result.outcome == "errored"
     assert f"cannot connect to http://127.0.0.1:{port}/v1/messages" in result.error
     assert "is the proxy running?" in result.error
+
+
+# -- how the response ends: an Abort when it was cut off, nothing when it simply ended -------------
+
+CUT_BODY = b'data: {"n": 1}\n\n' + b'data: {"n": 2}\n\n' + b'data: {"n": 3}\n\n'
+
+
+class RawServer:
+    """Answers every request (head and Content-Length body read) with `response`, byte for byte,
+    then closes with a FIN: for framings the replay server never sends."""
+
+    def __init__(self, response: bytes) -> None:
+        self.response = response
+        self.url = ""
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").lower()
+            length = next(
+                (line.split(":")[1] for line in head.split("\r\n") if line.startswith("content-length:")), "0"
+            )
+            await reader.readexactly(int(length))
+            writer.write(self.response)
+            await writer.drain()
+        finally:
+            writer.close()  # a FIN, after what was written
+
+
+def chunked(*pieces: bytes, terminated: bool) -> bytes:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+    return (
+        head
+        + b"".join(b"%x\r\n%b\r\n" % (len(piece), piece) for piece in pieces)
+        + (b"0\r\n\r\n" if terminated else b"")
+    )
+
+
+def openai_exchange(upstream_token: str = "t") -> Exchange:
+    return Exchange(
+        (OPENAI_CHAT, OPENAI_CHAT), {"messages": []}, "http://x/r/t", token=upstream_token, provider="openai"
+    )
+
+
+async def read_all(base_url: str, exchange: Exchange) -> list[bytes | Head | Abort]:
+    """Every item the http target yields: the proxy here is whatever listens at `base_url`."""
+    return [item async for item in HttpTarget(base_url).stream(exchange)]
+
+
+def body_and_ending(items: list[bytes | Head | Abort]) -> tuple[bytes, list[Abort]]:
+    assert isinstance(items[0], Head)
+    aborts = [item for item in items if isinstance(item, Abort)]
+    assert all(isinstance(item, bytes) for item in items[1 : len(items) - len(aborts)])
+    assert not aborts or items[-1] is aborts[-1]  # an Abort comes last, once
+    return b"".join(item for item in items if isinstance(item, bytes)), aborts
+
+
+async def test_a_reset_mid_body_ends_with_an_abort_after_the_bytes_before_it() -> None:
+    # The replay server answers any path for its token header, so it stands in for the proxy here.
+    async with ReplayServer() as server:
+        slot = server.register(CUT_BODY, schedule="event", reset_at_end=True)
+        body, aborts = body_and_ending(await read_all(server.base_url, openai_exchange(slot.token)))
+    assert body == CUT_BODY
+    assert aborts == [Abort("connection reset")]
+
+
+async def test_a_complete_chunked_body_ends_with_no_abort() -> None:
+    async with ReplayServer() as server:
+        slot = server.register(CUT_BODY, schedule="byte")
+        body, aborts = body_and_ending(await read_all(server.base_url, openai_exchange(slot.token)))
+    assert (body, aborts) == (CUT_BODY, [])
+
+
+async def test_a_chunked_body_closed_before_its_terminating_chunk_ends_with_an_abort() -> None:
+    pieces = [CUT_BODY[:10], CUT_BODY[10:]]
+    async with RawServer(chunked(*pieces, terminated=False)) as server:
+        body, aborts = body_and_ending(await read_all(server.url, openai_exchange()))
+    assert body == CUT_BODY
+    assert [abort.reason for abort in aborts] == [
+        "incomplete chunked body: the connection closed before the terminating chunk"
+    ]
+
+
+async def test_a_body_shorter_than_its_content_length_ends_with_an_abort() -> None:
+    head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: %d\r\n\r\n" % (len(CUT_BODY) + 5)
+    async with RawServer(head + CUT_BODY) as server:
+        body, aborts = body_and_ending(await read_all(server.url, openai_exchange()))
+    assert body == CUT_BODY
+    assert [abort.reason for abort in aborts] == [
+        f"incomplete body: received {len(CUT_BODY)} bytes, expected {len(CUT_BODY) + 5}"
+    ]
+
+
+async def test_a_close_delimited_body_is_a_clean_end() -> None:
+    # No Content-Length, no chunking: the close is how such a body ends (RFC 9112 §6.3, rule 8).
+    async with RawServer(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\r\n" + CUT_BODY) as server:
+        body, aborts = body_and_ending(await read_all(server.url, openai_exchange()))
+    assert (body, aborts) == (CUT_BODY, [])
+
+
+async def test_a_read_timeout_mid_body_ends_with_an_abort(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(http_target, "_TIMEOUT", httpx.Timeout(5.0, read=0.5))
+    async with ReplayServer() as server:
+        slot = server.register(CUT_BODY, schedule="event", stall=(2, 3.0))
+        body, aborts = body_and_ending(await read_all(server.base_url, openai_exchange(slot.token)))
+    assert body == CUT_BODY[: 2 * len(CUT_BODY) // 3]
+    assert aborts == [Abort("read timeout mid-body")]
+
+
+async def test_the_transport_error_hook_still_runs_before_the_abort() -> None:
+    seen: list[Exception] = []
+
+    async def hook(error: Exception) -> None:
+        seen.append(error)
+
+    async with RawServer(chunked(CUT_BODY, terminated=False)) as server:
+        items = [item async for item in post_stream(server.url, openai_exchange(), "m", on_transport_error=hook)]
+    assert isinstance(items[-1], Abort) and items[-2] == CUT_BODY
+    assert [type(error) for error in seen] == [httpx.RemoteProtocolError]
+
+
+async def test_an_abort_reaches_the_runner_as_an_aborted_ending() -> None:
+    async with ReplayServer() as server:
+        slot = server.register(CUT_BODY, schedule="event", reset_at_end=True)
+        output = await collect(HttpTarget(server.base_url), openai_exchange(slot.token))
+    assert (output.body, output.ending, output.abort_reason) == (CUT_BODY, "aborted", "connection reset")
 
 
 def test_routes_default_to_all_four_and_narrow_by_query() -> None:

@@ -691,6 +691,7 @@ class Case:
     chunks: list[bytes] | None = None
     usage_requested: bool = True
     status: int = 200
+    ending: str = "complete"
     marks: tuple[Any, ...] = field(default=())
 
     @property
@@ -827,12 +828,13 @@ OPENAI_FRAMING_CASES = [
         event=1,
     ),
     # §7.1 deviation 1: `event:` without `data:` is dispatched by openai-python with data "" -> JSONDecodeError.
+    P("openai.sse.no-dataless-event", "text", OA_TEXT, OA),
     F(
-        "openai.sse.data-only",
+        "openai.sse.no-dataless-event",
         "event-line-without-data",
         openai(oa_role(), "event: ping\n\n", oa_text("Hi"), oa_finish("stop")),
         OA,
-        message="",
+        message="without data",
         event=None,
     ),
     P("openai.data.json", "text", OA_TEXT, OA),
@@ -1134,10 +1136,16 @@ DELTA_CASES = [
     P("openai.tool.header-once", "split-arguments", OA_TOOL, OA),
     P("openai.tool.header-once", "parallel", OA_PARALLEL, OA),
     P("openai.tool.header-once", "whole-in-one-delta", OA_WHOLE, OA),
+    # Qwen repeats an empty id: openai-python concatenates "" harmlessly.
+    P("openai.tool.header-once", "qwen-empty-id-and-type-repeated", OA_QWEN_TOOL, OA),
     F(
         "openai.tool.header-once",
-        "qwen-empty-id-and-type-repeated",
-        OA_QWEN_TOOL,
+        "id-repeated",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls({"index": 0, "id": CALL_A, "function": {"arguments": "{}"}}),
+            oa_finish("tool_calls"),
+        ),
         OA,
         message="header repeated",
         event=1,
@@ -1153,13 +1161,23 @@ DELTA_CASES = [
         ),
         OA,
     ),
-    # z.ai GLM: `"name":""` in continuation deltas (§4).
+    # z.ai GLM: `"name":""` in continuation deltas: harmless, "" concatenates to nothing.
+    P(
+        "openai.tool.header-once",
+        "empty-name-repeated",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls({"index": 0, "function": {"name": "", "arguments": "{}"}}),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+    ),
     F(
         "openai.tool.header-once",
         "name-repeated",
         openai(
             oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
-            oa_calls({"index": 0, "function": {"name": "", "arguments": "{}"}}),
+            oa_calls({"index": 0, "function": {"name": "get_weather", "arguments": "{}"}}),
             oa_finish("tool_calls"),
         ),
         OA,
@@ -1230,7 +1248,25 @@ DELTA_CASES = [
     ),
     P("openai.tool.arguments-json", "split-arguments", OA_TOOL, OA),
     P("openai.tool.arguments-json", "whole-in-one-delta", OA_WHOLE, OA),
-    P("openai.tool.arguments-json", "no-arguments", OA_NO_ARGS, OA),
+    P(
+        "openai.tool.arguments-json",
+        "no-arguments-sent-as-braces",
+        openai(oa_role(None, tool_calls=[head(0, CALL_A, "get_time", "{}")]), oa_finish("tool_calls")),
+        OA,
+    ),
+    # BerriAI/litellm#5063: a finished call whose arguments are "" makes clients that parse them raise.
+    F("openai.tool.arguments-json", "no-arguments-left-empty", OA_NO_ARGS, OA, message="empty arguments", event=None),
+    # "" is legal as a first fragment, before the real ones.
+    P(
+        "openai.tool.arguments-json",
+        "empty-first-fragment",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_time", "")]),
+            oa_calls(args(0, "{}")),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+    ),
     P("openai.tool.arguments-json", "parallel", OA_PARALLEL, OA),
     F(
         "openai.tool.arguments-json",
@@ -1353,7 +1389,7 @@ FINISH_CASES = [
 
 USAGE_CASES = [
     P("openai.usage.placement", "include-usage", OA_TEXT, OA, request=USAGE_REQUEST),
-    P("openai.usage.placement", "no-include-usage", OA_TEXT_NO_USAGE, OA, request=PLAIN_REQUEST),
+    P("openai.chunk.has-choice", "no-include-usage", OA_TEXT_NO_USAGE, OA, request=PLAIN_REQUEST),
     P("openai.usage.placement", "n3-usage-after-three-finishes", OA_N3, OA, request=USAGE_REQUEST),
     P("openai.usage.placement", "tool-call", OA_TOOL, OA, request=USAGE_REQUEST),
     # §2.2: "If the stream is interrupted, you may not receive the final usage chunk."
@@ -1370,7 +1406,7 @@ USAGE_CASES = [
     ),
     # #22: choices:[] chunk without include_usage (IndexError in naive clients).
     F(
-        "openai.usage.placement",
+        "openai.chunk.has-choice",
         "usage-chunk-not-requested",
         OA_TEXT,
         OA,
@@ -2270,6 +2306,94 @@ OPENAI_ERROR_BODY = (
     b'{"error": {"message": "Rate limit reached", "type": "rate_limit_error", "code": "rate_limit_exceeded"}}'
 )
 ANTHROPIC_ERROR_BODY = b'{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}'
+# --------------------------------------------------- usage details: cache and reasoning tokens
+
+# Anthropic: input_tokens counts only what follows the last cache breakpoint; the cache reads are
+# reported beside it. 80 + 20 read from the cache is 100 input tokens in all, 20 of them cached.
+_CACHED_EXPECT = {**AN_TEXT_EXPECT, "usage": {"input_tokens": 100, "cached_input_tokens": 20, "output_tokens": 12}}
+
+
+def _anthropic_text_with_usage(**usage: Any) -> bytes:
+    return anthropic(
+        message_start(1),
+        text_start(0),
+        text_delta(0, "Hello"),
+        text_delta(0, " there!"),
+        block_stop(0),
+        message_delta("end_turn", 12, **usage),
+        MESSAGE_STOP,
+    )
+
+
+def _openai_text_with_usage(cached: int, reasoning: int) -> bytes:
+    usage = usage_of(100, 30, reasoning)
+    usage["prompt_tokens_details"]["cached_tokens"] = cached
+    return openai(oa_role(), oa_text("Hello"), oa_text(" there!"), oa_finish("stop"), chunk(usage=usage))
+
+
+_OPENAI_DETAIL_EXPECT = {
+    **OA_TEXT_EXPECT,
+    "usage": {"input_tokens": 100, "cached_input_tokens": 20, "output_tokens": 30, "reasoning_tokens": 12},
+}
+
+USAGE_DETAIL_CASES = [
+    # An adapter that maps OpenAI prompt_tokens 100 (cached_tokens 20) to Anthropic input 80 + cache read 20.
+    P(
+        "semantic.usage",
+        "anthropic-cache-read-mapped",
+        _anthropic_text_with_usage(input_tokens=80, cache_read_input_tokens=20),
+        AN,
+        expect=_CACHED_EXPECT,
+    ),
+    # One that equates prompt_tokens with input_tokens and drops the cache: the total survives, the cache does not.
+    F(
+        "semantic.usage",
+        "anthropic-cache-read-dropped",
+        _anthropic_text_with_usage(input_tokens=100),
+        AN,
+        expect=_CACHED_EXPECT,
+        message="usage cached_input_tokens differs",
+        event=None,
+    ),
+    # One that equates prompt_tokens with input_tokens and also reports the cache read: 20 tokens counted twice.
+    F(
+        "semantic.usage",
+        "anthropic-cached-counted-twice",
+        _anthropic_text_with_usage(input_tokens=100, cache_read_input_tokens=20),
+        AN,
+        expect=_CACHED_EXPECT,
+        message="usage input_tokens differs",
+        event=None,
+    ),
+    P(
+        "semantic.usage",
+        "openai-cached-and-reasoning",
+        _openai_text_with_usage(20, 12),
+        OA,
+        request=USAGE_REQUEST,
+        expect=_OPENAI_DETAIL_EXPECT,
+    ),
+    # BerriAI/litellm#41049: reasoning_tokens reported as 0.
+    F(
+        "semantic.usage",
+        "openai-reasoning-tokens-zeroed",
+        _openai_text_with_usage(20, 0),
+        OA,
+        request=USAGE_REQUEST,
+        expect=_OPENAI_DETAIL_EXPECT,
+        message="usage reasoning_tokens differs",
+        event=None,
+    ),
+    # Anthropic usage has no field for reasoning tokens: not compared on an Anthropic client.
+    P(
+        "semantic.usage",
+        "reasoning-tokens-not-compared-on-anthropic",
+        _anthropic_text_with_usage(input_tokens=80, cache_read_input_tokens=20),
+        AN,
+        expect={**AN_TEXT_EXPECT, "usage": {**_CACHED_EXPECT["usage"], "reasoning_tokens": 12}},
+    ),
+]
+
 SEMANTIC_CASES = [
     P("semantic.text", "openai", OA_TEXT, OA, expect=OA_TEXT_EXPECT),
     P("semantic.text", "anthropic-web-search", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
@@ -2484,9 +2608,10 @@ SEMANTIC_CASES = [
         ),
         AN,
         expect=AN_TEXT_EXPECT,
-        message="usage differs",
+        message="usage input_tokens differs",
         event=None,
     ),
+    *USAGE_DETAIL_CASES,
     P("semantic.signatures", "kept", AN_THINKING, AN, expect=AN_THINKING_EXPECT),
     P("semantic.signatures", "none-expected", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
     F(
@@ -2815,6 +2940,174 @@ HTTP_CASES = [
     ),
 ]
 
+# ------------------------------------------------------- fields the official clients read (breaks)
+
+
+def _without(data: dict[str, Any], *path: str) -> dict[str, Any]:
+    """A deep copy of `data` without the key at `path`."""
+    copy = json.loads(json.dumps(data))
+    node = copy
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return copy
+
+
+CLIENT_FIELD_CASES = [
+    P("openai.chunk.client-fields", "text", OA_TEXT, OA),
+    # Azure's placeholder first chunk has object "" but no choice and no usage: skipping it loses nothing.
+    P(
+        "openai.chunk.client-fields",
+        "azure-placeholder-chunk",
+        openai(
+            chunk(id="", object="", model="", created=0, prompt_filter_results=[]),
+            oa_role(),
+            oa_text("Hi"),
+            oa_finish("stop"),
+        ),
+        OA,
+    ),
+    # openai-python skips a chunk whose object is not chat.completion.chunk: its text is lost.
+    F(
+        "openai.chunk.client-fields",
+        "copilot-no-object",
+        openai(oa_role(), oa({"content": "Hi"}, drop=("object",)), oa_finish("stop")),
+        OA,
+        message="openai-python skips it",
+        event=1,
+    ),
+    # openai-python raises TypeError on a choice without index, AttributeError on one without delta.
+    F(
+        "openai.chunk.client-fields",
+        "choice-without-index",
+        openai(oa_role(), chunk(_without(choice({"content": "Hi"}), "index")), oa_finish("stop")),
+        OA,
+        message="raises on its index",
+        event=1,
+    ),
+    F(
+        "openai.chunk.client-fields",
+        "choice-without-delta",
+        openai(oa_role(), chunk({"index": 0, "finish_reason": None}), oa_finish("stop")),
+        OA,
+        message="raises on its delta",
+        event=1,
+    ),
+    P("anthropic.event.client-fields", "text", AN_TEXT, AN),
+    P("anthropic.event.client-fields", "tool-use", AN_TOOL, AN),
+    # LiteLLM omits stop_sequence: the accumulator does not read it.
+    P(
+        "anthropic.event.client-fields",
+        "no-stop-sequence",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            _without(message_delta("end_turn", 3), "delta", "stop_sequence"),
+            MESSAGE_STOP,
+        ),
+        AN,
+    ),
+    F(
+        "anthropic.event.client-fields",
+        "delta-without-index",
+        anthropic(message_start(), text_start(0), _without(text_delta(0, "Hi"), "index"), block_stop(0)),
+        AN,
+        message="content_block_delta without index",
+        event=2,
+    ),
+    F(
+        "anthropic.event.client-fields",
+        "message-delta-without-usage",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            _without(message_delta(), "usage"),
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="message_delta without usage",
+        event=4,
+    ),
+    F(
+        "anthropic.event.client-fields",
+        "message-start-without-usage",
+        anthropic(_without(message_start(), "message", "usage"), text_start(0), text_delta(0, "Hi"), block_stop(0)),
+        AN,
+        message="without message.usage",
+        event=0,
+    ),
+]
+
+# ------------------------------------------------------------- responses cut off by the target
+
+ABORTED_CASES = [
+    # An aborted response is an error to every client: it surfaces the upstream's failure.
+    P(
+        "semantic.error-surfaced",
+        "openai-aborted-before-done",
+        OA_CUT_SILENT,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        ending="aborted",
+    ),
+    P(
+        "semantic.error-surfaced",
+        "anthropic-aborted",
+        anthropic(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper")),
+        AN,
+        expect=AN_ERROR_EXPECT,
+        negative=NEG_CUT,
+        ending="aborted",
+    ),
+    # openai-python stops reading at [DONE]: a response aborted after it is a clean finish to it.
+    F(
+        "semantic.error-surfaced",
+        "openai-aborted-after-done",
+        OA_CUT_AS_CLEAN,
+        OA,
+        expect=OA_ERROR_EXPECT,
+        negative=NEG_CUT,
+        ending="aborted",
+        message="reported as a clean finish",
+        event=None,
+    ),
+    P("openai.stream.terminated", "aborted", OA_CUT_SILENT, OA, ending="aborted"),
+    F(
+        "semantic.clean-finish",
+        "anthropic-aborted-after-message-stop",
+        AN_TEXT,
+        AN,
+        expect=AN_TEXT_EXPECT,
+        ending="aborted",
+        message="cut off after message_stop",
+        event=None,
+    ),
+    P("semantic.clean-finish", "openai-aborted-after-done", OA_TEXT, OA, expect=OA_TEXT_EXPECT, ending="aborted"),
+    F(
+        "semantic.clean-finish",
+        "openai-aborted-before-done",
+        OA_CUT_SILENT,
+        OA,
+        expect=OA_TEXT_EXPECT,
+        ending="aborted",
+        message="never terminates cleanly",
+        event=None,
+    ),
+    # The upstream failed before the message began: an error may open the stream.
+    P(
+        "anthropic.message-start.first",
+        "error-before-the-message",
+        anthropic(error_event("overloaded_error", "Overloaded")),
+        AN,
+    ),
+]
+
+
 CASES: list[Case] = [
     *SSE_CASES,
     *HTTP_CASES,
@@ -2830,6 +3123,8 @@ CASES: list[Case] = [
     *BLOCK_CASES,
     *SEMANTIC_CASES,
     *ORACLE_CASES,
+    *CLIENT_FIELD_CASES,
+    *ABORTED_CASES,
 ]
 
 
@@ -2847,6 +3142,7 @@ def _context(case: Case) -> Any:
         negative=case.negative,
         usage_requested=case.usage_requested,
         status=case.status,
+        ending=case.ending,
     )
 
 
@@ -2861,8 +3157,7 @@ def test_invariant(case: Case) -> None:
         details = [v.to_json() for v in verdict.violations]
         assert verdict.outcome == "pass", f"{case.id}: expected pass, got {verdict.outcome}: {verdict.reason} {details}"
         return
-    expected = "fail" if inv.severity == "error" else "warning"
-    assert verdict.outcome == expected, f"{case.id}: expected {expected}, got {verdict.outcome} ({verdict.reason})"
+    assert verdict.outcome == "fail", f"{case.id}: expected fail, got {verdict.outcome} ({verdict.reason})"
     first = verdict.violations[0]
     assert first.message.strip(), "a violation must say what is wrong"
     assert verdict.reason == first.message
@@ -2910,3 +3205,11 @@ def test_pass_streams_are_well_formed_json_events() -> None:
         ctx = _context(case)
         broken = [p.index for p in ctx.payloads if p.json_error and not p.is_done]
         assert broken == [], f"{case.id}: events {broken} are not JSON"
+
+
+@pytest.mark.parametrize("invariant", ["anthropic.message-stop.last", "anthropic.message-delta.once"])
+def test_a_stream_the_target_aborted_owes_no_terminator(invariant: str) -> None:
+    """The abort is the stream's error: what a clean end must have is not asked of it."""
+    cut = anthropic(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper"))
+    assert evaluate(registry()[invariant], build_context(cut, AN)).outcome == "fail"
+    assert evaluate(registry()[invariant], build_context(cut, AN, ending="aborted")).outcome == "skipped"

@@ -435,6 +435,54 @@ async def test_adapter_text_stream(server: ReplayServer, reference: Target) -> N
     assert events[5][1]["usage"] == {"input_tokens": 7, "output_tokens": 3}
 
 
+@pytest.mark.parametrize(
+    ("usage", "expected"),
+    [
+        (USAGE, {"input_tokens": 7, "output_tokens": 3}),
+        (  # OpenAI: prompt_tokens counts the cached input too
+            {**USAGE, "prompt_tokens": 2006, "total_tokens": 2009, "prompt_tokens_details": {"cached_tokens": 1920}},
+            {"input_tokens": 86, "cache_read_input_tokens": 1920, "output_tokens": 3},
+        ),
+        (
+            {**USAGE, "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0}},
+            {"input_tokens": 7, "cache_read_input_tokens": 0, "output_tokens": 3},
+        ),
+        (  # DeepSeek: prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens
+            {
+                "prompt_tokens": 21,
+                "completion_tokens": 27,
+                "total_tokens": 48,
+                "prompt_cache_hit_tokens": 16,
+                "prompt_cache_miss_tokens": 5,
+            },
+            {"input_tokens": 5, "cache_read_input_tokens": 16, "output_tokens": 27},
+        ),
+        (  # DeepSeek sending both counts: the OpenAI one is taken
+            {
+                "prompt_tokens": 21,
+                "completion_tokens": 27,
+                "total_tokens": 48,
+                "prompt_cache_hit_tokens": 16,
+                "prompt_cache_miss_tokens": 5,
+                "prompt_tokens_details": {"cached_tokens": 16},
+            },
+            {"input_tokens": 5, "cache_read_input_tokens": 16, "output_tokens": 27},
+        ),
+        ({**USAGE, "prompt_tokens_details": None}, {"input_tokens": 7, "output_tokens": 3}),
+    ],
+    ids=["no-cache", "openai-cached", "openai-cached-zero", "deepseek-hit-miss", "deepseek-both", "details-null"],
+)
+async def test_adapter_usage_leaves_the_cached_input_out_of_input_tokens(
+    server: ReplayServer, reference: Target, usage: dict[str, Any], expected: dict[str, int]
+) -> None:
+    body = openai_stream(
+        chunk({"role": "assistant", "content": "Hi"}), chunk({}, "stop"), chunk(choices=[], usage=usage)
+    )
+    events = anthropic_events((await drive(server, reference, ADAPTER, ANTHROPIC_REQUEST, body))[0])
+    [delta] = [data for name, data in events if name == "message_delta"]
+    assert delta["usage"] == expected
+
+
 async def test_adapter_opens_no_empty_text_block_on_a_tool_first_stream(
     server: ReplayServer, reference: Target
 ) -> None:
@@ -617,6 +665,81 @@ async def test_to_openai_text_stream(server: ReplayServer, reference: Target) ->
     }
     assert len({p["created"] for p in chunks}) == 1
     assert ["role" in d for d in deltas(payloads)] == [True] + [False] * (len(deltas(payloads)) - 1)
+
+
+def _start_with(usage: dict[str, int]) -> dict[str, Any]:
+    start = message_start()
+    start["message"]["usage"] = usage
+    return start
+
+
+@pytest.mark.parametrize(
+    ("start_usage", "delta_usage", "expected"),
+    [
+        (
+            {"input_tokens": 10, "output_tokens": 1},
+            {"output_tokens": 5},
+            {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        ),
+        (  # Anthropic: input_tokens leaves out the cache reads and writes reported beside it
+            {
+                "input_tokens": 3,
+                "cache_creation_input_tokens": 100,
+                "cache_read_input_tokens": 2000,
+                "output_tokens": 1,
+            },
+            {"output_tokens": 50},
+            {
+                "prompt_tokens": 2103,
+                "completion_tokens": 50,
+                "total_tokens": 2153,
+                "prompt_tokens_details": {"cached_tokens": 2000},
+            },
+        ),
+        (  # message_delta's counts replace message_start's
+            {"input_tokens": 0, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0, "output_tokens": 1},
+            {
+                "input_tokens": 4,
+                "cache_creation_input_tokens": 10,
+                "cache_read_input_tokens": 2000,
+                "output_tokens": 50,
+            },
+            {
+                "prompt_tokens": 2014,
+                "completion_tokens": 50,
+                "total_tokens": 2064,
+                "prompt_tokens_details": {"cached_tokens": 2000},
+            },
+        ),
+        (
+            {"input_tokens": 3, "cache_read_input_tokens": 0, "output_tokens": 1},
+            {"output_tokens": 5},
+            {
+                "prompt_tokens": 3,
+                "completion_tokens": 5,
+                "total_tokens": 8,
+                "prompt_tokens_details": {"cached_tokens": 0},
+            },
+        ),
+        (  # a cache write but no read reported: no cached_tokens
+            {"input_tokens": 3, "cache_creation_input_tokens": 100, "output_tokens": 1},
+            {"output_tokens": 5},
+            {"prompt_tokens": 103, "completion_tokens": 5, "total_tokens": 108},
+        ),
+    ],
+    ids=["no-cache", "cache-read-and-write", "delta-replaces-start", "cache-read-zero", "cache-write-only"],
+)
+async def test_to_openai_prompt_tokens_count_the_cached_input(
+    server: ReplayServer,
+    reference: Target,
+    start_usage: dict[str, int],
+    delta_usage: dict[str, int],
+    expected: dict[str, Any],
+) -> None:
+    events = [_start_with(start_usage), *text_events("Hi")[1:4], message_delta("end_turn", **delta_usage), MESSAGE_STOP]
+    request = {**OPENAI_REQUEST, "stream_options": {"include_usage": True}}
+    payloads = openai_payloads((await drive(server, reference, TO_OPENAI, request, anthropic_stream(*events)))[0])
+    assert payloads[-2]["choices"] == [] and payloads[-2]["usage"] == expected
 
 
 async def test_to_openai_without_include_usage_sends_no_usage(server: ReplayServer, reference: Target) -> None:

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from conformance.replay import TOKEN_HEADER, ReplayServer
+from conformance.replay import RESET_PAUSE, TOKEN_HEADER, ReplayServer
 from conformance.schedules import split
 
 BODY = (
@@ -269,6 +269,63 @@ async def test_reset_at_end_resets_the_connection_after_every_piece(
     assert any(isinstance(link, ConnectionResetError) for link in chain), chain
     assert received == split(BODY, "event")
     assert slot.disconnects == 0
+
+
+async def _reset_gap(client: httpx.AsyncClient, url: str) -> tuple[list[bytes], float]:
+    """(the pieces read before the reset, seconds from the last of them to the reset)."""
+    received: list[bytes] = []
+    last = time.monotonic()
+    with pytest.raises(httpx.ReadError):
+        async with client.stream("POST", url + "/v1/chat/completions", json=REQUEST) as response:
+            async for piece in response.aiter_raw():
+                received.append(piece)
+                last = time.monotonic()
+    return received, time.monotonic() - last
+
+
+async def test_a_reset_waits_reset_pause_after_the_bytes_have_left(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    default = server.register(BODY, schedule="event", reset_at_end=True)
+    longer = server.register(BODY, schedule="event", reset_at_end=True, reset_pause=0.6)
+    received, gap = await _reset_gap(client, default.url)
+    assert received == split(BODY, "event")
+    assert gap >= RESET_PAUSE - 0.05
+    received, gap = await _reset_gap(client, longer.url)
+    assert received == split(BODY, "event")
+    assert gap >= 0.55
+    assert default.disconnects == longer.disconnects == 0
+
+
+async def test_reset_pause_zero_resets_the_moment_the_bytes_have_left(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    slot = server.register(BODY, schedule="event", reset_at_end=True, reset_pause=0)
+    received, gap = await _reset_gap(client, slot.url)
+    assert received == split(BODY, "event")  # httpx hands over what it read before the reset
+    assert gap < RESET_PAUSE - 0.05
+    assert slot.disconnects == 0
+
+
+async def test_a_client_that_leaves_during_the_reset_pause_is_a_disconnect(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    slot = server.register(BODY, schedule="event", reset_at_end=True, reset_pause=30)
+    pieces = split(BODY, "event")
+    async with client.stream("POST", slot.url + "/v1/chat/completions", json=REQUEST) as response:
+        reading = response.aiter_raw()
+        received = [await reading.__anext__() for _ in pieces]
+        await reading.aclose()  # type: ignore[attr-defined]  # an async generator
+    assert received == pieces
+    started = time.monotonic()
+    while not slot.disconnects and time.monotonic() - started < 5:
+        await asyncio.sleep(0.01)
+    assert slot.disconnects == 1  # the pause ends with the client, not after 30 s
+
+
+async def test_a_negative_reset_pause_is_refused(server: ReplayServer) -> None:
+    with pytest.raises(ValueError, match="reset_pause must be >= 0 seconds, got -1"):
+        server.register(BODY, reset_at_end=True, reset_pause=-1)
 
 
 async def test_delay_paces_the_pieces(server: ReplayServer, client: httpx.AsyncClient) -> None:

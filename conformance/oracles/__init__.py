@@ -1,6 +1,6 @@
 """Client oracles: the official SDK clients read each output, and what they assemble must be the capture's.
 
-WIRE-FACTS §10 X1. Each oracle serves the stream's bytes from a loopback HTTP server
+Each oracle serves the stream's bytes from a loopback HTTP server
 (`conformance.oracles._server`) and reads them with the real client, so the SDK's transport, SSE
 decoder, stream loop and accumulator all take part. A client exception, or an assembled message
 that differs from the capture's `expect`, fails and names the client and its version. A client

@@ -88,7 +88,9 @@ class Reads:
         self._kept: OrderedDict[Hashable, Read] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, read: Callable[[], Any], transient: type[Exception]) -> Read:
+    def get(
+        self, key: Hashable, read: Callable[[], Any], transient: type[Exception] | tuple[type[Exception], ...]
+    ) -> Read:
         """The kept read for `key`, or a new one made by calling `read`."""
         with self._lock:
             kept = self._kept.get(key)

@@ -9,6 +9,8 @@ them through its own HTTP stack, SSE decoder and stream loop, exactly as it woul
   yields the base URL `http://127.0.0.1:<port>/o/<token>`. Any request, GET or POST, to a path
   below it answers 200 `text/event-stream` with the body, chunked, then closes the connection. The
   request itself is read and ignored.
+- `serving(body, aborted=True)` leaves the chunked body unterminated and closes the connection, as
+  a proxy that aborts its response does: the client then sees the body break off.
 - `serving(body, status=502)` serves an error response instead: that status, the body as
   `application/json` with a Content-Length, as a proxy answers before it streams anything.
 - An unknown token answers 404 with an OpenAI/Anthropic-style JSON error.
@@ -54,7 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
                 ).encode(),
             )
         else:
-            status, body = entry
+            status, body, aborted = entry
         try:
             if status >= 300:
                 self.send_response(status)
@@ -73,7 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
             for start in range(0, len(body), _CHUNK):
                 piece = body[start : start + _CHUNK]
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            self.wfile.write(b"0\r\n\r\n")
+            if not aborted:
+                self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client stopped reading, e.g. at [DONE]
@@ -86,7 +89,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
-    bodies: dict[str, tuple[int, bytes]]
+    bodies: dict[str, tuple[int, bytes, bool]]
 
 
 _lock = threading.Lock()
@@ -128,11 +131,12 @@ def base_url() -> str:
 
 
 @contextmanager
-def serving(body: bytes, status: int = 200) -> Iterator[str]:
-    """Serve `body` (with `status`) while the block runs; yields the base URL to hand a client."""
+def serving(body: bytes, status: int = 200, aborted: bool = False) -> Iterator[str]:
+    """Serve `body` (with `status`; cut off before its end when `aborted`) while the block runs;
+    yields the base URL to hand a client."""
     server = _running()
     token = secrets.token_hex(8)
-    server.bodies[token] = (status, bytes(body))
+    server.bodies[token] = (status, bytes(body), aborted)
     try:
         yield f"{base_url()}{_PREFIX}{token}"
     finally:

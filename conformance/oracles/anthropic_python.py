@@ -5,9 +5,10 @@ its own transport, SSE decoder and dispatch by event name (`anthropic/_streaming
 `MessageStream` accumulator behind `client.messages.stream()` (`accumulate_event` in
 `anthropic/lib/streaming/_messages.py`). No private function is called.
 
-This SDK is lenient where it matters most (WIRE-FACTS §7.4): it silently drops events that have no
-`event:` line and deltas whose type does not match their block. Such output reaches its users as
-silently missing content, which this oracle reports as a difference from the capture.
+This SDK is lenient where it matters most: it silently drops events that have no `event:` line
+(`_streaming.py`) and deltas whose type does not match their block (`accumulate_event`). Such
+output reaches its users as silently missing content, which this oracle reports as a difference
+from the capture.
 """
 
 from __future__ import annotations
@@ -71,13 +72,15 @@ def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def run(raw: bytes, messages: list[Any] | None = None, max_tokens: int = 1024, status: int = 200) -> Any:
+def run(
+    raw: bytes, messages: list[Any] | None = None, max_tokens: int = 1024, status: int = 200, aborted: bool = False
+) -> Any:
     """Serve `raw` and read it with `client.messages.stream()`; returns the final message, or raises what the client raised.
 
     With a `status` of 300 or more, `raw` is served as an error response."""
     import anthropic
 
-    with serving(raw, status) as url:
+    with serving(raw, status, aborted) as url:
         client = anthropic.Anthropic(
             base_url=url, api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(anthropic)
         )
@@ -98,11 +101,13 @@ def _request(ctx: Context) -> tuple[list[Any], int]:
 @invariant(
     "oracle.anthropic-python",
     impact="breaks",
-    hint="",
+    hint="Emit named events in the documented order (message_start, each block's start, deltas and stop, one message_delta, message_stop), each delta in a block of its type, and an event: error when the upstream broke.",
     protocol=ANTHROPIC_MESSAGES,
     applies=compared,
     evidence=[
-        "X1 (feed every output to the anthropic-sdk-python accumulator; silently empty content fails); §7.4 (`anthropic/_streaming.py` drops events with no event: name and raises on event: error; `lib/streaming/_messages.py` accumulate_event: message_start first, blocks appended without an index check, mismatched deltas ignored); §8"
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — events without an event: name are skipped, and event: error raises",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — accumulate_event needs message_start first, appends blocks without checking their index and silently ignores a delta of the wrong type",
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — the documented event order the SDK expects",
     ],
 )
 def anthropic_python(ctx: Context) -> Iterator[Violation]:
@@ -118,12 +123,15 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
         )
         return
     messages, max_tokens = _request(ctx)
-    key = response_key(anthropic, ctx.raw, ctx.status, messages, max_tokens)
+    key = response_key(anthropic, ctx.raw, ctx.status, messages, max_tokens, ctx.aborted)
+    # Reading a response the target aborted, the client is meant to fail to read it to the end: that
+    # is its verdict, not the loopback server's trouble.
+    unreachable = () if ctx.aborted else anthropic.APIConnectionError
     read = _READS.get(
-        key, lambda: run(ctx.raw, messages, max_tokens, ctx.status), transient=anthropic.APIConnectionError
+        key, lambda: run(ctx.raw, messages, max_tokens, ctx.status, ctx.aborted), transient=unreachable
     )
     error = read.error
-    if isinstance(error, anthropic.APIConnectionError):
+    if not ctx.aborted and isinstance(error, anthropic.APIConnectionError):
         yield Violation(
             f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'anthropic')}",
             "the stream served over loopback",
@@ -133,7 +141,7 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
     if error is not None:
         if ctx.negative is None:
             hint = (
-                " (no event reached the accumulator: the client drops every event without an event: name, §7.4)"
+                " (no event reached the accumulator: the client drops every event without an event: name)"
                 if isinstance(error, AssertionError)
                 else ""
             )

@@ -68,14 +68,14 @@ def _text(value: Any) -> Any:
 def _tool_call(call: Any) -> dict[str, Any]:
     function = getattr(call, "function", None)
     raw = getattr(function, "arguments", None)
-    # As everywhere in the suite (O4, neutral.parse_arguments), "" means no arguments, i.e. {}; a string
+    # As everywhere in the suite (neutral.parse_arguments), "" means no arguments, i.e. {}; a string
     # that does not parse is compared as itself, so the violation shows what the client holds.
     arguments = parse_arguments(raw)[0] if isinstance(raw, str) else raw
     return {"name": getattr(function, "name", None), "arguments": arguments}
 
 
 def _reasoning(message: Any) -> str:
-    """The first reasoning dialect field the client kept (§3): unknown delta keys ride along as extras."""
+    """The first reasoning dialect field the client kept: unknown delta keys ride along as extras."""
     for name in REASONING_FIELDS:
         value = getattr(message, name, None)
         if isinstance(value, str) and value:
@@ -91,7 +91,13 @@ def _request(ctx: Context) -> tuple[str, list[Any]]:
     )
 
 
-def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | None = None, status: int = 200) -> Any:
+def run(
+    raw: bytes,
+    model: str = "conformance-oracle",
+    messages: list[Any] | None = None,
+    status: int = 200,
+    aborted: bool = False,
+) -> Any:
     """Serve `raw` and read it with `client.chat.completions.stream()`; returns the final completion, or raises what the client raised.
 
     `get_final_completion()` refuses finish reasons `length` and `content_filter` by raising
@@ -101,7 +107,7 @@ def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | Non
     """
     import openai
 
-    with serving(raw, status) as url:
+    with serving(raw, status, aborted) as url:
         client = openai.OpenAI(
             base_url=f"{url}/v1", api_key="x", max_retries=0, timeout=TIMEOUT, http_client=http_client(openai)
         )
@@ -116,12 +122,15 @@ def run(raw: bytes, model: str = "conformance-oracle", messages: list[Any] | Non
 @invariant(
     "oracle.openai-python",
     impact="breaks",
-    hint="",
+    hint="Emit streams that client.chat.completions.stream() assembles unchanged: role once, dense tool indices with each call's id and name once, one finish per choice, and an error frame rather than a clean finish when the upstream broke.",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=compared,
     evidence=[
-        "X1 (feed every output to the openai-python chat accumulator); §7.1-§7.2 (openai-python `_streaming.py`: decoder and stream loop, APIError on an error frame); §7.3 (`lib/streaming/chat/_completions.py`, `lib/streaming/_deltas.py`: choices and tool calls placed by index, strings concatenated); §8 (how the SDK reacts to mid-stream errors). Proxy level: Mistral's index-less tool calls make the accumulator raise and Copilot's first tool index 1 corrupts it (§4, §7.3)"
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — the SSE decoder and stream loop: [DONE] ends the stream, non-JSON data raises, an error object raises APIError",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — client.chat.completions.stream() places choices and tool calls by index and raises on a length or content_filter finish when tools are parseable",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/_deltas.py — strings are concatenated and tool calls inserted by index, so a tool call without an index raises and a first index of 1 (as GitHub Copilot sends) corrupts the snapshot",
+        "https://github.com/vercel/ai/blob/c22d50fb4f2fcd3036b6f32c652a5ff4e1d61000/packages/mistral/src/__fixtures__/mistral-tool-call.chunks.txt — Mistral sends tool calls with no index, so its own streams break this client",
     ],
 )
 def openai_python(ctx: Context) -> Iterator[Violation]:
@@ -137,10 +146,13 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
         )
         return
     model, messages = _request(ctx)
-    key = response_key(openai, ctx.raw, ctx.status, model, messages)
-    read = _READS.get(key, lambda: run(ctx.raw, model, messages, ctx.status), transient=openai.APIConnectionError)
+    key = response_key(openai, ctx.raw, ctx.status, model, messages, ctx.aborted)
+    # Reading a response the target aborted, the client is meant to fail to read it to the end: that
+    # is its verdict, not the loopback server's trouble.
+    unreachable = () if ctx.aborted else openai.APIConnectionError
+    read = _READS.get(key, lambda: run(ctx.raw, model, messages, ctx.status, ctx.aborted), transient=unreachable)
     error = read.error
-    if isinstance(error, openai.APIConnectionError):
+    if not ctx.aborted and isinstance(error, openai.APIConnectionError):
         yield Violation(
             f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}",
             "the stream served over loopback",

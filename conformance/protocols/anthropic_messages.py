@@ -1,6 +1,8 @@
 """Anthropic Messages streams: view (a state machine over the events), assembler and invariants.
 
-Evidence references (§n, #n) point into WIRE-FACTS.md; A1-A11 are its §10 invariant list.
+Each invariant's `evidence` names its sources: Anthropic's streaming documentation
+(https://docs.claude.com/en/docs/build-with-claude/streaming), the anthropic-sdk-python client,
+recorded streams, and the issues that show what breaking it costs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from conformance import schemas
 from conformance.invariants import Violation, invariant
-from conformance.neutral import Message, ToolCall, parse_arguments
+from conformance.neutral import Message, ToolCall, anthropic_usage, parse_arguments
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.stream import Context, Payload, hashable
 
@@ -39,7 +41,8 @@ FINISH = {
     "refusal": "content_filter",
     "pause_turn": "pause_turn",
 }
-# Which delta types each block type accepts (§5.3 rule 3; the SDK ignores any other, §7.4).
+# Which delta types each block type accepts, as in every recorded stream; anthropic-sdk-python's
+# accumulator silently ignores any other (`lib/streaming/_messages.py`).
 _DELTAS_FOR_BLOCK = {
     "text": {"text_delta", "citations_delta"},
     "thinking": {"thinking_delta", "signature_delta"},
@@ -48,6 +51,7 @@ _DELTAS_FOR_BLOCK = {
     "mcp_tool_use": {"input_json_delta"},
 }
 _TOOL_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
+_INPUT_COUNTS = frozenset({"input_tokens", "cache_read_input_tokens", "cache_creation_input_tokens"})
 
 
 @dataclass(slots=True)
@@ -79,7 +83,7 @@ class View:
     items: list[Item] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
     sequence: list[Violation] = field(default_factory=list)
-    """Lifecycle breaches found while walking the events (A3)."""
+    """Lifecycle breaches found while walking the events (see anthropic.block.sequence)."""
     by_type: dict[str, list[Item]] = field(default_factory=dict)
     """The items of each JSON type, in stream order, so that no invariant rescans the stream."""
 
@@ -180,7 +184,7 @@ def _tool_arguments(block: Block) -> tuple[Any, bool]:
 
 
 def assemble(v: View) -> Message:
-    """The neutral message, applying each delta only to a block of its type, as the SDK does (§7.4)."""
+    """The neutral message, applying each delta only to a block of its type, as the SDK does."""
     message = Message()
     # Pieces are joined at the end: adding to a string attribute copies it, which is quadratic in a long stream.
     text: list[str] = []
@@ -205,15 +209,13 @@ def assemble(v: View) -> Message:
                 ToolCall(str(block.start.get("id", "")), str(block.start.get("name", "")), arguments, valid)
             )
     message.text, message.reasoning = "".join(text), "".join(reasoning)
-    input_tokens: Any = None
+    # The latest value of each count: message_delta's replace message_start's when present (cumulative).
+    counts: dict[str, Any] = {}
     for item in v.of_type("message_start"):
-        usage = (
-            (item.data or {}).get("message", {}).get("usage")
-            if isinstance((item.data or {}).get("message"), dict)
-            else None
-        )
+        start = (item.data or {}).get("message")
+        usage = start.get("usage") if isinstance(start, dict) else None
         if isinstance(usage, dict):
-            input_tokens = usage.get("input_tokens")
+            counts.update((name, value) for name, value in usage.items() if name in _INPUT_COUNTS)
     for item in v.of_type("message_delta"):
         data = item.data or {}
         delta = data.get("delta") if isinstance(data.get("delta"), dict) else {}
@@ -221,9 +223,9 @@ def assemble(v: View) -> Message:
         if isinstance(stop, str) and stop:
             message.finish = FINISH.get(stop, stop)
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-        if usage.get("input_tokens") is not None:
-            input_tokens = usage["input_tokens"]
-        message.usage = {"input_tokens": input_tokens, "output_tokens": usage.get("output_tokens")}
+        counts.update((name, value) for name, value in usage.items() if name in _INPUT_COUNTS and value is not None)
+        counts["output_tokens"] = usage.get("output_tokens")
+        message.usage = anthropic_usage(counts)
     if v.errors:
         error = (v.errors[-1].data or {}).get("error")
         message.error = error if isinstance(error, dict) else {"message": str(error)}
@@ -236,16 +238,17 @@ def _clean(ctx: Context) -> bool:
     return not ctx.view.errors and not ctx.aborted
 
 
-# ---------------------------------------------------------------------------------- framing (A1)
+# --------------------------------------------------------------------------------------- framing
 
 
 @invariant(
     "anthropic.sse.named-events",
     impact="breaks",
-    hint="",
+    hint="Write an event: line naming the payload's type before the data: line of every event in an Anthropic stream.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.1 (each event has an SSE event name); §7.4 (anthropic-sdk-python silently drops events with no event: line)"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — each server-sent event has a named event type (event: message_start, …) and matching JSON data",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — anthropic-sdk-python skips every event that has no event: line, so unnamed events are silently lost",
     ],
 )
 def named_events(ctx: Context) -> Iterator[Violation]:
@@ -261,10 +264,12 @@ def named_events(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.stream.no-done",
     impact="breaks",
-    hint="",
+    hint="End an Anthropic stream after message_stop (or an error event) and never append the OpenAI data: [DONE] line.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§7.4, A1; #27 (data: [DONE] appended to an Anthropic stream broke a Go decoder with \"invalid character 'D'\")"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — a Messages stream ends with message_stop and has no [DONE] sentinel",
+        "https://github.com/anthropics/anthropic-sdk-csharp/pull/202 — a data: [DONE] after an Anthropic stream made the C# SDK throw \"'D' is an invalid start of a value\"",
+        "https://github.com/caozhiyuan/copilot-api/pull/209 — a proxy had to skip the data: [DONE] its backend appended after message_stop on /v1/messages",
     ],
 )
 def no_done(ctx: Context) -> Iterator[Violation]:
@@ -277,9 +282,12 @@ def no_done(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.data.json",
     impact="breaks",
-    hint="",
+    hint="Send only JSON objects with a string type as data in an Anthropic stream, and turn an upstream payload you cannot parse into an error event.",
     protocol=ANTHROPIC_MESSAGES,
-    evidence=["§5.2 (every payload is an object with a type)"],
+    evidence=[
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — every event's data is a JSON object whose type names the event",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — anthropic-sdk-python JSON-parses the data of every named event, so a non-JSON payload raises",
+    ],
 )
 def data_is_json(ctx: Context) -> Iterator[Violation]:
     """Every `data:` payload is a JSON object with a string `type`."""
@@ -295,10 +303,11 @@ def data_is_json(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.sse.event-matches-type",
     impact="breaks",
-    hint="",
+    hint="Set each event's event: line to exactly the type field of its JSON data.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.3 rule 7 (the event: name equals the JSON type on every event); §7.4 (the SDK dispatches on the event name)"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — each event's SSE name matches the type in its JSON data",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — anthropic-sdk-python dispatches on the event: name (ping skipped, error raised), not on the JSON type",
     ],
 )
 def event_matches_type(ctx: Context) -> Iterator[Violation]:
@@ -311,9 +320,12 @@ def event_matches_type(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.event.schema",
     impact="strict",
-    hint="",
+    hint="Build each known event with the fields and value types anthropic-sdk-python defines for it, and leave events of unknown types unchanged.",
     protocol=ANTHROPIC_MESSAGES,
-    evidence=["§5.2 (payloads per anthropic-sdk-python types); A11: unknown event types are tolerated (§5.1)"],
+    evidence=[
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/raw_message_stream_event.py — the fields and types of each stream event, as the SDK models them",
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — new event types may be added, and clients handle unknown event types gracefully",
+    ],
 )
 def event_schema(ctx: Context) -> Iterator[Violation]:
     """Every event of a known type validates against its schema; unknown types are tolerated."""
@@ -338,7 +350,7 @@ def event_schema(ctx: Context) -> Iterator[Violation]:
             )
 
 
-# ---------------------------------------------------------------------------------- order (A2, A3, A8)
+# ----------------------------------------------------------------------------------------------- order
 
 
 # The fields anthropic-sdk-python's accumulator reads from each event type, and what it reads them as.
@@ -354,9 +366,12 @@ _CLIENT_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
 @invariant(
     "anthropic.event.client-fields",
     impact="breaks",
-    hint="",
+    hint="Give every event the fields the SDK reads: message_start a message with a usage object, block events an integer index, content_block_start a content_block, content_block_delta a delta, and message_delta a delta and a usage object.",
     protocol=ANTHROPIC_MESSAGES,
-    evidence=["anthropic-sdk-python lib/streaming/_messages.py accumulate_event reads these fields and raises without them"],
+    evidence=[
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — accumulate_event reads message.usage, each block event's index, content_block, delta and message_delta's usage, and raises when one is missing",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/raw_message_delta_event.py — message_delta carries both a delta and a usage object",
+    ],
 )
 def event_client_fields(ctx: Context) -> Iterator[Violation]:
     """Every event carries the fields anthropic-sdk-python's accumulator reads: `message_start` a `message` with a `usage` object, block events an integer `index`, `content_block_start` a `content_block`, `content_block_delta` a `delta`, and `message_delta` a `delta` and a `usage` object."""
@@ -388,10 +403,13 @@ def event_client_fields(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.message-start.first",
     impact="breaks",
-    hint="",
+    hint="Send message_start once, as the first event (pings may follow it), and when the upstream fails before the message begins send only an error event.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.3 rule 1 (the first non-ping event is message_start, exactly once); §7.4 (the SDK raises on any event before message_start); #5 (a duplicate message_start emptied the content)"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — a stream starts with one message_start event carrying a Message with empty content",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — accumulate_event raises 'Unexpected event order, got X before \"message_start\"' on any event before message_start",
+        "https://github.com/BerriAI/litellm/issues/32357 — LiteLLM's /v1/messages adapter sent message_start twice (and reasoning into a text block), leaving Anthropic SDK clients with empty content",
+        "https://github.com/BerriAI/litellm/pull/33859 — a duplicate message_start from LiteLLM's Responses bridge was rejected by Claude Code as an event-order violation",
     ],
 )
 def message_start_first(ctx: Context) -> Iterator[Violation]:
@@ -412,10 +430,12 @@ def message_start_first(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.message-start.input-tokens",
     impact="strict",
-    hint="",
+    hint="Put the prompt's real input_tokens in message_start's usage; an adapter whose upstream reports usage only at the end cannot know it without holding the stream back, so it must at least report the real count in message_delta.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.2 (message_start carries usage.input_tokens); A2; #25 (input_tokens 0 in message_start leaves Claude Code at 0% context). A warning: an adapter streaming from an upstream that reports usage only at the end cannot know the count without buffering the stream"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — message_start's message carries usage with the request's input_tokens",
+        "https://github.com/router-for-me/CLIProxyAPI/issues/1700 — input_tokens 0 in message_start left Claude Code's context display at 0%",
+        "https://github.com/sgl-project/sglang/issues/20678 — SGLang sent input_tokens 0 in message_start and the real count only in message_delta, breaking Claude Code's context tracking",
     ],
 )
 def message_start_input_tokens(ctx: Context) -> Iterator[Violation]:
@@ -437,10 +457,13 @@ def message_start_input_tokens(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.block.sequence",
     impact="breaks",
-    hint="",
+    hint="Number blocks 0, 1, 2… in the order they start, stop each block before starting the next, and send exactly one content_block_stop per block.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.1 (start, deltas, stop per block; index is the position in content); §5.3 rule 2 (indices 0,1,2… never interleave); §7.4 (the SDK appends blocks without checking the index); #34 (a block never closed: 'Content block not found')"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — each content block is content_block_start, its deltas and content_block_stop, and its index is its position in the final content",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — content_block_start appends without checking the index and each delta updates content[index], so blocks must start in order with no gap",
+        "https://github.com/farion1231/cc-switch/pull/2303 — tool_use blocks left open at the same time stalled Claude Code; the fix closes each block before opening the next",
+        "https://github.com/maximhq/bifrost/issues/2293 — a duplicate content_block_stop made clients replay the block and show the answer twice",
     ],
 )
 def block_sequence(ctx: Context) -> Iterator[Violation]:
@@ -457,10 +480,13 @@ def block_sequence(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.delta.matches-block",
     impact="breaks",
-    hint="",
+    hint="Close the open block and start one of the right type before a delta of another kind: text_delta and citations_delta only in text blocks, thinking_delta and signature_delta only in thinking blocks, input_json_delta only in tool blocks.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.3 rule 3; §7.4 (the SDK silently ignores a mismatched delta; Claude Code throws 'Content block is not a thinking block'); #5, #6, #8"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — text blocks take text_delta, tool_use blocks input_json_delta, and thinking blocks thinking_delta and signature_delta",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — a delta is applied only to a block of its own type; a mismatched delta is silently dropped",
+        "https://github.com/BerriAI/litellm/issues/32357 — thinking_delta streamed inside a text block left the Anthropic SDK and Claude Code with empty content",
+        'https://github.com/BerriAI/litellm/issues/33224 — a thinking_delta sent into a text block made Claude Code fail with "Content block is not a thinking block"',
     ],
 )
 def delta_matches_block(ctx: Context) -> Iterator[Violation]:
@@ -468,7 +494,7 @@ def delta_matches_block(ctx: Context) -> Iterator[Violation]:
     for block in ctx.view.blocks:
         allowed = _DELTAS_FOR_BLOCK.get(block.type)
         if allowed is None:
-            continue  # unknown or result blocks: no documented deltas to hold them to (A11)
+            continue  # unknown or result blocks: no documented deltas to hold them to, so tolerated
         for event, delta in block.deltas:
             if not isinstance(delta.get("type"), str) or delta["type"] not in allowed:
                 yield Violation(
@@ -483,10 +509,13 @@ def delta_matches_block(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.block.no-empty-text",
     impact="breaks",
-    hint="",
+    hint="Open a text block only when the first non-empty text arrives, and drop empty text_delta events.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "A5; #7 and LiteLLM #31560 (spurious empty text block at index 0 before a tool call), #9, #35 (the API rejects replayed empty text blocks: 'text content blocks must be non-empty')"
+        "https://github.com/BerriAI/litellm/issues/30765 — LiteLLM's /v1/messages opened an empty text block at index 0 and dropped the first text_delta after thinking",
+        "https://github.com/BerriAI/litellm/issues/31561 — LiteLLM's Anthropic adapter emitted an empty text block at index 0 when the stream opened with a tool call",
+        "https://github.com/BerriAI/litellm/issues/34692 — ollama_chat tool turns through LiteLLM got a spurious empty leading text block",
+        'https://github.com/vercel/ai/issues/5576 — an empty text block replayed in history makes the API reject the request: "text content blocks must be non-empty"',
     ],
 )
 def no_empty_text(ctx: Context) -> Iterator[Violation]:
@@ -517,10 +546,13 @@ def no_empty_text(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.tool.input-json",
     impact="breaks",
-    hint="",
+    hint="Start a tool block with input {} and stream its arguments as input_json_delta fragments that concatenate to one JSON object, or, when the upstream gave the whole input at once, put it in content_block_start and send no delta.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        '§5.1 (the final input is always an object); §5.4 (the first delta may be partial_json ""; a tool with no arguments sends only that; a block with no deltas keeps its start input); #11-#14'
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — tool input streams as input_json_delta partial_json strings that concatenate to the final input object",
+        'https://github.com/envoyproxy/ai-gateway/issues/1465 — a start input {} followed by deltas made clients build {}{"location": …}',
+        "https://github.com/earendil-works/pi/pull/2593 — Kimi sends the whole input in content_block_start with no deltas, and a client that parsed the empty partial_json replaced it with {}",
+        "https://github.com/vllm-project/vllm/pull/34887 — vLLM's /v1/messages sent input_json_delta fragments that concatenated to invalid JSON",
     ],
 )
 def tool_input_json(ctx: Context) -> Iterator[Violation]:
@@ -552,10 +584,13 @@ def tool_input_json(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.thinking.signature",
     impact="breaks",
-    hint="",
+    hint="Forward the upstream's signature_delta unchanged as the thinking block's last delta, and send none, rather than an empty or invented one, when the upstream gave no signature.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[
-        "§5.1 (signature_delta comes just before content_block_stop); §5.3 rule 4 (exactly one, last); #29, #30 (empty or fabricated signatures fail on replay)"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — signature_delta is sent just before the thinking block's content_block_stop",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — signature_delta replaces the block's signature, which the client replays verbatim on its next turn",
+        'https://github.com/dwgx/WindsurfAPI/pull/228 — a proxy\'s empty signature "" on thinking blocks was rejected by strict clients',
+        'https://github.com/router-for-me/CLIProxyAPI/pull/570 — fabricated placeholder signatures made the API answer "Invalid signature in thinking block"',
     ],
 )
 def thinking_signature(ctx: Context) -> Iterator[Violation]:
@@ -589,11 +624,13 @@ def thinking_signature(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.message-delta.once",
     impact="breaks",
-    hint="",
+    hint="After the last content_block_stop send exactly one message_delta with the mapped, non-null stop_reason and the final usage, merging any duplicate finish the upstream sends.",
     protocol=ANTHROPIC_MESSAGES,
     applies=_clean,
     evidence=[
-        "§5.3 rule 5 (exactly one message_delta, after the last content_block_stop); §5.2 (stop_reason is non-null outside message_start); A8; #20"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — the content blocks are followed by message_delta, with the stop reason and cumulative usage, and then message_stop",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/message.py — stop_reason is null in message_start and non-null otherwise",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/lib/streaming/_messages.py — each message_delta overwrites stop_reason and the usage counts, so a second one replaces the first",
     ],
 )
 def message_delta_once(ctx: Context) -> Iterator[Violation]:
@@ -616,11 +653,12 @@ def message_delta_once(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.message-stop.last",
     impact="breaks",
-    hint="",
+    hint="Finish a complete stream with exactly one message_stop as its last event, and send an error event instead when the upstream ends without one.",
     protocol=ANTHROPIC_MESSAGES,
     applies=_clean,
     evidence=[
-        "§5.1 (message_stop ends the stream); §5.3 rule 5 (message_stop is the last event); #28 (EOF with no terminal event: silent truncation)"
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — a stream ends with a final message_stop event",
+        "https://github.com/xiaoyu-work/claw-os/issues/11 — a client that accepted EOF before message_stop persisted truncated answers as successful",
     ],
 )
 def message_stop_last(ctx: Context) -> Iterator[Violation]:
@@ -639,9 +677,14 @@ def message_stop_last(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.stop-reason.tool-use",
     impact="breaks",
-    hint="",
+    hint="Derive stop_reason from the blocks you sent: tool_use exactly when the message has a tool_use block (unless max_tokens cut the turn), whatever the upstream's finish_reason said.",
     protocol=ANTHROPIC_MESSAGES,
-    evidence=["§5.2 StopReason; A9; #9, #10 (a tool turn ended with end_turn), #15 (tool_use with no tool block)"],
+    evidence=[
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/message.py — stop_reason tool_use means the model invoked one or more tools",
+        "https://github.com/BerriAI/litellm/issues/34692 — an ollama_chat tool turn through LiteLLM ended with stop_reason end_turn, so Claude Code never ran the tool",
+        "https://github.com/maximhq/bifrost/issues/3638 — a mixed text and tool-call turn ended with end_turn instead of tool_use",
+        "https://github.com/jasonxu114514/opencode2api/pull/27 — stop_reason tool_use with no tool_use block made Claude Code end the turn running nothing",
+    ],
 )
 def stop_reason_tool_use(ctx: Context) -> Iterator[Violation]:
     """`stop_reason` is `tool_use` exactly when the message has a `tool_use` block (a turn cut by `max_tokens` excepted)."""
@@ -666,9 +709,12 @@ def stop_reason_tool_use(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.error.last",
     impact="strict",
-    hint="",
+    hint="After sending an error event, close the stream without any further block, message_delta or message_stop event.",
     protocol=ANTHROPIC_MESSAGES,
-    evidence=["§8 (event: error is followed by EOF: no content_block_stop, message_delta or message_stop); A10"],
+    evidence=[
+        "https://docs.claude.com/en/docs/build-with-claude/streaming — errors can arrive in the stream as an error event, such as overloaded_error",
+        "https://github.com/coder/aibridge/blob/c5af6523254daa96bc9053c2892d120bd123af99/fixtures/anthropic/error.txtar — a recorded claude-sonnet-4 stream ends right after event: error, with no content_block_stop, message_delta or message_stop",
+    ],
 )
 def error_is_last(ctx: Context) -> Iterator[Violation]:
     """Nothing follows an `error` event."""

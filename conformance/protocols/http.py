@@ -32,10 +32,12 @@ def _error_status(ctx: Context) -> bool:
 @invariant(
     "http.error-body",
     impact="strict",
-    hint="",
+    hint='Answer a failed request with a JSON error body in the client\'s protocol, {"error": {"message": …}} for OpenAI clients and {"type": "error", "error": {"type": …, "message": …}} for Anthropic clients, never plain text or HTML.',
     applies=_error_status,
     evidence=[
-        '§8 (OpenRouter, before any token: an HTTP error status with {"error":{"code":…,"message":…}}); §5.2 (the Anthropic error object {type:"error", error:{type, message}}); openai-python and anthropic-sdk-python read error.message from an error response'
+        'https://openrouter.ai/docs/errors — a request that fails before streaming gets an HTTP error status and a JSON body {"error": {"code", "message"}}',
+        "https://github.com/openai/openai-python/blob/main/src/openai/_base_client.py — openai-python reads error.message from a 4xx or 5xx JSON body for the exception it raises",
+        'https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/shared/error_response.py — the Anthropic error body is {"type": "error", "error": {"type", "message"}}',
     ],
 )
 def error_body(ctx: Context) -> Iterator[Violation]:

@@ -1,6 +1,8 @@
 """OpenAI Chat Completions streams (`chat.completion.chunk`): view, assembler and invariants.
 
-Evidence references (§n, #n) point into WIRE-FACTS.md; O1-O10 are its §10 invariant list.
+Each invariant's `evidence` names its sources: the OpenAI OpenAPI spec
+(https://github.com/openai/openai-openapi), the openai-python client, provider documentation and
+recorded streams, and the issues that show what breaking it costs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any
 
 from conformance import schemas
 from conformance.invariants import Violation, invariant
-from conformance.neutral import Message, ToolCall, neutral_finish, parse_arguments
+from conformance.neutral import Message, ToolCall, neutral_finish, openai_usage, parse_arguments
 from conformance.protocols import OPENAI_CHAT
 from conformance.stream import Context, Payload, hashable
 
@@ -20,7 +22,8 @@ __all__ = ["View", "view", "assemble", "REASONING_FIELDS", "CHUNK_SCHEMA", "ERRO
 CHUNK_SCHEMA = "openai-chat/chat.completion.chunk"
 ERROR_SCHEMA = "openai-chat/error"
 
-# Reasoning dialects, in the order a delta is read when it carries more than one (§3).
+# Reasoning dialects (DeepSeek and vLLM<=0.10 `reasoning_content`, OpenRouter, vLLM>=0.11 and Groq
+# `reasoning`, some servers `thinking`), in the order a delta is read when it carries more than one.
 REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 _ALL_REASONING_FIELDS = (*REASONING_FIELDS, "reasoning_details")
 _REASONING_KEYS = frozenset(_ALL_REASONING_FIELDS)
@@ -57,7 +60,7 @@ class View:
     chunks: list[Chunk] = field(default_factory=list)
     """JSON objects that are not error frames."""
     errors: list[Chunk] = field(default_factory=list)
-    """Objects with a truthy `error` key: openai-python raises APIError on them (§7.2)."""
+    """Objects with a truthy `error` key: openai-python raises APIError on them (`Stream.__stream__`)."""
     done: list[int] = field(default_factory=list)
     non_json: list[Payload] = field(default_factory=list)
     count: int = 0
@@ -142,7 +145,7 @@ def assemble(v: View) -> Message:
             continue
         key = call.get("index")
         if not isinstance(key, int):
-            # Mistral sends index-less calls, each whole with its id (§3, §4): an id starts a new call.
+            # Mistral sends index-less calls, each whole with its id: an id starts a new call.
             key = _NO_INDEX + len(calls) if call.get("id") or last_key is None else last_key
         last_key = key
         slot, arguments = calls.setdefault(key, ({"id": "", "name": ""}, []))
@@ -162,10 +165,7 @@ def assemble(v: View) -> Message:
     for chunk in v.chunks:
         usage = chunk.data.get("usage")
         if isinstance(usage, dict):
-            message.usage = {
-                "input_tokens": usage.get("prompt_tokens"),
-                "output_tokens": usage.get("completion_tokens"),
-            }
+            message.usage = openai_usage(usage)
     if v.errors:
         error = v.errors[-1].data["error"]
         message.error = error if isinstance(error, dict) else {"message": str(error)}
@@ -182,16 +182,17 @@ def _include_usage(ctx: Context) -> bool:
     return isinstance(options, dict) and options.get("include_usage") is True
 
 
-# ---------------------------------------------------------------------------------- framing (O1)
+# --------------------------------------------------------------------------------------- framing
 
 
 @invariant(
     "openai.sse.data-only",
     impact="strict",
-    hint="",
+    hint="Write each chunk as a single data: line followed by a blank line, with no event:, id: or retry: field.",
     protocol=OPENAI_CHAT,
     evidence=[
-        "§2.1 (data-only server-sent events); §7.1 deviations 1-2: an id line makes openai-python dispatch empty events"
+        "https://github.com/openai/openai-openapi — with stream: true the chunks are sent as data-only server-sent events",
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — after an id: line the openai-python decoder dispatches an empty event on every extra blank line, which then fails to parse as JSON",
     ],
 )
 def data_only(ctx: Context) -> Iterator[Violation]:
@@ -210,9 +211,13 @@ def data_only(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.sse.no-dataless-event",
     impact="breaks",
-    hint="",
+    hint="Never send an event: (or id:) line without a data: line in the same event.",
     protocol=OPENAI_CHAT,
-    evidence=["§7.1 deviation 1: openai-python dispatches an event: line without data as data '' and fails to parse it"],
+    evidence=[
+        'https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — the decoder dispatches an event: line without data as data "", and the stream loop\'s json.loads then raises',
+        "https://github.com/openai/openai-python/pull/2721 — events with retry, id or event fields but no data made openai-python raise JSONDecodeError",
+        "https://html.spec.whatwg.org/multipage/server-sent-events.html#dispatchMessage — per the spec an event with an empty data buffer is not dispatched at all",
+    ],
 )
 def no_dataless_event(ctx: Context) -> Iterator[Violation]:
     """No event has an `event:` field without a `data:` field."""
@@ -229,9 +234,13 @@ def no_dataless_event(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.data.json",
     impact="breaks",
-    hint="",
+    hint="Send only JSON objects as data, plus the final [DONE], and forward upstream SSE comments as comments or not at all, never inside data:.",
     protocol=OPENAI_CHAT,
-    evidence=["§2.1 ([DONE] is the only non-JSON data); §7.2 (openai-python raises on non-JSON data)"],
+    evidence=[
+        "https://github.com/openai/openai-openapi — the stream's data are chat.completion.chunk objects, terminated by data: [DONE]",
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — the stream loop JSON-parses every data payload that does not start with [DONE] and raises on anything else",
+        "https://github.com/mnfst/llm-gateway/issues/2053 — a gateway re-emitted OpenRouter's : OPENROUTER PROCESSING comments as data:, and the openai SDK threw on parsing them",
+    ],
 )
 def data_is_json(ctx: Context) -> Iterator[Violation]:
     """Every `data:` payload is a JSON object, except the final `[DONE]`."""
@@ -248,9 +257,12 @@ def data_is_json(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.done.last",
     impact="breaks",
-    hint="",
+    hint="Send data: [DONE] once, as the very last event, after every finish and usage chunk.",
     protocol=OPENAI_CHAT,
-    evidence=["§2.1; §7.2 (openai-python stops reading at [DONE], so anything after it is lost)"],
+    evidence=[
+        "https://github.com/openai/openai-openapi — the stream is terminated by a data: [DONE] message",
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — the stream loop stops reading at [DONE], so anything sent after it is lost",
+    ],
 )
 def done_is_last(ctx: Context) -> Iterator[Violation]:
     """`[DONE]` appears at most once, as the last event."""
@@ -265,10 +277,12 @@ def done_is_last(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.stream.terminated",
     impact="breaks",
-    hint="",
+    hint='End every stream with data: [DONE], or with an {"error": …} frame when the upstream failed or was cut off, never by just closing the connection.',
     protocol=OPENAI_CHAT,
     evidence=[
-        "§2.1 (streams are terminated by data: [DONE]); §8 (an error frame ends the stream without [DONE]); #28 (EOF with no terminator is silent truncation)"
+        "https://github.com/openai/openai-openapi — the stream is terminated by a data: [DONE] message",
+        "https://github.com/coder/aibridge/blob/c5af6523254daa96bc9053c2892d120bd123af99/fixtures/openai/error.txtar — OpenAI ends a failed stream with an error frame and no [DONE]",
+        "https://github.com/2389-research/tracker/issues/544 — a stream that ended before [DONE] was reported as a successful, partial response",
     ],
 )
 def stream_terminated(ctx: Context) -> Iterator[Violation]:
@@ -286,10 +300,11 @@ def stream_terminated(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.error.last",
     impact="strict",
-    hint="",
+    hint="After writing an error frame, close the stream without [DONE] or any further chunk.",
     protocol=OPENAI_CHAT,
     evidence=[
-        "§8 (OpenAI: error frame, then EOF, no [DONE]; OpenRouter: the stream is terminated after the error event); O9"
+        "https://github.com/coder/aibridge/blob/c5af6523254daa96bc9053c2892d120bd123af99/fixtures/openai/error.txtar — OpenAI (gpt-4.1) sends the error frame and then closes the stream, with no finish chunk and no [DONE]",
+        "https://openrouter.ai/docs/api-reference/streaming — OpenRouter terminates the stream after its mid-stream error event",
     ],
 )
 def error_is_last(ctx: Context) -> Iterator[Violation]:
@@ -307,9 +322,13 @@ def error_is_last(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.error.schema",
     impact="strict",
-    hint="",
+    hint='Send a mid-stream failure as data: {"error": {"message": "…", "type": "…"}} with a non-empty message string.',
     protocol=OPENAI_CHAT,
-    evidence=["§8 (error frame shapes of OpenAI and OpenRouter); openai-python reads error.message (§7.2)"],
+    evidence=[
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError with error.message for any data object that has an error key",
+        'https://github.com/coder/aibridge/blob/c5af6523254daa96bc9053c2892d120bd123af99/fixtures/openai/error.txtar — OpenAI\'s mid-stream error frame is {"error": {"message": …, "type": "server_error"}}',
+        "https://openrouter.ai/docs/api-reference/streaming — OpenRouter's mid-stream error is a chunk with a top-level error {code, message}",
+    ],
 )
 def error_schema(ctx: Context) -> Iterator[Violation]:
     """An error frame is `{"error": {"message": …}}` per the error schema."""
@@ -324,17 +343,20 @@ def error_schema(ctx: Context) -> Iterator[Violation]:
             )
 
 
-# ---------------------------------------------------------------------------- chunk shape (O2)
+# --------------------------------------------------------------------------------- chunk shape
 
 
 @invariant(
     "openai.chunk.schema",
     impact="strict",
-    hint="",
+    hint="Emit chunks that validate against the chunk schema of the OpenAI OpenAPI spec: required fields present, enum values respected (finish_reason, service_tier), provider extras only as additional fields.",
     protocol=OPENAI_CHAT,
     level="proxy",
     evidence=[
-        "§2.2, §2.4 (lenient 2020-12 schema: OpenAI, DeepSeek, Groq, vLLM, OpenRouter streams validate; xAI, Copilot and Azure's placeholder chunk do not)"
+        "https://github.com/openai/openai-openapi — CreateChatCompletionStreamResponse is the chunk schema; its nullable: true fields also admit null",
+        "https://spec.openapis.org/oas/3.1/dialect/base — OpenAPI 3.1 schemas are JSON Schema 2020-12, which has no nullable keyword",
+        'https://github.com/Azure/azure-sdk-for-go/issues/21086 — Azure\'s placeholder first chunk (object "", created 0, choices []) does not validate',
+        "https://github.com/coder/aibridge/blob/e5e573e395bb4015846c0ac4c05fd49649529352/fixtures/openai/chatcompletions/streaming_injected_tool_nonzero_index.txtar — GitHub Copilot's chunks, with no object and no finish_reason key, do not validate",
     ],
 )
 def chunk_schema(ctx: Context) -> Iterator[Violation]:
@@ -357,10 +379,15 @@ def chunk_schema(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.chunk.client-fields",
     impact="breaks",
-    hint="",
+    hint='Give every chunk object "chat.completion.chunk" and a choices list, and every choice an integer index and a delta object, filling them in where the upstream (Azure, Copilot) leaves them out.',
     protocol=OPENAI_CHAT,
     level="proxy",
-    evidence=["openai-python: a chunk whose object is not chat.completion.chunk is skipped; a choice without index raises TypeError, without delta AttributeError"],
+    evidence=[
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the stream helper skips any chunk whose object is not chat.completion.chunk and reads each choice by its integer index",
+        "https://github.com/openai/openai-openapi — CreateChatCompletionStreamResponse requires object and choices, and each choice requires index and delta",
+        "https://github.com/microsoft/autogen/issues/6465 — an Azure chunk whose choice had no delta made a client raise AttributeError",
+        "https://github.com/coder/aibridge/blob/e5e573e395bb4015846c0ac4c05fd49649529352/fixtures/openai/chatcompletions/streaming_injected_tool_nonzero_index.txtar — GitHub Copilot's chunks carry no object field",
+    ],
 )
 def chunk_client_fields(ctx: Context) -> Iterator[Violation]:
     """Every chunk that carries choices or usage has `object: "chat.completion.chunk"` and a `choices` list, and every choice has an integer `index` and a `delta` object: the fields the openai-python client needs to read it."""
@@ -394,11 +421,12 @@ def chunk_client_fields(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.chunk.identity-stable",
     impact="strict",
-    hint="",
+    hint="Stamp every chunk with the same id, created and model, taken from the first real upstream chunk, and drop or re-stamp placeholder chunks such as Azure's.",
     protocol=OPENAI_CHAT,
     level="proxy",
     evidence=[
-        "§2.2 (id and created are the same on every chunk); O2; Azure's placeholder first chunk breaks it (§2.4)"
+        "https://github.com/openai/openai-openapi — each chunk has the same id and the same created timestamp",
+        "https://github.com/Azure/azure-sdk-for-go/issues/21086 — Azure's first streamed chunk is a placeholder with an empty id and model and created 0",
     ],
 )
 def identity_stable(ctx: Context) -> Iterator[Violation]:
@@ -421,9 +449,11 @@ def _identity(values: tuple[Any, ...]) -> dict[str, Any]:
 @invariant(
     "openai.choice.one-per-chunk",
     impact="strict",
-    hint="",
+    hint="Put at most one choice in each chunk, splitting an upstream chunk that carries several into one chunk per choice.",
     protocol=OPENAI_CHAT,
-    evidence=["§2.3 (n=3: every chunk carries exactly one choice); O10"],
+    evidence=[
+        "https://github.com/openai/openai-python/blob/main/tests/lib/chat/test_completions_streaming.py — a recorded gpt-4o stream with n=3 (test_parse_pydantic_model_multiple_choices) carries one choice per chunk, the indices interleaved",
+    ],
 )
 def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
     """Each chunk carries at most one choice."""
@@ -432,18 +462,21 @@ def one_choice_per_chunk(ctx: Context) -> Iterator[Violation]:
             yield Violation("chunk carries several choices", "at most 1", len(chunk.choices), chunk.event, "choices")
 
 
-# ----------------------------------------------------------------------------- deltas (O3, O4)
+# -------------------------------------------------------------------------------------- deltas
 
 
 @invariant(
     "openai.role.first-delta-only",
     impact="breaks",
     quirks=["role.every-delta"],
-    hint="",
+    hint="Send role only in the first delta of each choice and strip it from every later delta.",
     protocol=OPENAI_CHAT,
     level="proxy",
     evidence=[
-        "§2.3 (the first chunk of a choice is the only one with role); §7.3 (the openai-python accumulator concatenates a repeated role into 'assistantassistant'); OpenRouter, Together, Copilot, Perplexity repeat it (§4)"
+        "https://github.com/openai/openai-python/blob/main/tests/lib/chat/test_completions_streaming.py — in OpenAI's recorded streams only the first delta of a choice carries role",
+        'https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/_deltas.py — accumulate_delta concatenates every string except index and type, so a repeated role becomes "assistantassistant"',
+        'https://github.com/anomalyco/opencode/blob/1808fe8628327c988cf620fc5d394164177cd18e/packages/llm/test/fixtures/recordings/openai-compatible-chat/openrouter-claude-opus-4-7-drives-a-tool-loop.json — OpenRouter repeats "role": "assistant" in every delta',
+        "https://github.com/coder/aibridge/blob/e5e573e395bb4015846c0ac4c05fd49649529352/fixtures/openai/chatcompletions/streaming_injected_tool_nonzero_index.txtar — GitHub Copilot repeats role in every delta",
     ],
 )
 def role_first_only(ctx: Context) -> Iterator[Violation]:
@@ -469,12 +502,14 @@ def _has_tool_calls(ctx: Context) -> bool:
 @invariant(
     "openai.tool.header-once",
     impact="breaks",
-    hint="",
+    hint="Send a tool call's id and function.name only in its first delta, and strip them (or send them empty) in every later delta.",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=_has_tool_calls,
     evidence=[
-        "§2.3 (later deltas carry only index and function.arguments); §7.3 (the accumulator concatenates every string but index and type, so a repeated id or name doubles; a repeated type is harmless); Qwen and z.ai repeat empty ones (§4)"
+        "https://github.com/openai/openai-python/blob/main/tests/lib/chat/test_completions_streaming.py — in OpenAI's recorded streams later tool-call deltas carry only index and function.arguments",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/_deltas.py — every string but index and type is concatenated, so a repeated id or name doubles while a repeated type is harmless",
+        "https://github.com/langchain-ai/langchain/issues/40041 — a repeated non-empty name in tool-call chunks is duplicated when the chunks are merged",
     ],
 )
 def tool_header_once(ctx: Context) -> Iterator[Violation]:
@@ -500,11 +535,13 @@ def tool_header_once(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.tool.first-delta-named",
     impact="breaks",
-    hint="",
+    hint='Put the call\'s id, type "function" and function.name in the first delta of each tool call.',
     protocol=OPENAI_CHAT,
     applies=_has_tool_calls,
     evidence=[
-        "§2.3 (the first delta for each tool call carries id, type and function.name); §7.3; Mistral sends no index (§4), which openai.tool.index-dense reports at proxy level"
+        "https://github.com/openai/openai-python/blob/main/tests/lib/chat/test_completions_streaming.py — in OpenAI's recorded tool-call streams the first delta of each call carries index, id, type and function.name, and later ones only arguments",
+        "https://github.com/openai/openai-openapi — a tool message answers a call by its tool_call_id, and the call is run by its function name",
+        "https://github.com/vercel/ai/blob/c22d50fb4f2fcd3036b6f32c652a5ff4e1d61000/packages/mistral/src/__fixtures__/mistral-tool-call.chunks.txt — Mistral sends each tool call whole, with an id but no index, which openai.tool.index-dense reports",
     ],
 )
 def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
@@ -529,12 +566,14 @@ def tool_first_delta_named(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.tool.index-dense",
     impact="breaks",
-    hint="",
+    hint="Renumber each choice's tool calls 0, 1, 2… in the order they start, giving an index-less call (Mistral) the next number.",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=_has_tool_calls,
     evidence=[
-        "§2.3 (indices 0, 1, … in order); §7.3 (the accumulator inserts by index, so a first index of 1 corrupts the snapshot); Copilot→Claude starts at 1 (§4)"
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/_deltas.py — tool calls are placed with list.insert(index) and acc[index], so a first index of 1 lands at position 0 and the next delta for index 1 starts a second call",
+        "https://github.com/coder/aibridge/blob/e5e573e395bb4015846c0ac4c05fd49649529352/fixtures/openai/chatcompletions/streaming_injected_tool_nonzero_index.txtar — GitHub Copilot (Claude) starts its tool calls at index 1 after text",
+        "https://github.com/vercel/ai/blob/c22d50fb4f2fcd3036b6f32c652a5ff4e1d61000/packages/mistral/src/__fixtures__/mistral-tool-call.chunks.txt — Mistral sends tool calls with no index, which makes accumulate_delta raise",
     ],
 )
 def tool_index_dense(ctx: Context) -> Iterator[Violation]:
@@ -562,11 +601,14 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.tool.index-per-id",
     impact="breaks",
-    hint="",
+    hint="Give each new tool call id its own index, renumbering when the upstream reuses an index for a different call.",
     protocol=OPENAI_CHAT,
     applies=_has_tool_calls,
     evidence=[
-        "§2.3 (each call has its own index); O4; #16-#18 (every call at index 0 merges calls into invalid JSON and names like search_circularsearch_circular)"
+        "https://github.com/ollama/ollama/issues/15457 — Ollama's OpenAI-compatible stream gave every parallel tool call index 0",
+        "https://github.com/vercel/ai/pull/14277 — clients merged the reused-index calls, dropping calls or corrupting their JSON arguments",
+        "https://github.com/maximhq/bifrost/issues/1829 — interleaved tool-call deltas merged into names like search_circularsearch_circular",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/_deltas.py — the accumulator appends a delta to whatever call holds its index",
     ],
 )
 def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
@@ -591,10 +633,14 @@ def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.tool.arguments-json",
     impact="breaks",
-    hint="",
+    hint="Make each finished call's concatenated arguments one JSON object, sending \"{}\" for a call without arguments and never mixing two calls' fragments.",
     protocol=OPENAI_CHAT,
     applies=_has_tool_calls,
-    evidence=["§2.3; O4; #11, #16 (fragments that concatenate to invalid JSON)"],
+    evidence=[
+        "https://github.com/openai/openai-openapi — function.arguments are the arguments the model generated, in JSON format",
+        'https://github.com/BerriAI/litellm/issues/33678 — parallel calls all at index 0 were merged into {"path": "a.rs"}{"path": "b.rs"}, which fails to parse',
+        'https://github.com/BerriAI/litellm/issues/5063 — a streamed tool call with no arguments ended as "", which is not JSON (fixed by sending "{}")',
+    ],
 )
 def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
     """Each finished tool call's concatenated `function.arguments` parse as a JSON object; `""` is legal only as a first fragment, never as the whole (a call with no arguments sends `"{}"`)."""
@@ -616,18 +662,21 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
             )
 
 
-# ------------------------------------------------------------------------------ finish (O5, O6)
+# --------------------------------------------------------------------------------------- finish
 
 
 @invariant(
     "openai.finish.once",
     impact="breaks",
     quirks=["finish.duplicate"],
-    hint="",
+    hint="Forward or emit at most one finish chunk per choice: drop a provider's duplicate finish chunk after keeping any usage it carries.",
     protocol=OPENAI_CHAT,
     level="proxy",
     evidence=[
-        "§2.3 (OpenAI sends one finish chunk per choice); O5; #19 (a second tool_calls finish wipes the tool calls), #20 ('stopstop', doubled messages); OpenRouter, Cloudflare and Together send it twice (§4)"
+        "https://github.com/openai/openai-python/blob/main/tests/lib/chat/test_completions_streaming.py — in OpenAI's recorded streams each choice has one finish chunk",
+        "https://github.com/QwenLM/qwen-code/issues/2402 — OpenRouter sent two finish_reason tool_calls chunks, and the second wiped the tool calls",
+        'https://github.com/langchain-ai/langchain/pull/38349 — OpenRouter\'s repeated finish chunk made langchain concatenate finish_reason into "stopstop"',
+        "https://github.com/anomalyco/opencode/blob/1808fe8628327c988cf620fc5d394164177cd18e/packages/llm/test/fixtures/recordings/openai-compatible-chat/openrouter-claude-opus-4-7-drives-a-tool-loop.json — OpenRouter sends the finish chunk twice, the copy carrying the usage",
     ],
 )
 def finish_once(ctx: Context) -> Iterator[Violation]:
@@ -650,10 +699,12 @@ def finish_once(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.finish.tool-calls-has-calls",
     impact="breaks",
-    hint="",
+    hint="Send finish_reason tool_calls only for a choice that streamed at least one tool call, and map a tool_calls finish without calls to stop.",
     protocol=OPENAI_CHAT,
     evidence=[
-        "§2.3 (tool_calls finishes a turn that called tools; the reverse does not hold under a forced tool_choice); O6"
+        "https://github.com/openai/openai-openapi — finish_reason tool_calls means the model called a tool",
+        "https://github.com/jasonxu114514/opencode2api/pull/27 — finish_reason tool_calls with no usable tool call became a turn that ran nothing and stalled the agent",
+        "https://github.com/anomalyco/opencode/blob/1808fe8628327c988cf620fc5d394164177cd18e/packages/llm/test/fixtures/recordings/openai-chat/streams-tool-call.json — under a forced tool_choice gpt-4o-mini streams a tool call and finishes with stop, so the converse does not hold",
     ],
 )
 def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
@@ -672,18 +723,23 @@ def finish_tool_calls_has_calls(ctx: Context) -> Iterator[Violation]:
             )
 
 
-# ---------------------------------------------------------------------------------- usage (O7)
+# --------------------------------------------------------------------------------------- usage
 
 
 @invariant(
     "openai.chunk.has-choice",
     impact="breaks",
     quirks=["usage.empty-choices-chunk"],
-    hint="",
+    hint="When the client did not set stream_options.include_usage, drop choice-less chunks (usage-only or placeholder) instead of forwarding them.",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=lambda ctx: not _include_usage(ctx),
-    evidence=["#22 (a choices:[] usage chunk sent without include_usage: IndexError in naive clients), #24"],
+    evidence=[
+        "https://github.com/openai/openai-openapi — the extra usage chunk, whose choices is empty, is sent only when stream_options.include_usage is set",
+        "https://github.com/Arthur-Ficial/apfel/issues/100 — a choices: [] usage chunk sent without include_usage broke clients that read chunk.choices[0] with IndexError",
+        "https://github.com/Azure/azure-sdk-for-go/issues/21086 — Azure's choice-less first chunk broke clients in the same way",
+        "https://github.com/Portkey-AI/gateway/pull/1629 — choice-less usage chunks crashed a gateway's stream transform",
+    ],
 )
 def has_choice(ctx: Context) -> Iterator[Violation]:
     """When the client did not ask for usage (`stream_options.include_usage`), every chunk carries a choice."""
@@ -702,12 +758,15 @@ def has_choice(ctx: Context) -> Iterator[Violation]:
     "openai.usage.placement",
     impact="strict",
     quirks=["usage.on-finish-chunk", "usage.repeated"],
-    hint="",
+    hint="Keep the upstream's last usage report and send it once, in a final chunk with choices: [] after every finish chunk and before [DONE], with no usage on any other chunk.",
     protocol=OPENAI_CHAT,
     level="proxy",
     applies=_include_usage,
     evidence=[
-        "§2.2 stream_options.include_usage (one extra chunk before [DONE] whose choices is always an empty array; usage null on every other chunk); O7; #22-#24; DeepSeek, Groq, Mistral and OpenRouter put usage on the finish chunk (§4)"
+        "https://github.com/openai/openai-openapi — with include_usage one extra chunk before [DONE] carries the usage, its choices always an empty array, and every other chunk has usage null",
+        "https://github.com/anomalyco/opencode/blob/1808fe8628327c988cf620fc5d394164177cd18e/packages/llm/test/fixtures/recordings/openai-compatible-chat/deepseek-streams-text.json — DeepSeek puts usage on its finish chunk, whose choices are not empty",
+        "https://github.com/anomalyco/opencode/blob/1808fe8628327c988cf620fc5d394164177cd18e/packages/llm/test/fixtures/recordings/openai-compatible-chat/openrouter-claude-opus-4-7-drives-a-tool-loop.json — OpenRouter puts usage on a repeated finish chunk",
+        "https://github.com/raullenchai/Rapid-MLX/pull/792 — usage on chunks other than the trailing choices: [] chunk made LangChain and AI SDK parsers double-count",
     ],
 )
 def usage_placement(ctx: Context) -> Iterator[Violation]:
@@ -724,7 +783,7 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
             "usage",
         )
     if _ends_in_error(ctx) or ctx.aborted:
-        return  # an interrupted stream may lack the usage chunk (§2.2)
+        return  # an interrupted stream may lack the usage chunk (the OpenAPI spec says so)
     if len(empty) != 1 or not isinstance(empty[0].data.get("usage"), dict):
         yield Violation(
             "include_usage needs exactly one choices:[] chunk carrying usage",
@@ -742,18 +801,21 @@ def usage_placement(ctx: Context) -> Iterator[Violation]:
         )
 
 
-# ------------------------------------------------------------------------------ reasoning (O8)
+# ----------------------------------------------------------------------------------- reasoning
 
 
 @invariant(
     "openai.reasoning.one-field",
     impact="strict",
     quirks=["reasoning.openrouter"],
-    hint="",
+    hint="Pick one reasoning field for the whole stream (reasoning_content, say) and put each reasoning fragment there once, never also in reasoning or reasoning_details.",
     protocol=OPENAI_CHAT,
     level="proxy",
     evidence=[
-        "§3 (OpenRouter sends reasoning and reasoning_details with the same text; concatenating both gave 'WeWe need need'); O8; #3"
+        "https://openrouter.ai/docs/use-cases/reasoning-tokens — OpenRouter streams reasoning in both delta.reasoning and delta.reasoning_details with the same text, so a client reading both doubles it",
+        "https://api-docs.deepseek.com/guides/reasoning_model — DeepSeek streams reasoning in delta.reasoning_content",
+        "https://docs.vllm.ai/en/v0.11.2/features/reasoning_outputs/ — vLLM renamed reasoning_content to reasoning",
+        "https://github.com/BerriAI/litellm/issues/8193 — LiteLLM dropped the reasoning OpenRouter and Nebius sent in delta.reasoning, as it read only reasoning_content",
     ],
 )
 def reasoning_one_field(ctx: Context) -> Iterator[Violation]:

@@ -16,8 +16,6 @@ from conformance.invariants import Violation, invariant
 
 __all__ = ["Cancellation", "Isolation", "Pacing"]
 
-_EVIDENCE = "issue: proxies buffer whole streams, keep reading after the client left, share state across streams, or finish cleanly on an upstream failure"
-
 
 @dataclass(frozen=True, slots=True)
 class Pacing:
@@ -51,10 +49,14 @@ def _is(kind: type) -> Callable[[Any], bool]:
 @invariant(
     "transport.incremental",
     impact="breaks",
-    hint="",
+    hint="Write and flush each event to the client as soon as it is translated, never holding back the upstream body or a batch of events.",
     applies=_is(Pacing),
     level="proxy",
-    evidence=[f"WIRE-FACTS §1 (SSE delivers each event as it is written), §2.1; {_EVIDENCE}"],
+    evidence=[
+        "https://html.spec.whatwg.org/multipage/server-sent-events.html#parsing-an-event-stream — block buffering, or line buffering with other line endings, delays event dispatch",
+        "https://github.com/openai/openai-openapi — with stream: true the response is sent to the client as it is generated, as server-sent events",
+        "https://github.com/BerriAI/litellm/issues/3129 — LiteLLM delivered streamed Anthropic responses all at once because its HTTP client was not streaming",
+    ],
 )
 def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
     """Output events reach the client while a paced upstream is still sending: the first before half the upstream's duration, half of them before it ends, and all spread over at least half of it."""
@@ -89,10 +91,14 @@ def streams_incrementally(ctx: Pacing) -> Iterator[Violation]:
 @invariant(
     "transport.cancel-propagates",
     impact="breaks",
-    hint="",
+    hint="When the client's connection closes, cancel the upstream request and close its connection at once instead of reading the upstream to its end.",
     applies=_is(Cancellation),
     level="proxy",
-    evidence=[f"WIRE-FACTS §1 (a client ends a stream by closing it); {_EVIDENCE}"],
+    evidence=[
+        "https://html.spec.whatwg.org/multipage/server-sent-events.html#dom-eventsource-close — a client ends a stream by aborting its fetch, which the server sees as the connection closing",
+        "https://github.com/BerriAI/litellm/issues/13774 — LiteLLM kept upstream requests running for 20-30 minutes after its client had disconnected",
+        "https://github.com/BerriAI/litellm/pull/30245 — LiteLLM's fix closes the upstream stream when the client disconnects mid-stream",
+    ],
 )
 def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
     """When the client disconnects mid-stream, the upstream connection is closed within 2 seconds."""
@@ -113,10 +119,13 @@ def cancel_propagates(ctx: Cancellation) -> Iterator[Violation]:
 @invariant(
     "transport.concurrent-isolation",
     impact="breaks",
-    hint="",
+    hint="Keep all per-stream state (buffers, queues, block indices, HTTP clients) in the object made for that stream, never in module, class or other shared state.",
     applies=_is(Isolation),
     level="proxy",
-    evidence=["WIRE-FACTS §10 X3, §9 (LiteLLM's chunk queue shared across instances corrupted concurrent streams)"],
+    evidence=[
+        "https://github.com/BerriAI/litellm/pull/28868 — LiteLLM's AnthropicStreamWrapper kept its chunk_queue in a class attribute shared by every stream, so concurrent streams corrupted each other's events; the PR moved it into __init__",
+        "https://github.com/BerriAI/litellm/issues/3881 — concurrent async streaming requests through LiteLLM interfered with each other and raised",
+    ],
 )
 def concurrent_isolation(ctx: Isolation) -> Iterator[Violation]:
     """Streams run concurrently through one target instance give the same normalized output as each run alone."""

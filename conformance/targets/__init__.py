@@ -97,6 +97,10 @@ def load(spec: str) -> Target:
         from conformance.targets.reference import Reference
 
         return Reference()
+    if spec == "passthrough":
+        from conformance.targets.passthrough import Passthrough
+
+        return Passthrough()
     if spec == "litellm":
         from conformance.targets.litellm_sdk import hosted
 
@@ -194,12 +198,19 @@ def _proxy_infos() -> list[TargetInfo]:
 
 def available() -> list[TargetInfo]:
     """Every target this installation can load, with its routes."""
+    from conformance.targets.passthrough import ROUTES as PASSTHROUGH_ROUTES
     from conformance.targets.reference import Reference
 
     infos = [
         TargetInfo(
             "reference", "built-in", "our faithful implementation of every route", tuple(sorted(Reference.routes))
-        )
+        ),
+        TargetInfo(
+            "passthrough",
+            "built-in",
+            "a transparent pipe over HTTP on 127.0.0.1, changing nothing: the null implementation",
+            tuple(sorted(PASSTHROUGH_ROUTES)),
+        ),
     ]
     infos.append(_litellm_info())
     infos += _proxy_infos()

@@ -1,4 +1,4 @@
-"""Reading OpenAI-format upstream chunks as providers really send them (WIRE-FACTS §3, §4).
+"""Reading OpenAI-format upstream chunks as providers really send them.
 
 Shared by the two routes whose upstream speaks OpenAI chat: the normalizer and the adapter.
 """
@@ -9,7 +9,7 @@ from typing import Any
 
 __all__ = ["REASONING_FIELDS", "ToolCallTracker", "chunk_error", "split_content", "take_reasoning"]
 
-# Every reasoning dialect, in order of preference (WIRE-FACTS §3): DeepSeek, vLLM<=0.10, xAI and
+# Every reasoning dialect, in order of preference: DeepSeek, vLLM<=0.10, xAI and
 # Qwen say `reasoning_content`; OpenRouter, vLLM>=0.11, Groq and Ollama say `reasoning`; some other
 # servers say `thinking`. vLLM 0.11 may send both of the first two with the same text, so the
 # first non-empty one wins and the rest are dropped, never concatenated.
@@ -21,7 +21,7 @@ def take_reasoning(delta: dict[str, Any]) -> str:
 
     Mistral's array `content` is flattened to its text here too, its thinking parts returned.
     OpenRouter sends the same text in `reasoning` and `reasoning_details[].text`; concatenating
-    both produced "WeWe need need" (WIRE-FACTS §3), so the details are only a fallback for a
+    both produced "WeWe need need", so the details are only a fallback for a
     delta with no plain reasoning field.
     """
     values = [delta.pop(field, None) for field in REASONING_FIELDS]
@@ -45,7 +45,7 @@ def split_content(content: Any) -> tuple[Any, str]:
     """Split Mistral's array `content` into (text, reasoning); other values pass unchanged.
 
     Magistral streams `[{"type":"thinking","thinking":[{"type":"text","text":…}]}]` or
-    `[{"type":"text","text":…}]` in `delta.content` (WIRE-FACTS §3).
+    `[{"type":"text","text":…}]` in `delta.content`.
     """
     if not isinstance(content, list):
         return content, ""
@@ -67,7 +67,7 @@ def split_content(content: Any) -> tuple[Any, str]:
 
 def chunk_error(chunk: dict[str, Any]) -> dict[str, Any] | None:
     """The upstream error a chunk carries, if any: OpenAI's bare `{"error":…}` frame, or
-    OpenRouter's chunk with a top-level `error` and `finish_reason:"error"` (WIRE-FACTS §8)."""
+    OpenRouter's chunk with a top-level `error` and `finish_reason:"error"`."""
     error = chunk.get("error")
     if isinstance(error, dict):
         return error
@@ -84,9 +84,9 @@ class ToolCallTracker:
     appearance.
 
     A call is known by its upstream `index`; a delta at a known index carrying a *different*
-    non-empty id starts a new call (Ollama sends every parallel call at index 0, WIRE-FACTS §9
-    #16), and a delta with neither index nor id continues the latest call (Mistral sends no index,
-    §3). For a provider that numbers its calls 0, 1, … the numbers equal its indices.
+    non-empty id starts a new call (Ollama sends every parallel call at index 0, ollama/ollama#15457),
+    and a delta with neither index nor id continues the latest call (Mistral sends no index). For a
+    provider that numbers its calls 0, 1, … the numbers equal its indices.
     """
 
     def __init__(self) -> None:
@@ -99,7 +99,7 @@ class ToolCallTracker:
     def locate(self, call: dict[str, Any]) -> tuple[int, bool]:
         """(call number, whether this delta starts the call)."""
         index = call.get("index")
-        call_id = call.get("id") or None  # Qwen repeats `"id":""` on continuations (§4)
+        call_id = call.get("id") or None  # Qwen repeats `"id":""` on continuations
         known = self._by_index.get(index)
         if index is None and call_id is None and self._ids:
             known = len(self._ids) - 1

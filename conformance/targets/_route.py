@@ -1,7 +1,7 @@
 """The shape every built-in route shares, and the loop that drives one stream through it.
 
-A `RouteStream` is created per client stream (never shared, WIRE-FACTS §10 X3) and is a small
-state machine: each upstream event goes in, the output events it causes come out as bytes. Its
+A `RouteStream` is created per client stream (never shared, see transport.concurrent-isolation)
+and is a small state machine: each upstream event goes in, the output events it causes come out as bytes. Its
 methods are the seams the mutants override, so a seeded bug is a few lines, not a copy.
 """
 
@@ -44,7 +44,7 @@ class RouteStream:
         raise NotImplementedError
 
     def on_cut_off(self) -> list[bytes]:
-        """Output for an upstream body that ended before its terminator (WIRE-FACTS §9 #28)."""
+        """Output for an upstream body that ended before its terminator: an error, never a clean finish."""
         raise NotImplementedError
 
 

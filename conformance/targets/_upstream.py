@@ -28,7 +28,7 @@ _BODY_EXCERPT = 500
 
 class Framer(Protocol):
     """Turns upstream reads into events. The reference uses `SSEParser`; mutants swap in a broken
-    framer here to model the framing bugs of WIRE-FACTS §9 #32-33."""
+    framer here to model real framing bugs (CRLF not split, UTF-8 split across reads corrupted)."""
 
     def feed(self, chunk: bytes) -> list[Event]: ...
 
@@ -64,7 +64,7 @@ async def open_upstream(
 ) -> AsyncGenerator[Event | UpstreamFailure, None]:
     """Stream `body` to `url`; yield its SSE events, then at most one failure.
 
-    One client per stream, so concurrent streams share no connection state (WIRE-FACTS §10 X3).
+    One client per stream, so concurrent streams share no connection state.
     """
     body_began = False
     async with httpx.AsyncClient(timeout=timeout, verify=tls_context()) as client:
@@ -100,9 +100,9 @@ async def open_upstream(
 def _utf8_prefix(decoder: codecs.IncrementalDecoder, chunk: bytes) -> bytes:
     """The part of `chunk` before its first byte that cannot be UTF-8 (all of it when valid).
 
-    SSE would decode such bytes to U+FFFD (WHATWG §9.2.5), but the events carry JSON, which must
-    be UTF-8 (RFC 8259 §8.1): a replacement character would alter the content silently, so the
-    stream ends with an error before the event that holds them.
+    SSE would decode such bytes to U+FFFD (WHATWG "Parsing an event stream"), but the events carry
+    JSON, which must be UTF-8 (RFC 8259 §8.1): a replacement character would alter the content
+    silently, so the stream ends with an error before the event that holds them.
     """
     pending = len(decoder.getstate()[0])  # bytes of a character split across reads
     try:

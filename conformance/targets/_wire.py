@@ -1,8 +1,8 @@
 """Output framing shared by the built-in targets: OpenAI `data:` chunks, Anthropic named events,
-and the error payload each protocol uses mid-stream (WIRE-FACTS §8).
+and the error payload each protocol uses mid-stream.
 
 Everything is written in the canonical framing (LF line ends, one space after the colon) with
-compact JSON; checks compare parsed JSON, never bytes (WIRE-FACTS §10 S4).
+compact JSON; checks compare parsed JSON, never bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ __all__ = [
 
 DONE = b"data: [DONE]\n\n"
 
-# The `error.type` enum of anthropic-sdk-python (WIRE-FACTS §5.2).
+# The `error.type` enum of anthropic-sdk-python (`src/anthropic/types/shared/`).
 ANTHROPIC_ERROR_TYPES = frozenset(
     {
         "invalid_request_error",
@@ -46,22 +46,22 @@ def dumps(value: Any) -> str:
 
 
 def openai_chunk(chunk: dict[str, Any]) -> bytes:
-    """One unnamed `data:` event, as OpenAI streams chat chunks (WIRE-FACTS §2.1)."""
+    """One unnamed `data:` event, as OpenAI streams chat chunks."""
     return format_event(dumps(chunk))
 
 
 def openai_error(message: str, type_: str | None, code: Any = None) -> bytes:
-    """The in-stream OpenAI error frame (WIRE-FACTS §8); the caller closes without [DONE]."""
+    """The in-stream OpenAI error frame; the caller closes without [DONE], as OpenAI does."""
     return format_event(dumps({"error": {"message": message, "type": type_, "code": code}}))
 
 
 def anthropic_event(payload: dict[str, Any]) -> bytes:
-    """A named event whose `event:` equals the JSON `type` (WIRE-FACTS §5.3 rule 7)."""
+    """A named event whose `event:` equals the JSON `type`, as in every recorded Anthropic stream."""
     return format_event(dumps(payload), event=str(payload["type"]))
 
 
 def anthropic_error(type_: str, message: str) -> bytes:
-    """`event: error`, after which the stream ends: no message_delta, no message_stop (§8)."""
+    """`event: error`, after which the stream ends: no message_delta, no message_stop, as Anthropic does."""
     return anthropic_event({"type": "error", "error": {"type": type_, "message": message}})
 
 

@@ -1,9 +1,9 @@
 """Route anthropic-messages -> anthropic-messages: pass the upstream's events through, as gateways
 do for native Anthropic models.
 
-Each event's data goes out exactly as received (padding included, §5.4); only the framing is
-rewritten to LF with an `event:` line. Signatures are therefore byte-exact (A7, X2). The one thing
-a pass-through adds is an `event: error` when the upstream stops without its terminator (#28) or
+Each event's data goes out exactly as received (padding included); only the framing is
+rewritten to LF with an `event:` line. Signatures are therefore byte-exact. The one thing
+a pass-through adds is an `event: error` when the upstream stops without its terminator or
 sends an event that is not JSON.
 """
 
@@ -54,11 +54,11 @@ class AnthropicPassthrough(RouteStream):
             payload: Any = json.loads(event.data)
         except ValueError:
             # Forwarded, it would crash the client's SDK, and a stream that then finished would
-            # look complete to any client that skips it: the fault is an error here (§8).
+            # look complete to any client that skips it: the fault is an error here.
             self.done = True
             return [anthropic_error("api_error", f"upstream sent an event whose data is not JSON: {event.data[:80]!r}")]
         json_type = payload.get("type") if isinstance(payload, dict) else None
-        # An event without an `event:` line is invisible to the Anthropic SDK (§7.4): name it
+        # An event without an `event:` line is invisible to the Anthropic SDK: name it
         # after its JSON type.
         name = event.type if event.type != "message" or not isinstance(json_type, str) else json_type
         if name == "content_block_start" and isinstance(payload, dict):
@@ -69,7 +69,7 @@ class AnthropicPassthrough(RouteStream):
             self.done = True
             return self.terminate(event)
         if name == "error":
-            self.done = True  # passed through; the upstream ends the stream after it (§8)
+            self.done = True  # passed through; the upstream ends the stream after it
         return self.forward(name, payload, event)
 
     def on_failure(self, failure: UpstreamFailure) -> list[bytes]:

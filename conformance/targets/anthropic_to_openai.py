@@ -1,5 +1,5 @@
 """Route anthropic-messages -> openai-chat: serve OpenAI chunks to the client from an Anthropic
-Messages upstream (WIRE-FACTS §2, §5; invariants O1-O9 of §10)."""
+Messages upstream, in the shape every `openai.*` invariant states."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ class AnthropicToOpenAI(RouteStream):
         self._tools: dict[Any, ToolBlock] = {}  # block index -> tool call
         self._input_tokens = 0
         self._output_tokens = 0
+        # None until the upstream reports them: only a reported cache read becomes cached_tokens.
+        self._cache_read: int | None = None
+        self._cache_creation: int | None = None
 
     # -- seams (mutants override these) ---------------------------------------------------------
 
@@ -62,20 +65,20 @@ class AnthropicToOpenAI(RouteStream):
 
     def argument_fragment(self, tool: ToolBlock, partial_json: str) -> str:
         """The arguments fragment an input_json_delta becomes; "" writes nothing (the first delta
-        of a tool block is always `""`, §5.4)."""
+        of a tool block is always `""` in recorded streams)."""
         return partial_json
 
     def arguments_at_stop(self, tool: ToolBlock) -> str:
         """Arguments still owed when a tool block stops: its start `input`, when that was filled
-        in and no delta came (Kimi, code-execution callers: §5.4, #14), or `{}` for a tool with no
+        in and no delta came (Kimi, code-execution callers), or `{}` for a tool with no
         arguments, as OpenAI sends it (its users `json.loads` the arguments; `""` fails). Never
-        `{}` prefixed to deltas (#12)."""
+        `{}` prefixed to deltas (envoyproxy/ai-gateway#1465)."""
         if tool.fragments == 0 and isinstance(tool.start_input, dict) and tool.start_input:
             return json.dumps(tool.start_input, ensure_ascii=False)
         return "{}" if tool.fragments == 0 else ""
 
     def on_cut_off(self) -> list[bytes]:
-        # No message_stop: the upstream was cut off; [DONE] would hide that (#28).
+        # No message_stop: the upstream was cut off; [DONE] would hide that.
         return [openai_error("upstream closed the stream before message_stop", "upstream_cut_off")]
 
     # -- the state machine ----------------------------------------------------------------------
@@ -89,7 +92,7 @@ class AnthropicToOpenAI(RouteStream):
             return self._fail(
                 f"upstream sent a JSON value that is not an event: {event.data[:_EXCERPT]!r}", "upstream_error"
             )
-        # The Anthropic SDK dispatches on the event name (§7.4); the JSON type is the fallback for
+        # The Anthropic SDK dispatches on the event name; the JSON type is the fallback for
         # an event sent without one.
         kind = event.type if event.type != "message" else payload.get("type")
         handlers = {
@@ -102,7 +105,7 @@ class AnthropicToOpenAI(RouteStream):
             "message_stop": self._on_message_stop,
         }
         handler = handlers.get(str(kind))
-        return handler(payload) if handler is not None else []  # ping, unknown: ignored (§5.1)
+        return handler(payload) if handler is not None else []  # ping, unknown: ignored, as documented
 
     def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
         error = failure.error or {}
@@ -126,9 +129,7 @@ class AnthropicToOpenAI(RouteStream):
         message = payload.get("message") or {}
         self._id = str(message.get("id") or "")
         self._model = str(message.get("model") or "")
-        usage = message.get("usage") or {}
-        self._input_tokens = _count(usage.get("input_tokens"), self._input_tokens)
-        self._output_tokens = _count(usage.get("output_tokens"), self._output_tokens)
+        self._take_usage(message.get("usage") or {})
         return self._open()
 
     def _on_content_block_start(self, payload: dict[str, Any]) -> list[bytes]:
@@ -174,10 +175,8 @@ class AnthropicToOpenAI(RouteStream):
         return self._arguments(tool, self.arguments_at_stop(tool)) if tool is not None else []
 
     def _on_message_delta(self, payload: dict[str, Any]) -> list[bytes]:
-        usage = payload.get("usage") or {}
-        # Cumulative counts (§5.1): replace, never add; input_tokens only when present (#26).
-        self._input_tokens = _count(usage.get("input_tokens"), self._input_tokens)
-        self._output_tokens = _count(usage.get("output_tokens"), self._output_tokens)
+        # Cumulative counts: replace, never add; input and cache counts only when present.
+        self._take_usage(payload.get("usage") or {})
         stop_reason = (payload.get("delta") or {}).get("stop_reason")
         return self._finish(FINISH_REASONS.get(stop_reason, "stop")) if stop_reason else []
 
@@ -185,16 +184,33 @@ class AnthropicToOpenAI(RouteStream):
         self.done = True
         out = self._finish("stop")
         if self.include_usage:
-            usage = {
-                "prompt_tokens": self._input_tokens,
-                "completion_tokens": self._output_tokens,
-                "total_tokens": self._input_tokens + self._output_tokens,
-            }
-            out.append(openai_chunk(self._envelope(choices=[], usage=usage)))
+            out.append(openai_chunk(self._envelope(choices=[], usage=self.usage())))
         return out + [DONE]
 
+    def _take_usage(self, usage: dict[str, Any]) -> None:
+        """The latest value of each count: message_delta's replace message_start's when present."""
+        self._input_tokens = _count(usage.get("input_tokens"), self._input_tokens)
+        self._output_tokens = _count(usage.get("output_tokens"), self._output_tokens)
+        self._cache_read = _reported(usage.get("cache_read_input_tokens"), self._cache_read)
+        self._cache_creation = _reported(usage.get("cache_creation_input_tokens"), self._cache_creation)
+
+    def usage(self) -> dict[str, Any]:
+        """The usage chunk's counts. Anthropic's `input_tokens` leaves out the input read from and
+        written to the cache, reported beside it; OpenAI's `prompt_tokens` is the whole input, of
+        which `prompt_tokens_details.cached_tokens` came from the cache (Anthropic and OpenAI
+        prompt-caching guides)."""
+        prompt = self._input_tokens + (self._cache_read or 0) + (self._cache_creation or 0)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt,
+            "completion_tokens": self._output_tokens,
+            "total_tokens": prompt + self._output_tokens,
+        }
+        if self._cache_read is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": self._cache_read}
+        return usage
+
     def _open(self) -> list[bytes]:
-        """The first chunk, which alone carries the role (§2.3)."""
+        """The first chunk, which alone carries the role, as OpenAI sends it."""
         if self._opened:
             return []
         self._opened = True
@@ -202,7 +218,7 @@ class AnthropicToOpenAI(RouteStream):
 
     def _finish(self, reason: str) -> list[bytes]:
         if self._finished:
-            return []  # one finish chunk per choice (O5)
+            return []  # one finish chunk per choice (openai.finish.once)
         self._finished = True
         return self._open() + [self._chunk({}, reason)]
 
@@ -239,3 +255,7 @@ class AnthropicToOpenAI(RouteStream):
 
 def _count(value: Any, default: int) -> int:
     return value if isinstance(value, int) and value >= 0 else default
+
+
+def _reported(value: Any, previous: int | None) -> int | None:
+    return value if isinstance(value, int) and value >= 0 else previous

@@ -14,7 +14,9 @@ so a client that stops reading leaves the child's generator suspended at a `yiel
 `aclose()` throws GeneratorExit, exactly as in process: cancel propagation is judged on the
 target's own code path, not on a cancellation of ours.
 
-Frames, both ways: kind (1 byte), stream id (4 bytes), payload length (4 bytes), payload.
+Frames, both ways: kind (1 byte), stream id (4 bytes), payload length (4 bytes), payload. The
+child answers each request for the next item with a `Head` (JSON), a chunk of bytes, an `Abort`
+(its reason, UTF-8), the stream's end, or the exception that ended it.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance.targets import MAX_RESTARTS, TargetError, died, load, raised
-from conformance.targets.base import Exchange, Head, Route
+from conformance.targets.base import Abort, Exchange, Head, Route
 
 __all__ = ["Hosted", "HostedTargetError"]
 
@@ -44,7 +46,7 @@ _HEADER = struct.Struct("!BII")
 # parent → child
 _OPEN, _NEXT, _CLOSE = b"o", b"n", b"c"
 # child → parent
-_READY, _FAILED, _HEAD, _CHUNK, _END, _ERROR = b"R", b"F", b"H", b"C", b"E", b"X"
+_READY, _FAILED, _HEAD, _CHUNK, _ABORT, _END, _ERROR = b"R", b"F", b"H", b"C", b"A", b"E", b"X"
 
 _EXIT_BOUND = 30.0  # seconds the child may take to close its target and exit before it is killed
 _LOG_TAIL = 2000
@@ -196,12 +198,12 @@ class Hosted:
                 raise
         return link
 
-    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]:
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head | Abort]:
         if exchange.route not in self.routes:
             raise ValueError(f"{self.name} does not serve route {exchange.route!r}; it serves {sorted(self.routes)}")
         return self._stream(exchange)
 
-    async def _stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head]:
+    async def _stream(self, exchange: Exchange) -> AsyncIterator[bytes | Head | Abort]:
         link = await self._connected()
         stream = next(self._ids)
         replies: asyncio.Queue[tuple[bytes, bytes]] = asyncio.Queue()
@@ -220,6 +222,10 @@ class Hosted:
                 elif kind == _HEAD:
                     head = json.loads(payload)
                     yield Head(head["status"], tuple(tuple(pair) for pair in head["headers"]))
+                elif kind == _ABORT:
+                    # Last by the protocol, but the child's generator decides: it is asked for
+                    # more, as in process, if the client reads on.
+                    yield Abort(payload.decode("utf-8", "replace"))
                 elif kind == _END:
                     finished = True
                     return
@@ -327,6 +333,8 @@ class _Server:
                 stream,
                 json.dumps({"status": item.status, "headers": [list(pair) for pair in item.headers]}).encode(),
             )
+        elif isinstance(item, Abort):
+            self._send(_ABORT, stream, item.reason.encode("utf-8", "replace"))
         else:
             self._send(_CHUNK, stream, bytes(item))
 

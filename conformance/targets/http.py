@@ -5,7 +5,9 @@
 
 For each exchange it POSTs the client request to `{base}/v1/chat/completions` (client protocol
 openai-chat) or `{base}/v1/messages` (anthropic-messages) and yields the response body as it
-arrives, whatever the status: a proxy's error body is output for the checks to judge.
+arrives, whatever the status: a proxy's error body is output for the checks to judge. A body the
+proxy cuts off (a chunked body closed before its terminating chunk, a reset) ends with an `Abort`,
+which a client reads as an error.
 
 How the proxy reaches the right capture. The proxy is configured by hand, so its upstream base URL
 is fixed: `http://127.0.0.1:<replay-port>` (plus any path; give the port with `--replay-port`).
@@ -35,6 +37,7 @@ Options, as a query string on the spec:
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -44,9 +47,18 @@ import httpx
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.replay import TOKEN_HEADER
 from conformance.targets._tls import tls_context
-from conformance.targets.base import Exchange, Head, Route, route_id
+from conformance.targets.base import Abort, Exchange, Head, Route, route_id
 
-__all__ = ["ALL_ROUTES", "CLIENT_PATHS", "DEFAULT_MODEL", "HttpTarget", "ProxyError", "ProxyUnreachable", "post_stream"]
+__all__ = [
+    "ALL_ROUTES",
+    "CLIENT_PATHS",
+    "DEFAULT_MODEL",
+    "HttpTarget",
+    "ProxyError",
+    "ProxyUnreachable",
+    "abort_reason",
+    "post_stream",
+]
 
 ALL_ROUTES: frozenset[Route] = frozenset(
     (upstream, client) for upstream in (OPENAI_CHAT, ANTHROPIC_MESSAGES) for client in (OPENAI_CHAT, ANTHROPIC_MESSAGES)
@@ -80,25 +92,58 @@ def model_name(template: str, exchange: Exchange) -> str:
     return template.format(token=exchange.token, provider=provider, litellm=litellm)
 
 
+def abort_reason(error: httpx.TransportError) -> str:
+    """How a response body broke off, in a few words, for `Abort.reason`."""
+    detail = str(error) or type(error).__name__
+    if isinstance(error, httpx.RemoteProtocolError):
+        # h11's words: "peer closed connection without sending complete message body: ..."
+        if "incomplete chunked read" in detail:
+            return "incomplete chunked body: the connection closed before the terminating chunk"
+        if "complete message body" in detail:
+            said = detail.split("complete message body", 1)[1].strip(" :()")
+            return f"incomplete body: {said}" if said else "incomplete body"
+        return f"malformed response body: {detail}"
+    if isinstance(error, httpx.ReadTimeout):
+        return "read timeout mid-body"
+    if _caused_by(error, ConnectionResetError):
+        return "connection reset"
+    return f"{type(error).__name__}: {detail}"
+
+
+def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = error
+    for _ in range(10):  # httpx wraps httpcore wraps the OSError; a loop in the chain must not hang us
+        if seen is None:
+            return False
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 async def post_stream(
     base_url: str,
     exchange: Exchange,
-    model: str,
+    model: str | None,
     *,
     headers: Iterable[tuple[str, str]] = (),
     on_transport_error: Callable[[Exception], Awaitable[None]] | None = None,
-) -> AsyncGenerator[bytes | Head, None]:
-    """POST `exchange.request` (with `model`) to the proxy's path for the client protocol and
-    yield the response's `Head` (its status counts: an error status is an error response), then
-    the body's bytes as they arrive (`aiter_raw`: no decoding, no re-chunking).
+) -> AsyncGenerator[bytes | Head | Abort, None]:
+    """POST `exchange.request` (with `model`, or its own when None) to the proxy's path for the
+    client protocol and yield the response's `Head` (its status counts: an error status is an
+    error response), then the body's bytes as they arrive (`aiter_raw`: no decoding, no
+    re-chunking).
 
-    A connection that nobody accepts raises `ProxyUnreachable`. A body that breaks off after it
-    began just ends: a truncated stream is output for the checks to judge. `on_transport_error`,
-    if given, is awaited with the httpx error first and may raise something more telling (the
-    LiteLLM target raises its log tail when the process died).
+    A connection that nobody accepts raises `ProxyUnreachable`, and one that fails before the
+    response head `ProxyError`. A body that breaks off after the head (a chunked body that never
+    ends, fewer bytes than its Content-Length, a reset, a read timeout) ends with an `Abort`
+    saying how: what arrived before it is output for the checks to judge. A body that simply
+    ends (its terminating chunk, or a close-delimited body's close) ends with no `Abort`.
+    `on_transport_error`, if given, is awaited with the httpx error first and may raise something
+    more telling (the LiteLLM target raises its log tail when the process died).
     """
     url = base_url.rstrip("/") + CLIENT_PATHS[exchange.route[1]]
-    body = {**exchange.request, "model": model}
+    body = exchange.request if model is None else {**exchange.request, "model": model}
     sent = [
         ("accept", "text/event-stream"),
         ("accept-encoding", "identity"),  # aiter_raw would hand us compressed bytes otherwise
@@ -111,14 +156,9 @@ async def post_stream(
         sent += [("authorization", f"Bearer {key}"), ("x-api-key", key)]
     if exchange.route[1] == ANTHROPIC_MESSAGES:
         sent.append(("anthropic-version", "2023-06-01"))
-    began = False
     async with httpx.AsyncClient(timeout=_TIMEOUT, verify=tls_context()) as client:
         try:
-            async with client.stream("POST", url, json=body, headers=sent) as response:
-                began = True
-                yield Head(response.status_code, tuple(response.headers.items()))
-                async for chunk in response.aiter_raw():
-                    yield chunk
+            response = await client.send(client.build_request("POST", url, json=body, headers=sent), stream=True)
         except httpx.ConnectError as error:
             if on_transport_error is not None:
                 await on_transport_error(error)
@@ -128,9 +168,27 @@ async def post_stream(
         except httpx.TransportError as error:
             if on_transport_error is not None:
                 await on_transport_error(error)
-            if not began:
-                raise ProxyError(f"{url} gave no response: {type(error).__name__}: {error}") from error
-            # The proxy cut its body off: what the client got is the output.
+            raise ProxyError(f"{url} gave no response: {type(error).__name__}: {error}") from error
+        try:
+            yield Head(response.status_code, tuple(response.headers.items()))
+            reads = response.aiter_raw()
+            while True:
+                # Only the read is guarded: an error while a client's close unwinds a yield must
+                # not be taken for a cut body (nothing may be yielded then).
+                try:
+                    chunk = await reads.__anext__()
+                except StopAsyncIteration:
+                    return
+                except httpx.TransportError as error:
+                    if on_transport_error is not None:
+                        await on_transport_error(error)
+                    # The proxy cut its body off: what the client got is the output, the cut an error.
+                    yield Abort(abort_reason(error))
+                    return
+                yield chunk
+        finally:
+            with contextlib.suppress(httpx.TransportError):  # closing a broken connection tells nothing
+                await response.aclose()
 
 
 def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
@@ -213,13 +271,16 @@ class HttpTarget:
         except (httpx.HTTPError, ValueError):
             return
 
-    async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head, None]:
+    async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head | Abort, None]:
         if exchange.route not in self.routes:
             raise ValueError(f"{self.name} at {self.base_url} is not configured for route {route_id(exchange.route)}")
         if not self._probed:
             await self._probe_version()
-        async for chunk in post_stream(self.base_url, exchange, model_name(self.model, exchange)):
-            yield chunk
+        # aclosing: a client that stops reading closes the connection now, not when the loop
+        # gets round to finalizing an abandoned generator.
+        async with contextlib.aclosing(post_stream(self.base_url, exchange, model_name(self.model, exchange))) as items:
+            async for item in items:
+                yield item
 
     async def aclose(self) -> None:
         """Nothing to release: each stream owns, and closes, its own HTTP client."""

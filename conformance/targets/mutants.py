@@ -1,4 +1,4 @@
-"""Mutant targets: the reference with one real-world bug seeded in (WIRE-FACTS §9).
+"""Mutant targets: the reference with one real-world bug seeded in, with the issues it comes from.
 
 Each mutant proves that one invariant bites: run against the corpus, it must fail `caught_by`.
 A mutant is the reference with one seam replaced, either the stream class of some routes (a
@@ -39,7 +39,7 @@ PASSTHROUGH: Route = (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)
 class Mutant:
     name: str
     bug: str  # one sentence
-    evidence: str  # WIRE-FACTS §9 number and the issue it comes from
+    evidence: str  # the issues or pull requests the bug comes from, as URLs
     caught_by: str  # the invariant id that must catch it
     factory: Callable[[], Target]
     transport: str = ""
@@ -51,7 +51,7 @@ def _synthetic(data: str) -> Event:
     return Event("message", data, "", 0, 0)
 
 
-# -- reasoning-dropped-when-streaming (#1, #4) ----------------------------------------------------
+# -- reasoning-dropped-when-streaming -------------------------------------------------------------
 
 
 class _NormalizerDropsReasoning(OpenAINormalizer):
@@ -66,7 +66,7 @@ class _AdapterDropsReasoning(OpenAIToAnthropic):
         return ""
 
 
-# -- empty-text-block-before-tool (#7) ------------------------------------------------------------
+# -- empty-text-block-before-tool -----------------------------------------------------------------
 
 
 class _AdapterOpensEmptyText(OpenAIToAnthropic):
@@ -76,7 +76,7 @@ class _AdapterOpensEmptyText(OpenAIToAnthropic):
         return super().start_message() + self.start_block({"type": "text", "text": ""})
 
 
-# -- tool-fragments-merged (#16-18) ---------------------------------------------------------------
+# -- tool-fragments-merged ------------------------------------------------------------------------
 
 
 class _NormalizerIndexZero(OpenAINormalizer):
@@ -84,7 +84,7 @@ class _NormalizerIndexZero(OpenAINormalizer):
         return 0
 
 
-# -- finish-chunk-twice (#19, #20) ----------------------------------------------------------------
+# -- finish-chunk-twice ---------------------------------------------------------------------------
 
 
 class _NormalizerFinishTwice(OpenAINormalizer):
@@ -92,7 +92,7 @@ class _NormalizerFinishTwice(OpenAINormalizer):
         return super().write_finish(chunk) * 2
 
 
-# -- done-in-anthropic-stream (#27) ---------------------------------------------------------------
+# -- done-in-anthropic-stream ---------------------------------------------------------------------
 
 
 class _AdapterAppendsDone(OpenAIToAnthropic):
@@ -105,7 +105,7 @@ class _PassthroughAppendsDone(AnthropicPassthrough):
         return super().terminate(event) + [DONE]
 
 
-# -- sse-split-on-lf-lf (#32) ---------------------------------------------------------------------
+# -- sse-split-on-lf-lf ---------------------------------------------------------------------------
 
 
 class _LfLfFramer:
@@ -134,7 +134,7 @@ def _lflf_event(block: bytes) -> Event | None:
     return Event(name, "\n".join(data), "", 0, 0) if data else None
 
 
-# -- utf8-split-corrupted (#33) -------------------------------------------------------------------
+# -- utf8-split-corrupted -------------------------------------------------------------------------
 
 
 class _PerReadDecodingFramer:
@@ -151,7 +151,7 @@ class _PerReadDecodingFramer:
         return self._parser.close()
 
 
-# -- cutoff-as-clean-finish (#28) -----------------------------------------------------------------
+# -- cutoff-as-clean-finish -----------------------------------------------------------------------
 # Each route pretends the upstream's terminator arrived: exactly the output a clean end would give.
 
 
@@ -183,7 +183,7 @@ class _PassthroughFinishesCutOff(AnthropicPassthrough):
         return out + [anthropic_event({"type": "message_stop"})]
 
 
-# -- signature-dropped (#29) ----------------------------------------------------------------------
+# -- signature-dropped ----------------------------------------------------------------------------
 
 
 class _PassthroughDropsSignature(AnthropicPassthrough):
@@ -193,7 +193,7 @@ class _PassthroughDropsSignature(AnthropicPassthrough):
         return super().forward(name, payload, event)
 
 
-# -- tool-args-replaced-by-start-input (#14) ------------------------------------------------------
+# -- tool-args-replaced-by-start-input ------------------------------------------------------------
 
 
 class _ToOpenAIArgsFromStartInput(AnthropicToOpenAI):
@@ -314,14 +314,14 @@ class _PassthroughFinishesOnError(_PassthroughFinishesCutOff):
         return self.forward("message_start", start, _synthetic(json.dumps(start))) + self.on_cut_off()
 
 
-# An upstream event whose data is not JSON forwarded as it is, and the stream goes on to a clean
-# finish: what LiteLLM's Anthropic routes do (reports/litellm-*/expectations.yaml).
-class _PassthroughForwardsUnparsable(AnthropicPassthrough):
+# An upstream event whose data is not JSON skipped, and the stream goes on to a clean finish: what
+# LiteLLM's routes from Anthropic upstreams do (reports/litellm-*/expectations.yaml).
+class _ToOpenAISkipsUnparsable(AnthropicToOpenAI):
     def on_event(self, event: Event) -> list[bytes]:
         try:
             json.loads(event.data)
         except ValueError:
-            return self.forward(event.type, None, event)
+            return []
         return super().on_event(event)
 
 
@@ -351,56 +351,56 @@ MUTANTS: dict[str, Mutant] = {
         _mutant(
             "reasoning-dropped-when-streaming",
             "The normalizer and the adapter drop every reasoning delta, whatever its field.",
-            "WIRE-FACTS §9 #1 (BerriAI/litellm#7942), #4 (api7/aisix#502)",
+            "https://github.com/BerriAI/litellm/issues/7942 (DeepSeek reasoning_content None in every streamed delta); https://github.com/api7/aisix/issues/502 (OpenRouter reasoning kept only when not streaming)",
             "semantic.reasoning",
             streams={NORMALIZER: _NormalizerDropsReasoning, ADAPTER: _AdapterDropsReasoning},
         ),
         _mutant(
             "empty-text-block-before-tool",
             "The adapter always opens a text block at index 0 and closes it empty when the stream opens with a tool call.",
-            "WIRE-FACTS §9 #7 (BerriAI/litellm#30765), #9; LiteLLM #31560",
+            "https://github.com/BerriAI/litellm/issues/30765, https://github.com/BerriAI/litellm/issues/31561 and https://github.com/BerriAI/litellm/issues/34692 (an empty text block opened at index 0)",
             "anthropic.block.no-empty-text",
             streams={ADAPTER: _AdapterOpensEmptyText},
         ),
         _mutant(
             "tool-fragments-merged",
             "The normalizer rewrites every tool_calls[].index to 0, merging parallel calls.",
-            "WIRE-FACTS §9 #16 (ollama/ollama#15457), #17, #18",
+            "https://github.com/ollama/ollama/issues/15457 (every parallel call at index 0); https://github.com/maximhq/bifrost/issues/1829 (interleaved tool deltas merged)",
             "openai.tool.index-per-id",
             streams={NORMALIZER: _NormalizerIndexZero},
         ),
         _mutant(
             "finish-chunk-twice",
             "The normalizer writes every finish chunk twice.",
-            "WIRE-FACTS §9 #19 (QwenLM/qwen-code#2402), #20",
+            'https://github.com/QwenLM/qwen-code/issues/2402 (a second finish chunk wiped the tool calls); https://github.com/langchain-ai/langchain/pull/38349 (finish_reason "stopstop")',
             "openai.finish.once",
             streams={NORMALIZER: _NormalizerFinishTwice},
         ),
         _mutant(
             "done-in-anthropic-stream",
             "The adapter and the pass-through append `data: [DONE]` after message_stop.",
-            "WIRE-FACTS §9 #27 (decolua/9router PR #2046)",
+            "https://github.com/anthropics/anthropic-sdk-csharp/pull/202 ([DONE] after an Anthropic stream: \"'D' is an invalid start of a value\")",
             "anthropic.stream.no-done",
             streams={ADAPTER: _AdapterAppendsDone, PASSTHROUGH: _PassthroughAppendsDone},
         ),
         _mutant(
             "sse-split-on-lf-lf",
             "Every route frames upstream events by splitting on LF LF, so CRLF and CR-only streams never yield an event.",
-            "WIRE-FACTS §9 #32 (hey-api/hey-api#3054, rexxars/eventsource-parser#17)",
+            "https://github.com/hey-api/hey-api/issues/3054 (CRLF-framed events never parsed); https://github.com/rexxars/eventsource-parser/issues/17 (a CRLF split across reads)",
             "semantic.text",
             framer=_LfLfFramer,
         ),
         _mutant(
             "utf8-split-corrupted",
             "Every route decodes each upstream read separately, corrupting a UTF-8 character split across reads.",
-            "WIRE-FACTS §9 #33 (kubernetes-sigs/inference-perf PR #781, praxis-proxy/praxis PR #739)",
+            "https://github.com/api7/aisix/issues/111 (multi-byte UTF-8 split across reads turned into U+FFFD)",
             "semantic.text",
             framer=_PerReadDecodingFramer,
         ),
         _mutant(
             "cutoff-as-clean-finish",
             "When the upstream ends without its terminator, every route finishes the stream cleanly instead of reporting an error.",
-            "WIRE-FACTS §9 #28 (caozhiyuan/copilot-api#338, earendil-works/pi PR #8997)",
+            "https://github.com/caozhiyuan/copilot-api/issues/338 (a stream closed without its terminal event); https://github.com/2389-research/tracker/issues/544 (EOF before [DONE] reported as success)",
             "semantic.error-surfaced",
             streams={
                 NORMALIZER: _NormalizerFinishesCutOff,
@@ -412,21 +412,21 @@ MUTANTS: dict[str, Mutant] = {
         _mutant(
             "signature-dropped",
             "The pass-through drops signature_delta events.",
-            "WIRE-FACTS §9 #29 (router-for-me/CLIProxyAPI PR #570, diegosouzapw/OmniRoute PR #12386)",
+            "https://github.com/router-for-me/CLIProxyAPI/pull/570 (thinking signatures not propagated, or fabricated)",
             "semantic.signatures",
             streams={PASSTHROUGH: _PassthroughDropsSignature},
         ),
         _mutant(
             "tool-args-replaced-by-start-input",
             "The Anthropic-to-OpenAI route ignores input_json_delta and sends each tool call's start input, so streamed arguments become {}.",
-            "WIRE-FACTS §9 #14 (earendil-works/pi PR #2593), #12 (envoyproxy/ai-gateway#1465)",
+            "https://github.com/earendil-works/pi/pull/2593 (start input overwritten with {}); https://github.com/envoyproxy/ai-gateway/issues/1465 (start input {} prefixed to the deltas)",
             "semantic.tool-calls",
             streams={TO_OPENAI: _ToOpenAIArgsFromStartInput},
         ),
         _mutant(
             "buffers-whole-stream",
             "Every route holds the upstream's events until its body ends, then releases them all at once.",
-            "WIRE-FACTS §9 (transport issue: a proxy that buffers a whole stream, then releases it)",
+            "https://github.com/BerriAI/litellm/issues/3129 (streamed responses delivered all at once)",
             "transport.incremental",
             framer=_BufferingFramer,
             transport="incremental",
@@ -434,7 +434,7 @@ MUTANTS: dict[str, Mutant] = {
         _mutant(
             "reads-on-after-disconnect",
             "Every route reads the upstream in a background task that goes on to the end after the client disconnects.",
-            "WIRE-FACTS §9 (transport issue: a proxy that keeps reading upstream after the client has gone)",
+            "https://github.com/BerriAI/litellm/issues/13774 (upstream requests kept running after the client disconnected)",
             "transport.cancel-propagates",
             target=_KeepsReading,
             transport="cancel-propagates",
@@ -442,7 +442,7 @@ MUTANTS: dict[str, Mutant] = {
         _mutant(
             "shared-chunk-queue",
             "Every stream writes its output through one process-wide queue, so concurrent streams take each other's chunks.",
-            "WIRE-FACTS §9 (LiteLLM's chunk queue shared across instances), §10 X3",
+            "https://github.com/BerriAI/litellm/pull/28868 (a chunk queue shared by every stream instance)",
             "transport.concurrent-isolation",
             target=_SharedQueue,
             transport="concurrent-isolation",
@@ -450,7 +450,7 @@ MUTANTS: dict[str, Mutant] = {
         _mutant(
             "upstream-error-as-clean-finish",
             "Every route answers an upstream HTTP error status with a clean, empty finish.",
-            "WIRE-FACTS §9 #28 (failures reported as a clean finish), §8",
+            "https://github.com/2389-research/tracker/issues/544 (a failed stream reported as a successful response); https://openrouter.ai/docs/errors (an upstream error status and body)",
             "semantic.error-surfaced",
             streams={
                 NORMALIZER: _NormalizerFinishesOnError,
@@ -461,11 +461,11 @@ MUTANTS: dict[str, Mutant] = {
             transport="fault-http-500",
         ),
         _mutant(
-            "forwards-unparsable-event",
-            "The Anthropic pass-through forwards an upstream event whose data is not JSON and streams on to a clean finish.",
-            "WIRE-FACTS §9 (transport issue: an unparsable JSON chunk must surface as an error), §8; seen on LiteLLM's Anthropic routes (reports/litellm-*/expectations.yaml)",
+            "skips-unparsable-event",
+            "The Anthropic-to-OpenAI route skips an upstream event whose data is not JSON and streams on to a clean finish.",
+            "https://www.rfc-editor.org/rfc/rfc8259 — an event that is not JSON cannot be read, and skipping it hides the loss; LiteLLM's routes from Anthropic upstreams skip it (reports/litellm-*/expectations.yaml)",
             "semantic.error-surfaced",
-            streams={PASSTHROUGH: _PassthroughForwardsUnparsable},
+            streams={TO_OPENAI: _ToOpenAISkipsUnparsable},
             transport="fault-invalid-json",
         ),
     )

@@ -1,5 +1,5 @@
 """Route openai-chat -> openai-chat: normalize whatever OpenAI-compatible dialect the upstream
-speaks into canonical OpenAI chunks (WIRE-FACTS §2-§4, invariants O1-O10 of §10)."""
+speaks into canonical OpenAI chunks, the shape every `openai.*` invariant states."""
 
 from __future__ import annotations
 
@@ -41,20 +41,20 @@ class OpenAINormalizer(RouteStream):
         return body
 
     def reasoning(self, delta: dict[str, Any]) -> str:
-        """Take every reasoning dialect out of `delta`; return the text (WIRE-FACTS §3)."""
+        """Take every reasoning dialect out of `delta`; return the text."""
         return take_reasoning(delta)
 
     def tool_index(self, number: int, call: dict[str, Any]) -> int:
         """The output `index` of the `number`-th tool call of a choice: 0, 1, … in order, which is
-        the upstream's own index whenever the upstream numbers calls correctly (§4, #16-18)."""
+        the upstream's own index whenever the upstream numbers calls correctly (openai.tool.index-dense)."""
         return number
 
     def write_finish(self, chunk: dict[str, Any]) -> list[bytes]:
-        """Write a chunk holding a finish_reason: once (O5; #19, #20)."""
+        """Write a chunk holding a finish_reason: once (openai.finish.once)."""
         return [openai_chunk(chunk)]
 
     def on_cut_off(self) -> list[bytes]:
-        # An upstream that stops before [DONE] was cut off: say so, never finish cleanly (#28).
+        # An upstream that stops before [DONE] was cut off: say so, never finish cleanly.
         return [openai_error("upstream closed the stream before data: [DONE]", "upstream_cut_off")]
 
     @property
@@ -82,12 +82,12 @@ class OpenAINormalizer(RouteStream):
         usage = chunk.get("usage")
         if isinstance(usage, dict) and usage:
             # Providers report usage on the finish chunk, a duplicate finish chunk or a choices:[]
-            # chunk, some more than once (§4); the last report is the complete one.
+            # chunk, some more than once; the last report is the complete one.
             self._usage = usage
         choices = [c for c in (self._choice(raw) for raw in chunk.get("choices") or () if isinstance(raw, dict)) if c]
         if not choices:
-            # A usage-only or placeholder chunk (Azure's prompt_filter_results, §4): its usage is
-            # kept above; a choice-less chunk only ever goes out as the one usage chunk (O7).
+            # A usage-only or placeholder chunk (Azure's prompt_filter_results): its usage is
+            # kept above; a choice-less chunk only ever goes out as the one usage chunk.
             return []
         out = {key: value for key, value in chunk.items() if key != "usage"}
         out.update(self._fixed_meta())
@@ -111,7 +111,7 @@ class OpenAINormalizer(RouteStream):
         index = choice.get("index", 0)
         if index in self._finished:
             # Anything after a choice's finish, above all a duplicate finish chunk (OpenRouter,
-            # Cloudflare, Together: §4), is dropped; its usage was already kept.
+            # Cloudflare, Together), is dropped; its usage was already kept.
             return None
         out = dict(choice)
         out["index"] = index
@@ -120,7 +120,7 @@ class OpenAINormalizer(RouteStream):
         if reasoning:
             delta["reasoning_content"] = reasoning
         if index in self._started:
-            delta.pop("role", None)  # repeated by OpenRouter, Together, Copilot (§4; §7.3)
+            delta.pop("role", None)  # repeated by OpenRouter, Together, Copilot; the client would concatenate it
         else:
             self._started.add(index)
             delta.setdefault("role", "assistant")
@@ -129,7 +129,7 @@ class OpenAINormalizer(RouteStream):
             tracker = self._tools.setdefault(index, ToolCallTracker())
             delta["tool_calls"] = [self._tool_call(tracker, call) for call in calls if isinstance(call, dict)]
         out["delta"] = delta
-        # xAI and Copilot omit the key until the end (§2.4); the chunk schema requires it.
+        # xAI and Copilot omit the key until the end; the chunk schema requires it.
         out["finish_reason"] = choice.get("finish_reason")
         if out["finish_reason"] is not None:
             self._finished.add(index)
@@ -141,10 +141,10 @@ class OpenAINormalizer(RouteStream):
         out["index"] = self.tool_index(number, call)
         function = dict(call.get("function") or {})
         if first:
-            out.setdefault("type", "function")  # Mistral sends none (§3)
+            out.setdefault("type", "function")  # Mistral sends none
         else:
             # Only a call's first delta names it; Qwen repeats `"id":""`, `"type"`, GLM
-            # `"name":""` (§4), which the openai-python accumulator would concatenate (§7.3).
+            # `"name":""`, which the openai-python accumulator would concatenate.
             out.pop("id", None)
             out.pop("type", None)
             function.pop("name", None)
@@ -156,7 +156,7 @@ class OpenAINormalizer(RouteStream):
 
     def _learn_meta(self, chunk: dict[str, Any]) -> None:
         """Remember the first real id, created and model. Azure's placeholder first chunk has them
-        empty (§4), so an empty value does not count."""
+        empty, so an empty value does not count."""
         if self._meta_fixed:
             return
         for key, kind in (("id", str), ("model", str), ("created", int)):
@@ -165,7 +165,7 @@ class OpenAINormalizer(RouteStream):
                 self._meta[key] = value
 
     def _fixed_meta(self) -> dict[str, Any]:
-        """The identity every output chunk carries, fixed by the first one written (O2)."""
+        """The identity every output chunk carries, fixed by the first one written."""
         if not self._meta_fixed:
             self._meta_fixed = True
             self._meta.setdefault("id", "chatcmpl-unknown")

@@ -1,5 +1,5 @@
 """Route openai-chat -> anthropic-messages: serve Anthropic Messages events to the client from an
-OpenAI-compatible upstream (WIRE-FACTS §5, invariants A1-A11 of §10)."""
+OpenAI-compatible upstream, in the shape every `anthropic.*` invariant states."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
 from conformance.targets._wire import anthropic_error, anthropic_error_type, anthropic_event
 
-__all__ = ["STOP_REASONS", "OpenAIToAnthropic"]
+__all__ = ["STOP_REASONS", "OpenAIToAnthropic", "anthropic_usage"]
 
 # OpenAI finish_reason -> Anthropic stop_reason (corpus/README.md, neutral finish table).
-# tool_use is never derived from here: OpenAI says "stop" for a forced tool choice (§2.3, A9).
+# tool_use is never derived from here: OpenAI says "stop" for a forced tool choice.
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "content_filter": "refusal"}
 _EXCERPT = 200
 
@@ -44,12 +44,12 @@ class OpenAIToAnthropic(RouteStream):
         return anthropic_to_openai_request(self.request)
 
     def reasoning(self, delta: dict[str, Any]) -> str:
-        """Take every reasoning dialect out of `delta`; return the text (WIRE-FACTS §3)."""
+        """Take every reasoning dialect out of `delta`; return the text."""
         return take_reasoning(delta)
 
     def start_message(self) -> list[bytes]:
         """`message_start`. The real input count is unknown until the upstream's usage arrives at
-        the end, so it is 0 here and reported cumulatively in message_delta (§5.4, #25)."""
+        the end, so it is 0 here and reported cumulatively in message_delta."""
         message: dict[str, Any] = {
             "id": "msg_" + (self._id or "unknown"),
             "type": "message",
@@ -63,25 +63,21 @@ class OpenAIToAnthropic(RouteStream):
         return [anthropic_event({"type": "message_start", "message": message})]
 
     def terminate(self) -> list[bytes]:
-        """The single message_delta, then message_stop (A8)."""
-        usage = self._usage or {}
+        """The single message_delta, then message_stop."""
         delta = {
             "type": "message_delta",
             "delta": {"stop_reason": self.stop_reason(), "stop_sequence": None},
-            "usage": {
-                "input_tokens": _count(usage.get("prompt_tokens")),
-                "output_tokens": _count(usage.get("completion_tokens")),
-            },
+            "usage": anthropic_usage(self._usage or {}),
         }
         return [anthropic_event(delta), anthropic_event({"type": "message_stop"})]
 
     def stop_reason(self) -> str:
         if self._tool_blocks:
-            return "tool_use"  # whatever finish_reason said (A9; #9, #10, #15)
+            return "tool_use"  # whatever finish_reason said (anthropic.stop-reason.tool-use)
         return STOP_REASONS.get(self._finish or "stop", "end_turn")
 
     def on_cut_off(self) -> list[bytes]:
-        # No [DONE]: the upstream was cut off; a clean message_stop would hide that (#28).
+        # No [DONE]: the upstream was cut off; a clean message_stop would hide that.
         return [anthropic_error("api_error", "upstream closed the stream before data: [DONE]")]
 
     # -- the state machine ----------------------------------------------------------------------
@@ -108,7 +104,7 @@ class OpenAIToAnthropic(RouteStream):
             self._model = chunk["model"]
         usage = chunk.get("usage")
         if isinstance(usage, dict) and usage:
-            self._usage = usage  # on the finish chunk or a choices:[] chunk, maybe twice (§4)
+            self._usage = usage  # on the finish chunk or a choices:[] chunk, maybe twice
         out: list[bytes] = []
         for choice in chunk.get("choices") or ():
             # Anthropic has one message per stream: only choice 0 is representable.
@@ -123,7 +119,7 @@ class OpenAIToAnthropic(RouteStream):
         return self._fail(anthropic_error_type(failure.status, error.get("type") or error.get("code")), failure.message)
 
     def _fail(self, type_: str, message: str) -> list[bytes]:
-        # After an error nothing is closed or finished: `event: error`, then EOF (§8, A10).
+        # After an error nothing is closed or finished: `event: error`, then EOF, as Anthropic does.
         self.done = True
         return [anthropic_error(type_, message)]
 
@@ -131,13 +127,13 @@ class OpenAIToAnthropic(RouteStream):
         delta = dict(choice.get("delta") or {})
         out: list[bytes] = []
         # Order within one delta: reasoning, then text, then tool calls, so content that shares a
-        # delta with a tool call is not lost (#15).
+        # delta with a tool call is not lost.
         reasoning = self.reasoning(delta)
         if reasoning:
             out += self._ensure_block("thinking")
             out.append(self._delta({"type": "thinking_delta", "thinking": reasoning}))
         for key in ("content", "refusal"):
-            # Anthropic streams a refusal as text; an empty string opens nothing (A5; #7, #35).
+            # Anthropic streams a refusal as text; an empty string opens no block.
             text = delta.get(key)
             if isinstance(text, str) and text:
                 out += self._ensure_block("text")
@@ -168,7 +164,7 @@ class OpenAIToAnthropic(RouteStream):
             self._open_call = number
             self._tool_blocks += 1
         elif self._open != "tool_use" or self._open_call != number:
-            # Blocks cannot interleave (A3), so fragments of an earlier call cannot be placed.
+            # Blocks cannot interleave, so fragments of an earlier call cannot be placed.
             return out + self._fail("api_error", "upstream interleaved the arguments of two tool calls")
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments:
@@ -188,7 +184,7 @@ class OpenAIToAnthropic(RouteStream):
         block: dict[str, Any] = {"type": "text", "text": ""}
         if kind == "thinking":
             # Signature left empty: an OpenAI upstream has none, and inventing one breaks the next
-            # turn (A7; #29). No signature_delta follows.
+            # turn. No signature_delta follows.
             block = {"type": "thinking", "thinking": "", "signature": ""}
         return out + self.close_block() + self.start_block(block)
 
@@ -208,6 +204,28 @@ class OpenAIToAnthropic(RouteStream):
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
         return anthropic_event({"type": "content_block_delta", "index": self._next_index - 1, "delta": delta})
+
+
+def anthropic_usage(usage: dict[str, Any]) -> dict[str, int]:
+    """OpenAI usage as Anthropic counts it. OpenAI's `prompt_tokens` includes the input served
+    from the cache (`prompt_tokens_details.cached_tokens`; DeepSeek's `prompt_cache_hit_tokens`,
+    with `prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens`), where Anthropic's
+    `input_tokens` leaves it out and reports it beside, as `cache_read_input_tokens` (OpenAI and
+    Anthropic prompt-caching guides, DeepSeek context-caching docs). So input = prompt - cached,
+    and the cache read is reported only when the upstream reported one."""
+    cached = _cached(usage)
+    counts = {"input_tokens": max(_count(usage.get("prompt_tokens")) - (cached or 0), 0)}
+    if cached is not None:
+        counts["cache_read_input_tokens"] = cached
+    counts["output_tokens"] = _count(usage.get("completion_tokens"))
+    return counts
+
+
+def _cached(usage: dict[str, Any]) -> int | None:
+    details = usage.get("prompt_tokens_details")
+    # DeepSeek's own count only when there is no OpenAI one (it sometimes sends both, equal).
+    cached = (details if isinstance(details, dict) else {}).get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
+    return cached if isinstance(cached, int) and cached >= 0 else None
 
 
 def _count(value: Any) -> int:

@@ -48,7 +48,7 @@ class Reference:
     `streams` replaces the stream class of some routes and `framer` the upstream SSE framer of
     all of them; the mutants use exactly these two seams. `upstream_read_timeout` bounds the
     silence between upstream reads (default: 2 s). Every call to `stream` builds fresh
-    state and its own HTTP client, so concurrent streams share nothing (WIRE-FACTS §10 X3).
+    state and its own HTTP client, so concurrent streams share nothing.
     """
 
     name: str = "reference"
