@@ -194,7 +194,9 @@ class CaseItem(_GatedItem):
 
     def _extra_problems(self) -> list[str]:
         state = self.session_state
-        changed = snapshots.compare(self, self.result, state.report_dir / "snapshots", state.spec)
+        changed = snapshots.compare(
+            self, self.result, state.report_dir / "snapshots", state.spec, partial=bool(state.partial)
+        )
         return [changed] if changed else []
 
 

@@ -150,11 +150,9 @@ class ConformanceSession:
         _freeze_heap()
         chosen = sum(1 for item in session.items if isinstance(item, (CaseItem, TransportItem)))
         collected = sum(1 for _ in self._collector.collect_all()) if self._collector is not None else chosen
+        # A partial run only reads snapshots (`conformance.snapshots`): it must not report those of the
+        # items it left out as unused, nor offer to delete them.
         self.partial = _selection(self.config, self.schedules, self.transport, chosen < collected)
-        if self.partial:
-            # A partial run must not report the snapshots of the items it left out as unused, nor
-            # offer to delete them (syrupy reads this option when the session finishes).
-            self.config.option.disable_unused_snapshots = True
         # Under xdist every worker collects every item but runs only its share, so a worker cannot
         # know which of them are its own to begin early.
         if not self.is_worker:

@@ -5,7 +5,9 @@ run masked. One snapshot serves a capture × route under every schedule: a faith
 does not depend on how its upstream was chunked, so a schedule-dependent output is a change too.
 
 Snapshots are compared only where they were recorded (the folder exists) or when pytest runs with
-`--snapshot-update`, so a first run in a new repository does not fail for lack of them.
+`--snapshot-update`, so a first run in a new repository does not fail for lack of them. A partial
+run (`-k`, `-m`, chosen schedules, ...) only reads them, without syrupy's session: it never writes
+one, nor reports the snapshots of the items it left out as unused, nor offers to delete them.
 """
 
 from __future__ import annotations
@@ -54,6 +56,12 @@ def normalized(output: bytes) -> list[dict[str, Any]]:
     return rows
 
 
+def _name(item: pytest.Item) -> str:
+    case = item.case  # type: ignore[attr-defined]
+    name = f"{case.capture.id}.{route_id(case.route)}"
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 @cache
 def _extension(directory: str) -> type[JSONSnapshotExtension]:
     class ReportSnapshots(JSONSnapshotExtension):
@@ -63,20 +71,20 @@ def _extension(directory: str) -> type[JSONSnapshotExtension]:
 
         @classmethod
         def get_snapshot_name(cls, *, test_location: PyTestLocation, index: Any = 0) -> str:
-            case = test_location.item.case  # type: ignore[attr-defined]
-            name = f"{case.capture.id}.{route_id(case.route)}"
-            return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+            return _name(test_location.item)
 
     return ReportSnapshots
 
 
-def compare(item: pytest.Item, result: CaseResult, directory: Path, spec: str) -> str:
+def compare(item: pytest.Item, result: CaseResult, directory: Path, spec: str, *, partial: bool = False) -> str:
     """'' when the output matches its snapshot (or none is kept); otherwise what changed."""
     config = item.config
     session = getattr(config, "_syrupy", None)
-    update = bool(getattr(config.option, "update_snapshots", False))
+    update = bool(getattr(config.option, "update_snapshots", False)) and not partial
     if session is None or result.outcome in ("errored", "skipped") or not (directory.is_dir() or update):
         return ""
+    if partial:
+        return _read_only(item, result, directory, spec)
     assertion = SnapshotAssertion(
         update_snapshots=update,
         update_new_snapshots_only=False,
@@ -88,3 +96,16 @@ def compare(item: pytest.Item, result: CaseResult, directory: Path, spec: str) -
         return ""
     diff = "\n".join(assertion.get_assert_diff())
     return f"snapshot: the normalized output differs from {directory}\n{diff}\n  accept the new output with: pytest --target={spec} --snapshot-update"
+
+
+def _read_only(item: pytest.Item, result: CaseResult, directory: Path, spec: str) -> str:
+    path = directory / f"{_name(item)}.{JSONSnapshotExtension.file_extension}"
+    if not path.is_file():
+        return ""  # recorded by a full run with --snapshot-update
+    actual = JSONSnapshotExtension().serialize(normalized(result.output))
+    if path.read_text(encoding="utf-8") == actual:
+        return ""
+    return (
+        f"snapshot: the normalized output differs from {path}\n  see the difference, and accept the new output, "
+        f"with a full run: pytest --target={spec} --snapshot-update"
+    )
