@@ -249,7 +249,8 @@ def updated(
             if old
             else f"unexplained: {messages[(capture, route, invariants)]}".replace("\n", " ")[:200],
             issue=old.issue if old else "",
-            schedules=None if set(all_schedules) <= schedules else frozenset(schedules),
+            # A transport item runs under its own single schedule: no list narrows it.
+            schedules=None if set(all_schedules) <= schedules or schedules == {"transport"} else frozenset(schedules),
             versions=old.versions if old else None,
         )
         entries.append(entry.to_json())

@@ -292,6 +292,9 @@ def markdown(report: dict[str, Any], unexplained: int = 0) -> str:
         + f" | {summary['known_failures']} | {summary['total']} |",
         "",
     ]
+    lines += _errored(report)
+    for grade, title, meaning in _SECTIONS:
+        lines += _section(report, grade, title, meaning)
     caught = {name: row for name, row in report["invariants"].items() if any(row[grade] for grade in _FAILING)}
     if caught:
         lines += [
@@ -306,9 +309,6 @@ def markdown(report: dict[str, Any], unexplained: int = 0) -> str:
             for name, row in caught.items()
         ]
         lines.append("")
-    lines += _errored(report)
-    for grade, title, meaning in _SECTIONS:
-        lines += _section(report, grade, title, meaning)
     lines += _reasoning_table(report)
     lines.append("The exact output bytes of every item that did not pass are in `raw.json` (not committed).")
     return "\n".join(lines) + "\n"

@@ -62,7 +62,7 @@ OBSERVATION_KINDS: dict[str, str] = {
     "id-with-nul": "an id field containing U+0000 was ignored",
     "retry-invalid": "a retry field that is not all ASCII digits was ignored",
     "invalid-utf8": "bytes that are not UTF-8 were decoded as U+FFFD",
-    "empty-dispatch": "an event had a type but no data, so nothing was dispatched",
+    "empty-dispatch": "a blank line ended an event with no data while an event type, a retry or a last event id was set, so nothing was dispatched (clients that dispatch it anyway get data '')",
     "unterminated-event": "the stream ended inside an event, which was therefore discarded",
 }
 
@@ -87,6 +87,7 @@ class SSEParser:
         self._event_start: int | None = None
         self._observed: dict[str, list] = {}  # kind -> [first offset, count, example]
         self.retry: int | None = None
+        self._retry_in_event = False
         self.closed = False
 
     @property
@@ -183,6 +184,7 @@ class SSEParser:
                     )
                     data = self._data = []
                     self._type = ""
+                    self._retry_in_event = False
                     self._event_start = None
                 else:
                     self._dispatch(offset, events)
@@ -275,6 +277,7 @@ class SSEParser:
         elif name == "retry":
             if value.isascii() and value.isdigit():
                 self.retry = int(value)
+                self._retry_in_event = True
             else:
                 self._observe("retry-invalid", offset, line)
         else:
@@ -284,13 +287,18 @@ class SSEParser:
         start = self._event_start if self._event_start is not None else end
         self._event_start = None
         if not self._data:
-            if self._type:
-                self._observe("empty-dispatch", start, f"event: {self._type}")
+            # openai-python dispatches such a blank line when an event type or a retry came before it,
+            # or any id ever did (its last event id is never reset), and then fails to parse data "".
+            if self._type or self._retry_in_event or self._last_event_id:
+                field = f"event: {self._type}" if self._type else "retry" if self._retry_in_event else "id"
+                self._observe("empty-dispatch", start, f"{field} without data")
             self._type = ""
+            self._retry_in_event = False
             return
         events.append(Event(self._type or "message", "\n".join(self._data), self._last_event_id, start, end))
         self._data = []
         self._type = ""
+        self._retry_in_event = False
 
 
 _TERMINATOR_KIND = {b"\n": "line-ending-lf", b"\r\n": "line-ending-crlf", b"\r": "line-ending-cr"}

@@ -1,9 +1,11 @@
 """The whole pipeline, `check(build_context(...))`: correct streams, chunk independence, garbage.
 
-- A correct stream from each vendor gets no "fail" (and no "warning") from any invariant, with the
+- A correct stream from each vendor gets no "fail" from any invariant, whatever its impact, with the
   semantic invariants actually evaluated against the stream's `expect`.
 - The verdicts do not depend on how the bytes were cut into reads (WIRE-FACTS S2, #32, #33).
 - Garbage gives verdicts, never an exception, for both protocols.
+- What `check` judges at all: an output with no event only by the invariants that judge silence, an
+  error response by the whole-response checks (and, to a complete capture, not by its content).
 """
 
 from __future__ import annotations
@@ -66,15 +68,16 @@ from test_invariants import (
 )
 
 from conformance.checks import build_context, check
-from conformance.invariants import Verdict, select
+from conformance.invariants import Verdict, registry, select
 from conformance.protocols import ANTHROPIC_MESSAGES as AN
 from conformance.protocols import OPENAI_CHAT as OA
 from conformance.schedules import split
 
-OUTCOMES = {"pass", "fail", "warning", "skipped"}
+OUTCOMES = {"pass", "fail", "skipped"}
+"""What `evaluate` gives; grading (`conformance.attribution`) comes later, per item."""
 
 
-def _not_passing(verdicts: list[Verdict], outcomes: tuple[str, ...] = ("fail", "warning")) -> list[dict[str, Any]]:
+def _not_passing(verdicts: list[Verdict], outcomes: tuple[str, ...] = ("fail",)) -> list[dict[str, Any]]:
     return [v.to_json() for v in verdicts if v.outcome in outcomes]
 
 
@@ -411,7 +414,7 @@ def _assert_verdicts(raw: bytes, protocol: str) -> None:
         assert {v.outcome for v in verdicts} <= OUTCOMES
         for verdict in verdicts:
             json.dumps(verdict.to_json())  # reports serialise every verdict
-            if verdict.outcome in ("fail", "warning"):
+            if verdict.outcome == "fail":
                 assert verdict.violations and verdict.reason
 
 
@@ -451,3 +454,71 @@ def test_garbage_is_flagged() -> None:
         assert empty["sse.has-events"] == "fail"
         noise = {v.invariant: v.outcome for v in check(build_context(_random_bytes(1), protocol))}
         assert "fail" in noise.values()
+
+
+# --------------------------------------------------------------------- what check judges at all
+
+SILENCE_JUDGES = {"sse.has-events", "semantic.clean-finish", "semantic.error-surfaced"}
+ORACLE = {OA: "oracle.openai-python", AN: "oracle.anthropic-python"}
+
+
+def test_the_invariants_that_judge_silence() -> None:
+    assert {inv.id for inv in registry().values() if inv.judges_silence} == SILENCE_JUDGES
+
+
+@pytest.mark.parametrize("protocol", [OA, AN])
+@pytest.mark.parametrize(
+    "raw", [b"", b"\n\n", b": keep-alive\n\n", b"<html>502</html>", b"data: {}"], ids=lambda raw: repr(raw)[2:-1]
+)
+def test_an_output_with_no_event_is_judged_only_by_the_invariants_that_judge_silence(raw: bytes, protocol: str) -> None:
+    """Nothing to judge is not a pass: every other invariant is skipped, saying why."""
+    expect = OA_TEXT_EXPECT if protocol == OA else AN_TEXT_EXPECT
+    ctx = build_context(raw, protocol, request=USAGE_REQUEST, expect=expect)
+    assert ctx.events == []
+    verdicts = check(ctx)
+    assert [v.invariant for v in verdicts] == [inv.id for inv in select(protocol)]
+    judged = {v.invariant: v.outcome for v in verdicts if v.invariant in SILENCE_JUDGES}
+    assert judged == {"sse.has-events": "fail", "semantic.clean-finish": "fail", "semantic.error-surfaced": "skipped"}
+    others = [v for v in verdicts if v.invariant not in SILENCE_JUDGES]
+    assert others and all(
+        v.outcome == "skipped" and v.reason == "the output carries no event to judge" for v in others
+    ), [v.to_json() for v in others if v.outcome != "skipped"]
+    # The same output as a broken upstream's: silence hides the error, and error-surfaced says so.
+    broken = {v.invariant: v.outcome for v in check(build_context(raw, protocol, expect=expect, negative=NEG_ERROR))}
+    assert broken["semantic.error-surfaced"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("protocol", "body"),
+    [
+        (OA, b'{"error": {"message": "Upstream provider unavailable", "type": "server_error", "code": 502}}'),
+        (AN, b'{"type": "error", "error": {"type": "api_error", "message": "Upstream provider unavailable"}}'),
+    ],
+    ids=[OA, AN],
+)
+def test_an_error_response_is_judged_as_a_whole_response(protocol: str, body: bytes) -> None:
+    """To a complete capture, an error response holds none of its content: the content checks are
+    skipped; the clean finish it owed, the error body and the client's reading of it are judged.
+    To a broken upstream's capture, it is the error the client must get."""
+    expect = {**(OA_TEXT_EXPECT if protocol == OA else AN_TEXT_EXPECT), "text": "Hi", "finish": "stop"}
+    whole = ("semantic.", "http.", "oracle.")
+    chosen = [inv.id for inv in select(protocol) if inv.id.startswith(whole)]
+    complete = {v.invariant: v for v in check(build_context(body, protocol, expect=expect, status=502))}
+    assert list(complete) == chosen
+    content = [name for name in chosen if name.startswith("semantic.") and name not in SILENCE_JUDGES]
+    assert content and all(
+        complete[name].outcome == "skipped" and complete[name].reason == "the output carries no event to judge"
+        for name in content
+    )
+    assert complete["semantic.clean-finish"].outcome == "fail"
+    assert complete[ORACLE[protocol]].outcome == "fail"
+    assert complete["http.error-body"].outcome == "pass"
+    broken = {
+        v.invariant: v.outcome
+        for v in check(
+            build_context(body, protocol, expect={"text": "", "finish": None}, negative=NEG_ERROR, status=502)
+        )
+    }
+    assert list(broken) == chosen
+    assert broken["semantic.error-surfaced"] == broken[ORACLE[protocol]] == broken["http.error-body"] == "pass"
+    assert "fail" not in broken.values(), broken

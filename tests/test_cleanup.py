@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _outcomes import assert_classes
 
 from conformance.checks import build_context, check
 from conformance.corpus import load_corpus
@@ -132,7 +133,7 @@ def test_runner_lifecycle_leaves_nothing_behind(baseline: Callable[[], dict[str,
             for route in routes_for(capture, target)[0]:
                 for schedule in ("event", "adversarial"):
                     result = runner.run(Case(capture, route, schedule), target)
-                    assert result.outcome in ("passed", "failed"), result.error
+                    assert result.outcome in ("pass", "non-strict", "inherited", "fail"), result.error
     finally:
         runner.close(target)
     assert not runner._thread.is_alive()
@@ -167,7 +168,9 @@ def test_pytest_run_leaves_nothing_behind(pytester: pytest.Pytester, baseline: C
     result = pytester.runpytest_inprocess(
         "--target=reference", "-k", "text-lf", "-p", "no:cacheprovider", f"--report-dir={pytester.path / 'reports'}"
     )
-    result.assert_outcomes(passed=4)
+    # The reference's openai-chat-to-anthropic-messages route reports input_tokens 0 in message_start
+    # (an OpenAI upstream reports usage only at the end): non-strict, which the default gate passes.
+    assert_classes(result, passed=2, non_strict=2)
     assert baseline() == {"listening": set(), "tcp": set(), "threads": set(), "children": set()}
 
 

@@ -119,18 +119,26 @@ def test_invariants_unknown_id_names_the_closest_and_exits_2() -> None:
 
 
 def test_report_renders_markdown_and_rejects_other_json(tmp_path: Path) -> None:
+    summary = {"gate": "PASS", "errored": 0, "fail": 0, "non-strict": 1, "inherited": 0, "pass": 2, "skipped": 0}
     report = {
-        "format": "conformance-report/1",
+        "format": "conformance-report/2",
         "header": {"target": "t", "suite_version": "0", "corpus_revision": "x", "schedules": ["event"]},
-        "summary": {"passed": 1, "failed": 0, "errored": 0, "skipped": 0, "total": 1},
+        "summary": {**summary, "known_failures": 0, "gate_failures": 0, "total": 3},
         "invariants": {},
         "items": [],
     }
     (tmp_path / "r.json").write_text(json.dumps(report))
     code, out = cli("report", str(tmp_path / "r.json"))
-    assert code == 0 and out.startswith("# Conformance: `t`")
+    assert code == 0
+    assert out.splitlines()[0] == "**PASS** (default gate): 1 non-strict, 2 pass."
+    assert "# Conformance: `t`" in out.splitlines()
+    (tmp_path / "strict.json").write_text(json.dumps({**report, "header": {**report["header"], "mode": "strict"}}))
+    assert cli("report", str(tmp_path / "strict.json"))[1].startswith("**PASS** (strict gate): ")
     (tmp_path / "other.json").write_text("{}")
     assert cli("report", str(tmp_path / "other.json"))[0] == 2
+    (tmp_path / "old.json").write_text(json.dumps({**report, "format": "conformance-report/1"}))
+    code, out = cli("report", str(tmp_path / "old.json"))
+    assert code == 2 and "is not a conformance-report/2 report (format: 'conformance-report/1')" in out
 
 
 def test_replay_serves_a_capture_on_loopback() -> None:

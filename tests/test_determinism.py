@@ -1,24 +1,25 @@
-"""Two runs of the same target on the same corpus give identical reports, apart from timing.
+"""Two runs of the same target on the same corpus give byte-identical reports; timings go to raw.json.
 
-INTERPRETING.md §7: reports are deterministic except for the fields listed in
-`conformance.report.TIMING_FIELDS`. Each target runs twice, in separate processes and at the same
-time (so they also share the machine, as CI runners do), into separate report folders; the JSON
-reports, with every timing field deleted wherever it occurs, must dump to the same bytes, and the
-Markdown summaries must be identical. The reference passes everything; a mutant fails, so its
-report also carries violations and the raw output of failing items.
+`report.json` (and `summary.md`) hold nothing that varies between runs: what does (each item's
+time, the run's total time, the exact output bytes) goes to `raw.json` beside it, which is not
+committed. Each target runs twice, in separate processes and at the same time (so they also share
+the machine, as CI runners do), into separate report folders; the reports and the summaries must be
+the same to the byte. The reference passes the gate; a mutant fails, so its report also carries
+violations and the output of failing items. The mutant runs part of the corpus (`-k`), so its
+files are the partial ones, which must be as deterministic.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conformance.report import TIMING_FIELDS, slug
+from conformance.report import FORMAT, slug
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,14 +27,6 @@ RUNS = [
     pytest.param("reference", [], id="reference"),
     pytest.param("mutant:finish-chunk-twice", ["-k", "openai-chat/openai"], id="mutant-finish-chunk-twice"),
 ]
-
-
-def _without_timing(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {key: _without_timing(item) for key, item in value.items() if key not in TIMING_FIELDS}
-    if isinstance(value, list):
-        return [_without_timing(item) for item in value]
-    return value
 
 
 def _start(target: str, extra: list[str], report_dir: Path) -> subprocess.Popen[str]:
@@ -64,34 +57,46 @@ def test_two_runs_give_identical_reports(target: str, extra: list[str], tmp_path
             if process.poll() is None:
                 process.kill()
                 process.wait()
+    suffix = ".partial" if extra else ""
     folders = [run / slug(target) for run in runs]
     for folder, output in zip(folders, outputs, strict=True):
-        assert (folder / "report.json").is_file(), output[-3000:]
-    reports = [json.loads((folder / "report.json").read_text(encoding="utf-8")) for folder in folders]
-    assert reports[0]["summary"]["total"] > 0
+        assert (folder / f"report{suffix}.json").is_file(), output[-3000:]
+        # A partial run writes only its own files, never the full run's.
+        assert not extra or not (folder / "report.json").exists()
+    texts = [(folder / f"report{suffix}.json").read_text(encoding="utf-8") for folder in folders]
+    reports = [json.loads(text) for text in texts]
+    summary = reports[0]["summary"]
+    assert summary["total"] > 0
     if target == "reference":
-        assert reports[0]["summary"]["failed"] == reports[0]["summary"]["errored"] == 0, outputs[0][-3000:]
+        assert "partial" not in reports[0]["header"]
+        assert summary["gate"] == "PASS" and summary["fail"] == summary["errored"] == 0, outputs[0][-3000:]
     else:
-        assert reports[0]["summary"]["failed"] > 0, (
-            "the mutant should fail somewhere, so that violations are compared too"
+        assert reports[0]["header"]["partial"] == "-k 'openai-chat/openai'"
+        assert summary["gate"] == "FAIL" and summary["fail"] > 0, (
+            "the mutant should fail somewhere, so that violations and outputs are compared too"
         )
-    first, second = (json.dumps(_without_timing(report), sort_keys=True, ensure_ascii=False) for report in reports)
-    assert first == second
-    summaries = [(folder / "summary.md").read_text(encoding="utf-8") for folder in folders]
+        assert any("output" in row for row in reports[0]["items"])
+    assert texts[0] == texts[1]
+    summaries = [(folder / f"summary{suffix}.md").read_text(encoding="utf-8") for folder in folders]
     assert summaries[0] == summaries[1]
+    for folder, report in zip(folders, reports, strict=True):
+        _assert_raw_holds_what_varies(json.loads((folder / f"raw{suffix}.json").read_text(encoding="utf-8")), report)
 
 
-def test_timing_fields_are_only_timing() -> None:
-    """What the comparison deletes: only the declared timing fields, nowhere a result."""
-    assert set(TIMING_FIELDS) == {"seconds", "total_seconds"}
-    row = {
-        "id": "x",
-        "seconds": 1.5,
-        "verdicts": {"a": {"outcome": "fail", "violations": [{"seconds": 2}]}},
-        "summary": {"total_seconds": 3, "total": 1},
-    }
-    assert _without_timing(row) == {
-        "id": "x",
-        "verdicts": {"a": {"outcome": "fail", "violations": [{}]}},
-        "summary": {"total": 1},
-    }
+def _assert_raw_holds_what_varies(raw: dict, report: dict) -> None:
+    """raw.json: the run's total time, each item's time, and the exact bytes of each item that did
+    not pass; report.json: none of them."""
+    assert raw["format"] == FORMAT and raw["target"] == report["header"]["target"]
+    assert isinstance(raw["total_seconds"], float) and raw["total_seconds"] > 0
+    rows = {row["id"]: row for row in report["items"]}
+    assert list(raw["items"]) == list(rows)
+    ran = [item for item, row in rows.items() if row["outcome"] != "skipped"]
+    assert ran and all(raw["items"][item]["seconds"] > 0 for item in ran)
+    for item, row in rows.items():
+        if "output" in row:
+            assert len(base64.b64decode(raw["items"][item]["base64"])) == row["output"]["bytes"]
+            assert raw["items"][item]["writes"] >= (1 if row["output"]["bytes"] else 0)
+        else:
+            assert "base64" not in raw["items"][item]
+    text = json.dumps(report)
+    assert '"seconds"' not in text and '"total_seconds"' not in text and '"base64"' not in text

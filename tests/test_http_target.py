@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from _outcomes import assert_classes
 
 from conformance.corpus import default_corpus, load_corpus
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
@@ -457,9 +458,11 @@ def test_a_target_log_is_attached_to_the_report(pytester: pytest.Pytester) -> No
         "--report-dir",
         str(pytester.path / "out"),
     )
-    result.assert_outcomes(passed=2)
+    # The reference's adapter reports input_tokens 0 in message_start (its upstream tells only at the end).
+    assert_classes(result, passed=1, non_strict=1)
     folder = pytester.path / "out" / "loggingtarget-Logging"
-    assert json.loads((folder / "report.json").read_text())["header"]["target_log"] == "proxy.log"
+    # One schedule, no transport: a partial run, reported beside the full one.
+    assert json.loads((folder / "report.partial.json").read_text())["header"]["target_log"] == "proxy.log"
     assert (folder / "proxy.log").read_text() == "proxy started\nproxy stopped\n"
 
 

@@ -2954,6 +2954,67 @@ def _without(data: dict[str, Any], *path: str) -> dict[str, Any]:
 
 
 CLIENT_FIELD_CASES = [
+    P("openai.error.message", "openai-frame-with-spaces", OA_ERROR, OA),
+    P("openai.error.message", "openrouter-error-chunk", OA_OPENROUTER_ERROR, OA),
+    # Hugging Face TGI: {"error": "<text>"}; openai-python raises with a generic message instead.
+    F(
+        "openai.error.message",
+        "error-as-string",
+        openai(oa_role(), oa_text("Here"), {"error": "Model overloaded", "error_type": "generation"}, done=False),
+        OA,
+        message="without error.message",
+        event=2,
+    ),
+    F(
+        "openai.error.message",
+        "error-without-message",
+        openai(oa_role(), oa_text("Here"), {"error": {"type": "server_error", "code": 500}}, done=False),
+        OA,
+        message="without error.message",
+        event=2,
+    ),
+    P("openai.usage.last", "usage-chunk-last", OA_TEXT, OA, request=USAGE_REQUEST),
+    P(
+        "openai.usage.last",
+        "usage-on-finish-chunk",
+        openai(oa_role(), oa_text("Hi"), oa_finish("stop", usage=usage_of(9, 1))),
+        OA,
+    ),
+    P("openai.usage.last", "no-usage", OA_TEXT_NO_USAGE, OA),
+    # openai-python sets usage from every chunk: the finish chunk's null erases the usage sent before it.
+    F(
+        "openai.usage.last",
+        "usage-chunk-before-finish-chunk",
+        openai(oa_role(), oa_text("Hi"), oa_usage(9, 1), oa_finish("stop")),
+        OA,
+        request=USAGE_REQUEST,
+        message="follows the last one with usage",
+        event=3,
+    ),
+    # openai-python dispatches a blank line after a retry: field, or after any id: line, as data "".
+    F(
+        "openai.sse.no-dataless-event",
+        "retry-before-the-stream",
+        b"retry: 3000\n\n" + OA_TEXT,
+        OA,
+        message="retry without data",
+        event=None,
+    ),
+    F(
+        "openai.sse.no-dataless-event",
+        "id-then-an-extra-blank-line",
+        openai(oa_role(), "id: 1\ndata: " + compact(oa_text("Hi")) + "\n\n\n", oa_finish("stop")),
+        OA,
+        message="id without data",
+        event=None,
+    ),
+    # The same id lines without an extra blank line: every blank line ends an event with data.
+    P(
+        "openai.sse.no-dataless-event",
+        "id-lines-alone",
+        openai(oa_role(), "id: 1\ndata: " + compact(oa_text("Hi")) + "\n\n", oa_finish("stop")),
+        OA,
+    ),
     P("openai.chunk.client-fields", "text", OA_TEXT, OA),
     # Azure's placeholder first chunk has object "" but no choice and no usage: skipping it loses nothing.
     P(
@@ -3030,6 +3091,49 @@ CLIENT_FIELD_CASES = [
         ),
         AN,
         message="message_delta without usage",
+        event=4,
+    ),
+    F(
+        "openai.chunk.client-fields",
+        "tool-type-null-in-a-later-delta",
+        openai(
+            oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+            oa_calls({"index": 0, "type": None, "function": {"arguments": "{}"}}),
+            oa_finish("tool_calls"),
+        ),
+        OA,
+        message="type other than function",
+        event=1,
+    ),
+    F(
+        "anthropic.event.client-fields",
+        "message-start-without-content",
+        anthropic(_without(message_start(), "message", "content"), text_start(0), text_delta(0, "Hi"), block_stop(0)),
+        AN,
+        message="without message.content",
+        event=0,
+    ),
+    F(
+        "anthropic.event.client-fields",
+        "text-block-without-text",
+        anthropic(message_start(), block_start(0, {"type": "text"}), text_delta(0, "Hi"), block_stop(0)),
+        AN,
+        message="without content_block.text",
+        event=1,
+    ),
+    F(
+        "anthropic.event.client-fields",
+        "message-delta-usage-without-output-tokens",
+        anthropic(
+            message_start(),
+            text_start(0),
+            text_delta(0, "Hi"),
+            block_stop(0),
+            {**message_delta(), "usage": {}},
+            MESSAGE_STOP,
+        ),
+        AN,
+        message="without usage.output_tokens",
         event=4,
     ),
     F(

@@ -90,9 +90,11 @@ def verdict(
     expect: dict[str, Any] | None,
     negative: dict[str, Any] | None = None,
     request: dict[str, Any] | None = None,
+    ending: str = "complete",
 ) -> Verdict:
     return evaluate(
-        registry()[invariant], build_context(raw, protocol, request=request, expect=expect, negative=negative)
+        registry()[invariant],
+        build_context(raw, protocol, request=request, expect=expect, negative=negative, ending=ending),
     )
 
 
@@ -110,7 +112,8 @@ def messages(v: Verdict) -> list[str]:
 
 def assert_fails_naming(v: Verdict, client: str, *fragments: str) -> None:
     assert v.outcome == "fail", v
-    assert v.severity == "error"
+    # A client that raises or assembles something else is broken by it: never a mere strict deviation.
+    assert v.impact == registry()[v.invariant].impact == "breaks"
     assert v.reason.startswith(client + " "), v.reason
     for fragment in fragments:
         assert any(fragment in message for message in messages(v)), (fragment, messages(v))
@@ -348,6 +351,54 @@ def test_an_error_response_passes_a_negative_capture_and_fails_a_positive_one(
     assert_fails_naming(positive, client, "raised", "502")
 
 
+# ------------------------------------------------------------------------------ aborted responses
+
+OA_CUT = openai_stream(oa_role(), oa_text("Here"), done=False)
+AN_CUT = anthropic_stream(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper"))
+
+
+@pytest.mark.parametrize(
+    ("protocol", "raw", "client"), [(OA, OA_CUT, OPENAI_CLIENT), (AN, AN_CUT, ANTHROPIC_CLIENT)], ids=[OA, AN]
+)
+def test_a_cut_off_the_target_aborts_makes_the_client_raise(protocol: str, raw: bytes, client: str) -> None:
+    """Served unterminated (the connection closed mid-body), the cut-off reaches the client as an
+    error, which is what a broken upstream calls for; served complete, the same bytes read as a
+    finished message without raising."""
+    invariant = ORACLE_FOR[protocol]
+    expect = OA_ERROR_EXPECT if protocol == OA else AN_ERROR_EXPECT
+    aborted = verdict(invariant, raw, protocol, expect, NEG_CUT, ending="aborted")
+    assert aborted.outcome == "pass", messages(aborted)
+    assert_fails_naming(
+        verdict(invariant, raw, protocol, expect, NEG_CUT),
+        client,
+        "it must raise" if protocol == OA else "without raising",
+    )
+
+
+def test_an_aborted_response_fails_a_complete_capture_unless_the_client_had_read_it_all() -> None:
+    """openai-python stops reading at [DONE], so an abort after it goes unseen; anthropic-sdk-python
+    reads to the end of the body, so an abort after message_stop makes it raise."""
+    assert openai_verdict(OA_TEXT, OA_TEXT_EXPECT).outcome == "pass"
+    assert verdict(ORACLE_FOR[OA], OA_TEXT, OA, OA_TEXT_EXPECT, ending="aborted").outcome == "pass"
+    assert anthropic_verdict(AN_TEXT, AN_TEXT_EXPECT).outcome == "pass"
+    assert_fails_naming(
+        verdict(ORACLE_FOR[AN], AN_TEXT, AN, AN_TEXT_EXPECT, ending="aborted"),
+        ANTHROPIC_CLIENT,
+        "raised RemoteProtocolError",
+        "incomplete chunked read",
+    )
+
+
+def test_run_serves_an_aborted_body_unterminated() -> None:
+    with pytest.raises(openai.APIConnectionError) as raised:
+        run_openai(OA_CUT, aborted=True)
+    assert "incomplete chunked read" in str(raised.value.__cause__)
+    assert OpenAIAssembled(run_openai(OA_CUT)).finish is None
+    # anthropic-sdk-python does not wrap an error met while iterating the body: the HTTP library's reaches the caller.
+    with pytest.raises(Exception, match="incomplete chunked read"):
+        run_anthropic(AN_CUT, aborted=True)
+
+
 # ----------------------------------------------------------------- one read per distinct response
 
 ORACLE_MODULE = {OA: openai_oracle, AN: anthropic_oracle}
@@ -373,10 +424,17 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
 
 
 def oracle_verdict(
-    protocol: str, raw: bytes, expect: dict[str, Any], *, status: int = 200, request: dict[str, Any] | None = None
+    protocol: str,
+    raw: bytes,
+    expect: dict[str, Any],
+    *,
+    status: int = 200,
+    request: dict[str, Any] | None = None,
+    ending: str = "complete",
 ) -> Verdict:
     return evaluate(
-        registry()[ORACLE_FOR[protocol]], build_context(raw, protocol, expect=expect, status=status, request=request)
+        registry()[ORACLE_FOR[protocol]],
+        build_context(raw, protocol, expect=expect, status=status, request=request, ending=ending),
     )
 
 
@@ -407,6 +465,18 @@ def test_the_same_body_with_another_status_is_read_again(protocol: str, body: by
     as_error = oracle_verdict(protocol, body, expect, status=502)
     assert "502" not in as_stream.reason and "502" in as_error.reason
     assert reads == [body, body]
+
+
+@pytest.mark.parametrize("protocol", [OA, AN])
+def test_the_same_body_aborted_is_read_again(protocol: str, reads: list[bytes]) -> None:
+    """Complete, the body reads as a message; aborted, the client meets a broken connection."""
+    raw, expect = TEXT_STREAM[protocol]
+    complete = oracle_verdict(protocol, raw, expect)
+    aborted = oracle_verdict(protocol, raw, expect, ending="aborted")
+    assert complete.outcome == "pass"
+    assert aborted.outcome == ("pass" if protocol == OA else "fail")  # openai-python stops reading at [DONE]
+    assert oracle_verdict(protocol, raw, expect, ending="aborted").outcome == aborted.outcome
+    assert reads == [raw, raw]
 
 
 @pytest.mark.parametrize("protocol", [OA, AN])
@@ -491,11 +561,11 @@ def test_oracles_are_registered_by_checks_and_run_by_check() -> None:
     ids = {v.invariant for v in check(build_context(OA_TEXT, OA, expect=OA_TEXT_EXPECT))}
     assert "oracle.openai-python" in ids and "oracle.anthropic-python" not in ids
     inv = registry()["oracle.anthropic-python"]
-    assert (inv.protocol, inv.severity, inv.level) == (AN, "error", "provider")
+    assert (inv.protocol, inv.impact, inv.level) == (AN, "breaks", "provider")
     assert any("anthropic/_streaming.py" in source for source in inv.evidence)
     assert any("lib/streaming/_messages.py" in source for source in inv.evidence)
     inv = registry()["oracle.openai-python"]
     # Proxy level: real providers' quirks (Mistral, Copilot) break this client, so lint runs it on OpenAI's own captures.
-    assert (inv.protocol, inv.severity, inv.level) == (OA, "error", "proxy")
+    assert (inv.protocol, inv.impact, inv.level) == (OA, "breaks", "proxy")
     assert any("lib/streaming/_deltas.py" in source for source in inv.evidence)
     assert any("Mistral" in source for source in inv.evidence)

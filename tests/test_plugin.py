@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _outcomes import assert_classes
 
 from conformance.corpus import default_corpus
 
@@ -107,17 +109,34 @@ def small_corpus(root: Path, *ids: str) -> Path:
     return root
 
 
-def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+def run(pytester: pytest.Pytester, *args: str, transport: bool = False) -> pytest.RunResult:
+    """Run pytest with the plugin. The transport checks have their own tests (test_transport.py), so
+    they run only when asked (`transport=True`): without them a run is partial, and writes its
+    report as report.partial.json; a full run needs them, with the default schedules and no `-k`."""
     if not (pytester.path / "pytest.ini").exists():  # a user's repo pins this; pytest-asyncio warns without it
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
-    # The transport checks have their own tests (test_transport.py); here they would only add time.
-    return pytester.runpytest(
-        "-p", "no:cacheprovider", "--no-transport", "--report-dir", str(pytester.path / "out"), *args
-    )
+    chosen = () if transport else ("--no-transport",)
+    return pytester.runpytest("-p", "no:cacheprovider", *chosen, "--report-dir", str(pytester.path / "out"), *args)
 
 
-def read_report(pytester: pytest.Pytester, target: str) -> dict:
-    return json.loads((pytester.path / "out" / target / "report.json").read_text())
+def read_report(pytester: pytest.Pytester, target: str, partial: bool = True) -> dict:
+    name = "report.partial.json" if partial else "report.json"
+    return json.loads((pytester.path / "out" / target / name).read_text())
+
+
+def transport_items(routes: int = 4) -> int:
+    """How many transport items a full run adds for a target serving `routes` routes."""
+    from conformance.transport import CHECKS
+
+    return len(CHECKS) * routes
+
+
+# The reference's openai-chat-to-anthropic-messages route reports input_tokens 0 in message_start, as
+# an OpenAI upstream reports usage only at the end: `anthropic.message-start.input-tokens`, a strict
+# deviation, makes each of its items non-strict. The default gate passes them; --strict fails them.
+NON_STRICT_ROUTE = "openai-chat-to-anthropic-messages"
+FULL_FILES = ("report.json", "summary.md", "raw.json")
+"""What a full run writes into the target's report folder."""
 
 
 def test_without_target_the_plugin_adds_nothing(pytester: pytest.Pytester) -> None:
@@ -146,11 +165,13 @@ def test_reference_passes_with_readable_stable_ids(pytester: pytest.Pytester) ->
         pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
     )
     result = run(pytester, "--target=reference", f"--corpus={corpus}", "-v")
-    result.assert_outcomes(passed=8)
+    assert_classes(result, passed=6, non_strict=2)
+    assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
             "*conformance::anthropic-messages/anthropic/tool-use[[]anthropic-messages-to-anthropic-messages[]][[]event[]] PASSED*",
             "*conformance::openai-chat/openai/text-lf[[]openai-chat-to-openai-chat[]][[]adversarial[]] PASSED*",
+            "*conformance::openai-chat/openai/text-lf[[]openai-chat-to-anthropic-messages[]][[]adversarial[]] NON-STRICT*",
         ]
     )
 
@@ -162,14 +183,17 @@ def test_k_selects_by_capture_route_and_schedule(pytester: pytest.Pytester) -> N
         "-k",
         "openai-chat/openai/text-lf and openai-chat-to-anthropic-messages and event",
     )
-    result.assert_outcomes(passed=1)
+    assert_classes(result, non_strict=1)
+    rows = read_report(pytester, "reference")["items"]
+    assert [row["id"] for row in rows] == ["openai-chat/openai/text-lf[openai-chat-to-anthropic-messages][event]"]
 
 
 def test_schedule_option_chooses_the_schedules(pytester: pytest.Pytester) -> None:
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/multibyte-text")
     result = run(pytester, "--target=reference", f"--corpus={corpus}", "--schedule=byte", "--schedule=random-7", "-v")
-    result.assert_outcomes(passed=4)
+    assert_classes(result, passed=2, non_strict=2)
     result.stdout.fnmatch_lines(["*[[]byte[]] PASSED*", "*[[]random-7[]] PASSED*"])
+    assert read_report(pytester, "reference")["header"]["schedules"] == ["byte", "random-7"]
 
 
 def test_unknown_schedule_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -216,7 +240,7 @@ def test_the_next_item_s_stream_begins_while_this_one_is_checked_one_stream_at_a
     record = fakes.path / "record.txt"
     monkeypatch.setenv("RECORD", str(record))
     result = run(fakes, "--target=faketargets:Recording", f"--corpus={corpus}")
-    result.assert_outcomes(passed=8)
+    assert_classes(result, passed=6, non_strict=2)
     assert [line.split(" ")[0] for line in record.read_text().splitlines()] == ["1"] * 8  # streams in flight
     running, cases = [item for item, _ in begun], [case for _, case in begun]
     assert len(cases) == len(set(cases)) == 8
@@ -240,7 +264,7 @@ def test_a_broken_capture_errors_while_the_others_run(pytester: pytest.Pytester)
     (corpus / "openai-chat/openai/broken.yaml").write_text("description: no other fields\n")
     (corpus / "openai-chat/openai/broken.sse").write_bytes(b"data: [DONE]\n\n")
     result = run(pytester, "--target=reference", f"--corpus={corpus}")
-    result.assert_outcomes(passed=4, errors=1)
+    assert_classes(result, passed=2, non_strict=2, errors=1)
     result.stdout.fnmatch_lines(["*broken.yaml*'protocol' is a required property*"])
 
 
@@ -264,50 +288,243 @@ def test_a_mutant_failure_names_invariant_capture_expected_actual_and_event(pyte
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
-            "anthropic.block.no-empty-text [[]error[]]: *",
+            "anthropic.block.no-empty-text [[]fail, breaks[]]: No text block ends up empty*",
             "  capture:  *tool-call-first.sse",
             "  route:    openai-chat-to-anthropic-messages    schedule: event",
+            "  evidence: https://github.com/BerriAI/litellm/issues/30765 — *",
+            "  to fix:   Open a text block only when the first non-empty text arrives*",
             "  - text block 0 has no text",
             "    expected: a non-empty text block",
             "    event 1 at content_block: event: content_block_start data: *",
             "  reproduce: pytest --target=mutant:empty-text-block-before-tool -k *",
+            "  explain:   conformance invariants anthropic.block.no-empty-text",
         ]
     )
 
 
-def test_report_keeps_every_verdict_and_the_raw_bytes_of_failures(pytester: pytest.Pytester) -> None:
-    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+def test_report_keeps_every_verdict_and_the_output_of_items_that_did_not_pass(pytester: pytest.Pytester) -> None:
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/text")
     run(pytester, "--target=mutant:finish-chunk-twice", f"--corpus={corpus}", "--schedule=event")
+    folder = pytester.path / "out" / "mutant-finish-chunk-twice"
     report = read_report(pytester, "mutant-finish-chunk-twice")
-    assert report["format"] == "conformance-report/1"
-    assert report["header"]["target"] == "mutant:finish-chunk-twice"
-    assert report["header"]["schedules"] == ["event"]
-    rows = {row["route"]: row for row in report["items"]}
-    failed = rows["openai-chat-to-openai-chat"]
-    assert failed["outcome"] == "failed"
+    assert report["format"] == "conformance-report/2"
+    header = report["header"]
+    assert header["target"] == "mutant:finish-chunk-twice"
+    assert header["schedules"] == ["event"]
+    assert (header["mode"], header["partial"]) == ("default", "--schedule event; --no-transport")
+    assert report["summary"] == {
+        "gate": "FAIL",
+        "errored": 0,
+        "fail": 1,
+        "non-strict": 1,
+        "inherited": 0,
+        "pass": 2,
+        "skipped": 0,
+        "known_failures": 0,
+        "gate_failures": 1,
+        "total": 4,
+    }
+    rows = {(row["capture"], row["route"]): row for row in report["items"]}
+    failed = rows[("openai-chat/openai/text-lf", "openai-chat-to-openai-chat")]
+    assert (failed["outcome"], failed["gate"], failed["ending"]) == ("fail", "new", "complete")
     verdict = failed["verdicts"]["openai.finish.once"]
-    assert verdict["outcome"] == "fail" and verdict["violations"][0]["event"] is not None
+    assert (verdict["outcome"], verdict["impact"]) == ("fail", "breaks")
+    assert verdict["violations"][0]["event"] is not None
     assert failed["verdicts"]["semantic.text"] == "pass"
-    assert failed["output"]["text"].endswith("data: [DONE]\n\n")
-    assert failed["output"]["text"].count('"finish_reason":"stop"') == 2
-    passed = rows["openai-chat-to-anthropic-messages"]
-    assert passed["outcome"] == "passed" and "output" not in passed
-    assert report["invariants"]["openai.finish.once"]["failed"] == 1
-    summary = (pytester.path / "out" / "mutant-finish-chunk-twice" / "summary.md").read_text()
+    # The output as its client parsed it, volatile values masked; the exact bytes are in raw.partial.json.
+    output = failed["output"]
+    assert output["status"] == 200 and output["events"][-1] == {"event": "message", "data": "[DONE]"}
+    chunks = [event["data"] for event in output["events"][:-1]]
+    assert all(chunk["id"] == chunk["created"] == "<volatile>" for chunk in chunks)
+    assert [choice["finish_reason"] for chunk in chunks for choice in chunk["choices"]].count("stop") == 2
+    raw = json.loads((folder / "raw.partial.json").read_text())
+    exact = base64.b64decode(raw["items"][failed["id"]]["base64"])
+    assert len(exact) == output["bytes"] and exact.endswith(b"data: [DONE]\n\n")
+    assert exact.count(b'"finish_reason":"stop"') == 2
+    non_strict = rows[("openai-chat/openai/text-lf", NON_STRICT_ROUTE)]
+    assert (non_strict["outcome"], non_strict["gate"]) == ("non-strict", "ok")
+    verdict = non_strict["verdicts"]["anthropic.message-start.input-tokens"]
+    assert (verdict["outcome"], verdict["impact"]) == ("non-strict", "strict")
+    assert non_strict["output"]["events"][0]["event"] == "message_start"
+    for route in ("anthropic-messages-to-anthropic-messages", "anthropic-messages-to-openai-chat"):
+        passed = rows[("anthropic-messages/anthropic/text", route)]
+        assert (passed["outcome"], passed["gate"]) == ("pass", "ok") and "output" not in passed
+        assert "base64" not in raw["items"][passed["id"]]
+    invariants = report["invariants"]
+    assert (invariants["openai.finish.once"]["fail"], invariants["openai.finish.once"]["non-strict"]) == (1, 0)
+    assert invariants["anthropic.message-start.input-tokens"]["non-strict"] == 1
+    summary = (folder / "summary.partial.md").read_text()
     assert "`openai.finish.once`" in summary
+    assert not (folder / "report.json").exists() and not (folder / "summary.md").exists()
 
 
 def test_snapshots_catch_a_changed_output(fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run records and compares the snapshots with syrupy; a partial one only reads them."""
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/tool-call-first")
-    args = ("--target=faketargets:Drifting", f"--corpus={corpus}", "--schedule=event")
-    run(fakes, *args).assert_outcomes(passed=2)  # no snapshots kept yet: nothing compared
-    run(fakes, *args, "--snapshot-update").assert_outcomes(passed=2)
-    assert len(list((fakes.path / "out" / "faketargets-Drifting" / "snapshots").iterdir())) == 2
-    run(fakes, *args).assert_outcomes(passed=2)
+    args = ("--target=faketargets:Drifting", f"--corpus={corpus}")
+    partial = (*args, "--schedule=event")
+    snapshots = fakes.path / "out" / "faketargets-Drifting" / "snapshots"
+    assert_classes(run(fakes, *partial), passed=1, non_strict=1)  # no snapshots kept yet: nothing compared
+    assert not snapshots.exists()
+    assert_classes(run(fakes, *args, "--snapshot-update", transport=True), passed=2 + transport_items(), non_strict=2)
+    assert sorted(path.name for path in snapshots.iterdir()) == [
+        "openai-chat_openai_tool-call-first.openai-chat-to-anthropic-messages.json",
+        "openai-chat_openai_tool-call-first.openai-chat-to-openai-chat.json",
+    ]
+    assert_classes(run(fakes, *partial), passed=1, non_strict=1)
     monkeypatch.setenv("DRIFT", "1")
-    result = run(fakes, *args)
-    result.assert_outcomes(failed=2)
-    result.stdout.fnmatch_lines(["*snapshot: the normalized output differs*", "*--snapshot-update*"])
+    result = run(fakes, *partial)
+    assert_classes(result, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "snapshot: the normalized output differs from *openai-chat_openai_tool-call-first.openai-chat-to-openai-chat.json",
+            "  see the difference, and accept the new output, with a full run: pytest --target=faketargets:Drifting --snapshot-update",
+        ]
+    )
+    result = run(fakes, *args, transport=True)
+    assert_classes(result, passed=transport_items(), failed=4)
+    result.stdout.fnmatch_lines(
+        [
+            f"snapshot: the normalized output differs from {snapshots}",
+            "*Lyon*",
+            "  accept the new output with: pytest --target=faketargets:Drifting --snapshot-update",
+        ]
+    )
+
+
+def test_a_partial_run_writes_only_its_own_report_and_only_reads_snapshots(pytester: pytest.Pytester) -> None:
+    """`-k` narrows the run: it writes report.partial.json, summary.partial.md and raw.partial.json,
+    leaves the full run's report as it was, and never records, reports as unused or deletes a
+    snapshot, even with --snapshot-update."""
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/text")
+    args = ("--target=reference", f"--corpus={corpus}")
+    folder = pytester.path / "out" / "reference"
+    snapshots = folder / "snapshots"
+    # Snapshots as a full run records them, and commits them.
+    assert_classes(
+        run(pytester, *args, "--snapshot-update", transport=True), passed=6 + transport_items(), non_strict=2
+    )
+    recorded = {path.name: path.read_bytes() for path in snapshots.iterdir()}
+    assert len(recorded) == 4
+    full = {name: ((folder / name).read_bytes(), (folder / name).stat().st_mtime_ns) for name in FULL_FILES}
+
+    result = run(pytester, *args, "-k", "text-lf", transport=True)
+    assert_classes(result, passed=2, non_strict=2)
+    result.stdout.fnmatch_lines(["conformance partial run (-k 'text-lf'), written beside the full report: *"])
+    assert "unused" not in result.stdout.str()
+    assert {name: ((folder / name).read_bytes(), (folder / name).stat().st_mtime_ns) for name in FULL_FILES} == full
+    assert {path.name: path.read_bytes() for path in snapshots.iterdir()} == recorded
+    assert read_report(pytester, "reference")["header"]["partial"] == "-k 'text-lf'"
+
+    for name in FULL_FILES:
+        (folder / name).unlink()
+    missing = "openai-chat_openai_text-lf.openai-chat-to-openai-chat.json"  # one of the selected items'
+    (snapshots / missing).unlink()
+    result = run(pytester, *args, "-k", "text-lf", "--snapshot-update", transport=True)
+    assert_classes(result, passed=2, non_strict=2)
+    assert "unused" not in result.stdout.str() and "deleted" not in result.stdout.str()
+    assert "generated" not in result.stdout.str()
+    assert sorted(path.name for path in folder.iterdir()) == [
+        "raw.partial.json",
+        "report.partial.json",
+        "snapshots",
+        "summary.partial.md",
+    ]
+    assert {path.name: path.read_bytes() for path in snapshots.iterdir()} == {
+        name: data for name, data in recorded.items() if name != missing
+    }
+
+
+def test_two_full_runs_write_the_same_report_and_summary_to_the_byte(pytester: pytest.Pytester) -> None:
+    corpus = small_corpus(
+        pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
+    )
+    folder = pytester.path / "out" / "reference"
+    written = []
+    for _ in range(2):
+        result = run(pytester, "--target=reference", f"--corpus={corpus}", transport=True)
+        assert_classes(result, passed=6 + transport_items(), non_strict=2)
+        result.stdout.fnmatch_lines(
+            [f"conformance report: {folder / 'report.json'} (summary: {folder / 'summary.md'})"]
+        )
+        written.append({name: (folder / name).read_bytes() for name in ("report.json", "summary.md")})
+        raw = json.loads((folder / "raw.json").read_text())
+        assert raw["total_seconds"] > 0 and all("seconds" in item for item in raw["items"].values())
+    assert written[0] == written[1]
+    assert not (folder / "report.partial.json").exists()
+    report = json.loads(written[0]["report.json"])
+    assert report["header"]["mode"] == "default" and "partial" not in report["header"]
+    assert report["summary"]["total"] == 8 + transport_items()
+    summary = written[0]["summary.md"].decode().splitlines()
+    assert summary[0] == f"**PASS** (default gate): 2 non-strict, {6 + transport_items()} pass."
+    assert summary[1:3] == ["", "# Conformance: `reference` 0.1.0"]
+
+
+@pytest.mark.parametrize(
+    "strict",
+    [["--strict"], ["--conformance-strict"], ["-o", "strict=true"]],
+    ids=["--strict", "--conformance-strict", "ini"],
+)
+def test_the_strict_gate_fails_a_non_strict_item(pytester: pytest.Pytester, strict: list[str]) -> None:
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    args = ("--target=reference", f"--corpus={corpus}")
+    default = run(pytester, *args)
+    assert_classes(default, passed=2, non_strict=2)
+    assert default.ret == pytest.ExitCode.OK
+    default.stdout.fnmatch_lines(["conformance: PASS (default gate): 2 non-strict, 2 pass."])
+    assert read_report(pytester, "reference")["header"]["mode"] == "default"
+
+    result = run(pytester, *args, *strict)
+    assert_classes(result, passed=2, failed=2)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "anthropic.message-start.input-tokens [[]non-strict, strict[]]: *",
+            f"  route:    {NON_STRICT_ROUTE}    schedule: event",
+            "conformance: FAIL (strict gate): 2 non-strict, 2 pass; 2 against the gate.",
+            f"FAILED conformance::openai-chat/openai/text-lf[[]{NON_STRICT_ROUTE}[]][[]event[]]",
+            f"FAILED conformance::openai-chat/openai/text-lf[[]{NON_STRICT_ROUTE}[]][[]adversarial[]]",
+        ]
+    )
+    report = read_report(pytester, "reference")
+    assert report["header"]["mode"] == "strict"
+    assert (report["summary"]["gate"], report["summary"]["gate_failures"]) == ("FAIL", 2)
+    assert {row["route"]: (row["outcome"], row["gate"]) for row in report["items"]} == {
+        "openai-chat-to-openai-chat": ("pass", "ok"),
+        NON_STRICT_ROUTE: ("non-strict", "new"),
+    }
+    summary = (pytester.path / "out" / "reference" / "summary.partial.md").read_text()
+    assert summary.startswith("**FAIL** (strict gate): 2 non-strict, 2 pass; 2 against the gate.\n")
+
+
+UNEXPLAINED = f"""target: reference
+known_failures:
+- capture: openai-chat/openai/text-lf
+  route: {NON_STRICT_ROUTE}
+  invariants: [anthropic.message-start.input-tokens]
+  reason: 'unexplained: message_start does not report the input tokens'
+"""
+
+
+def test_the_summary_opens_with_the_verdict_and_warns_of_unexplained_expectations(pytester: pytest.Pytester) -> None:
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    folder = pytester.path / "out" / "reference"
+    run(pytester, "--target=reference", f"--corpus={corpus}")
+    summary = (folder / "summary.partial.md").read_text().splitlines()
+    assert summary[0] == "**PASS** (default gate): 2 non-strict, 2 pass."
+    assert not any("unexplained" in line for line in summary)
+
+    folder.joinpath("expectations.yaml").write_text(UNEXPLAINED)
+    result = run(pytester, "--target=reference", f"--corpus={corpus}")
+    assert_classes(result, passed=2, non_strict=2)  # the listed non-strict verdict still fails: not fixed
+    summary = (folder / "summary.partial.md").read_text().splitlines()
+    assert summary[:4] == [
+        "**PASS** (default gate): 2 non-strict, 2 pass.",
+        "",
+        "> Warning: the expectations file still has 1 `unexplained:` reason(s); replace each with the real "
+        "reason and the upstream issue.",
+        "",
+    ]
 
 
 FREEZE_PROBE = """
@@ -327,7 +544,7 @@ def test_the_heap_is_left_out_of_garbage_collections_while_items_run_and_put_bac
     pytester.makeconftest(FREEZE_PROBE)
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
     assert gc.get_freeze_count() == 0
-    run(pytester, "--target=reference", f"--corpus={corpus}").assert_outcomes(passed=4)
+    assert_classes(run(pytester, "--target=reference", f"--corpus={corpus}"), passed=2, non_strict=2)
     assert gc.get_freeze_count() == 0
 
 
@@ -403,7 +620,7 @@ def test_the_target_loads_at_configure_time_before_collection(
     log = pytester.path / "loads.log"
     monkeypatch.setenv("COUNTED_LOG", str(log))
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    run(pytester, "--target=countedtarget:Counted", f"--corpus={corpus}").assert_outcomes(passed=4)
+    assert_classes(run(pytester, "--target=countedtarget:Counted", f"--corpus={corpus}"), passed=2, non_strict=2)
     assert log.read_text().splitlines() == [str(os.getpid()), "session start"]
 
 
@@ -437,5 +654,5 @@ def test_under_xdist_only_the_workers_load_the_target(
         "--target=countedtarget:Counted",
         f"--corpus={corpus}",
     )
-    result.assert_outcomes(passed=4)
+    assert_classes(result, passed=2, non_strict=2)
     assert len(set(log.read_text().split())) == 2

@@ -1318,9 +1318,19 @@ def _broken_reports(report: dict[str, Any]) -> list[dict[str, Any]]:
         broken(lambda r: r.update(format="conformance-report/0")),
         broken(lambda r: r["header"].update(corpus_revision="sha256:NOT-HEX-0123456")),
         broken(lambda r: r["header"].update(corpus_revision="sha256:0123456789abcdef0")),
+        broken(lambda r: r["header"].update(mode="lenient")),
+        broken(lambda r: r["header"].pop("mode")),
         broken(lambda r: r["items"][0].update(outcome="maybe")),
+        broken(lambda r: r["items"][0].update(outcome="passed")),  # the classes of conformance-report/1
+        broken(lambda r: r["items"][0].update(gate="unknown")),
+        broken(lambda r: r["items"][0].update(ending="closed")),
         broken(lambda r: r["items"][-1].pop("id")),
-        broken(lambda r: r["summary"].update(passed="many")),
+        broken(lambda r: r["items"][-1].pop("gate")),
+        # What varies between runs belongs in raw.json, never in the report.
+        broken(lambda r: r["items"][0].update(seconds=0.5)),
+        broken(lambda r: r["summary"].update(total_seconds=12.5)),
+        broken(lambda r: r["summary"].update({"pass": "many"})),
+        broken(lambda r: r["summary"].update(gate="MAYBE")),
         broken(lambda r: r.update(items={})),
     ]
 
@@ -1328,8 +1338,13 @@ def _broken_reports(report: dict[str, Any]) -> list[dict[str, Any]]:
 @pytest.mark.parametrize("path", REPORTS, ids=[p.parent.name for p in REPORTS])
 def test_fast_path_agrees_on_the_committed_reports(path: Path) -> None:
     """Every report written is checked against its schema, by the fast path first."""
+    from conformance.report import FORMAT
+
     fast, slow = fast_validator("report"), validator("report")
     report = json.loads(path.read_text(encoding="utf-8"))
+    assert report["format"] == FORMAT, (
+        f"{path} is a {report['format']} report: rerun its target to rewrite it as {FORMAT}"
+    )
     assert fast(report) and slow.is_valid(report)
     for mutated in _broken_reports(report):
         assert fast(mutated) is False and slow.is_valid(mutated) is False
@@ -1344,7 +1359,7 @@ def test_a_report_breaking_its_schema_is_not_written(tmp_path: Path) -> None:
     with pytest.raises(
         reports.InvalidReport, match=r"at header\.corpus_revision: 'sha256:NOT-HEX-0123456' does not match"
     ):
-        reports.write(tmp_path / "broken", good)
+        reports.write(tmp_path / "broken", good, {"format": reports.FORMAT, "items": {}})
     assert not (tmp_path / "broken").exists()
 
 

@@ -106,7 +106,7 @@ def test_every_transport_bug_has_a_mutant() -> None:
 def test_transport_mutant_is_caught_by_its_invariant(runner: Runner, name: str) -> None:
     mutant = MUTANTS[name]
     target = load(f"mutant:{name}")
-    route = sorted(target.routes)[0]
+    route = mutant.seeded[0]
     result = transport.run_check(runner, target, transport.TransportCase(mutant.transport, route))
     assert result.outcome != "errored", result.error
     assert mutant.caught_by in {v.invariant for v in result.failures}, [v.to_json() for v in result.verdicts]

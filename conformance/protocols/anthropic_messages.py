@@ -363,6 +363,32 @@ _CLIENT_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
 }
 
 
+def _message_needs(data: dict[str, Any]) -> tuple[dict[str, Any] | None, str, type]:
+    usage = data["message"].get("usage")
+    if not isinstance(usage, dict):
+        return data["message"], "message.usage", dict
+    return data["message"], "message.content", list
+
+
+def _block_needs(data: dict[str, Any]) -> tuple[dict[str, Any] | None, str, type]:
+    block = data["content_block"]
+    # A text or thinking block's first delta is appended to the string it starts with.
+    name = {"text": "text", "thinking": "thinking"}.get(block.get("type"))
+    return (block, f"content_block.{name}", str) if name else (None, "", str)
+
+
+def _delta_usage_needs(data: dict[str, Any]) -> tuple[dict[str, Any] | None, str, type]:
+    # The SDK replaces the message's output_tokens with this one: absent, the count is lost.
+    return data["usage"], "usage.output_tokens", int
+
+
+_NESTED_CLIENT_FIELDS = {
+    "message_start": _message_needs,
+    "content_block_start": _block_needs,
+    "message_delta": _delta_usage_needs,
+}
+
+
 @invariant(
     "anthropic.event.client-fields",
     impact="breaks",
@@ -374,7 +400,7 @@ _CLIENT_FIELDS: dict[str, tuple[tuple[str, type], ...]] = {
     ],
 )
 def event_client_fields(ctx: Context) -> Iterator[Violation]:
-    """Every event carries the fields anthropic-sdk-python's accumulator reads: `message_start` a `message` with a `usage` object, block events an integer `index`, `content_block_start` a `content_block`, `content_block_delta` a `delta`, and `message_delta` a `delta` and a `usage` object."""
+    """Every event carries the fields anthropic-sdk-python's accumulator reads: `message_start` a `message` with a `usage` object and a `content` list, block events an integer `index`, `content_block_start` a `content_block` (a text or thinking block with its string), `content_block_delta` a `delta`, and `message_delta` a `delta` and a `usage` object with an integer `output_tokens`."""
     for kind, fields in _CLIENT_FIELDS.items():
         for item in ctx.view.of_type(kind):
             data = item.data or {}
@@ -389,15 +415,19 @@ def event_client_fields(ctx: Context) -> Iterator[Violation]:
                         name,
                     )
                     return
-            if kind == "message_start" and not isinstance(data["message"].get("usage"), dict):
-                yield Violation(
-                    "message_start without message.usage: anthropic-sdk-python raises",
-                    "message.usage: {...}",
-                    data["message"].get("usage"),
-                    item.event,
-                    "message.usage",
-                )
-                return
+            nested = _NESTED_CLIENT_FIELDS.get(kind)
+            if nested is not None:
+                container, path, expected = nested(data)
+                name = path.rpartition(".")[2]
+                if container is not None and type(container.get(name)) is not expected:
+                    yield Violation(
+                        f"{kind} without {path} as {expected.__name__}: anthropic-sdk-python raises or loses it",
+                        f"{path}: {expected.__name__}",
+                        container.get(name),
+                        item.event,
+                        path,
+                    )
+                    return
 
 
 @invariant(
@@ -430,6 +460,8 @@ def message_start_first(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "anthropic.message-start.input-tokens",
     impact="strict",
+    level="proxy",
+    quirks=["usage.input-updated-in-delta"],
     hint="Put the prompt's real input_tokens in message_start's usage; an adapter whose upstream reports usage only at the end cannot know it without holding the stream back, so it must at least report the real count in message_delta.",
     protocol=ANTHROPIC_MESSAGES,
     evidence=[

@@ -211,7 +211,7 @@ def data_only(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "openai.sse.no-dataless-event",
     impact="breaks",
-    hint="Never send an event: (or id:) line without a data: line in the same event.",
+    hint="Send data-only events: no event:, id: or retry: fields, and never a blank line without a data: line before it.",
     protocol=OPENAI_CHAT,
     evidence=[
         'https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — the decoder dispatches an event: line without data as data "", and the stream loop\'s json.loads then raises',
@@ -220,11 +220,11 @@ def data_only(ctx: Context) -> Iterator[Violation]:
     ],
 )
 def no_dataless_event(ctx: Context) -> Iterator[Violation]:
-    """No event has an `event:` field without a `data:` field."""
+    """No blank line ends an event without `data:` while an `event:` or `retry:` field came before it in that event, or an `id:` field anywhere before it in the stream."""
     for observation in ctx.observations:
         if observation.kind == "empty-dispatch":
             yield Violation(
-                "an event: field without data: openai-python dispatches it with data '' and fails to parse it",
+                f"{observation.example}: openai-python dispatches this blank line as an event with data '' and fails to parse it",
                 "data-only events",
                 observation.example,
             )
@@ -320,6 +320,30 @@ def error_is_last(ctx: Context) -> Iterator[Violation]:
 
 
 @invariant(
+    "openai.error.message",
+    impact="breaks",
+    hint='Send a mid-stream failure as data: {"error": {"message": "…", "type": "…"}}: an error object whose message is a string.',
+    protocol=OPENAI_CHAT,
+    evidence=[
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError with error.message when the error is an object with a message, and otherwise with the generic \"An error occurred during streaming\": the upstream's text is lost",
+        'https://github.com/coder/aibridge/blob/c5af6523254daa96bc9053c2892d120bd123af99/fixtures/openai/error.txtar — OpenAI\'s mid-stream error frame is {"error": {"message": …, "type": "server_error"}}',
+    ],
+)
+def error_message(ctx: Context) -> Iterator[Violation]:
+    """An error frame's `error` is an object with a string `message`, which openai-python shows its user."""
+    for chunk in ctx.view.errors:
+        error = chunk.data["error"]
+        if not isinstance(error, dict) or not isinstance(error.get("message"), str):
+            yield Violation(
+                "error frame without error.message: openai-python raises with a generic message instead",
+                {"error": {"message": "…"}},
+                error,
+                chunk.event,
+                "error.message",
+            )
+
+
+@invariant(
     "openai.error.schema",
     impact="strict",
     hint='Send a mid-stream failure as data: {"error": {"message": "…", "type": "…"}} with a non-empty message string.',
@@ -390,7 +414,7 @@ def chunk_schema(ctx: Context) -> Iterator[Violation]:
     ],
 )
 def chunk_client_fields(ctx: Context) -> Iterator[Violation]:
-    """Every chunk that carries choices or usage has `object: "chat.completion.chunk"` and a `choices` list, and every choice has an integer `index` and a `delta` object: the fields the openai-python client needs to read it."""
+    """Every chunk that carries choices or usage has `object: "chat.completion.chunk"` and a `choices` list, every choice has an integer `index` and a `delta` object, and a tool-call delta's `type`, when present, is `function`: what the openai-python client needs to read it."""
     for chunk in ctx.view.chunks:
         data = chunk.data
         if not isinstance(data.get("choices"), list):
@@ -406,6 +430,17 @@ def chunk_client_fields(ctx: Context) -> Iterator[Violation]:
             )
             return
         for position, choice in enumerate(data["choices"]):
+            calls = choice.get("delta", {}).get("tool_calls") if isinstance(choice.get("delta"), dict) else None
+            for call in calls if isinstance(calls, list) else []:
+                if isinstance(call, dict) and "type" in call and call["type"] != "function":
+                    yield Violation(
+                        "tool call delta with a type other than function: openai-python's accumulator asserts it",
+                        "function",
+                        call["type"],
+                        chunk.event,
+                        f"choices[{position}].delta.tool_calls.type",
+                    )
+                    return
             if type(choice.get("index")) is not int or not isinstance(choice.get("delta"), dict):
                 missing = "index" if type(choice.get("index")) is not int else "delta"
                 yield Violation(
@@ -752,6 +787,30 @@ def has_choice(ctx: Context) -> Iterator[Violation]:
                 chunk.event,
                 "choices",
             )
+
+
+@invariant(
+    "openai.usage.last",
+    impact="breaks",
+    hint="Send usage on the last chunk (the choices:[] usage chunk, or the finish chunk): never follow it with a chunk whose usage is null or absent.",
+    protocol=OPENAI_CHAT,
+    evidence=[
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the accumulator sets the completion's usage from every chunk, so a later chunk without usage erases it",
+        "https://github.com/openai/openai-openapi/blob/master/openapi.yaml — stream_options.include_usage: the usage chunk is the last one before data: [DONE], and every other chunk has usage null",
+    ],
+)
+def usage_last(ctx: Context) -> Iterator[Violation]:
+    """When a stream reports usage, its last chunk carries it: openai-python keeps only the last chunk's usage."""
+    chunks = ctx.view.chunks
+    reported = [chunk for chunk in chunks if isinstance(chunk.data.get("usage"), dict)]
+    if reported and not isinstance(chunks[-1].data.get("usage"), dict):
+        yield Violation(
+            "a chunk without usage follows the last one with usage: openai-python reads usage as null",
+            f"usage on the last chunk (event {chunks[-1].event})",
+            f"usage last on event {reported[-1].event}",
+            chunks[-1].event,
+            "usage",
+        )
 
 
 @invariant(

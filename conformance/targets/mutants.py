@@ -44,6 +44,8 @@ class Mutant:
     factory: Callable[[], Target]
     transport: str = ""
     """The transport check (`conformance.transport.CHECKS`) that catches it, when no capture can."""
+    seeded: tuple[Route, ...] = ()
+    """The routes whose stream the bug replaces; every route when it is in the framer or the target."""
 
 
 def _synthetic(data: str) -> Event:
@@ -342,7 +344,8 @@ def _mutant(
     def factory() -> Target:
         return target(f"mutant:{name}", streams=streams, framer=framer)
 
-    return Mutant(name, bug, evidence, caught_by, factory, transport)
+    seeded = tuple(sorted(streams)) if streams else tuple(sorted(Reference.routes))
+    return Mutant(name, bug, evidence, caught_by, factory, transport, seeded)
 
 
 MUTANTS: dict[str, Mutant] = {
