@@ -12,6 +12,8 @@ one, nor reports the snapshots of the items it left out as unused, nor offers to
 
 from __future__ import annotations
 
+import difflib
+import itertools
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,7 @@ from conformance.sse import parse
 __all__ = ["normalized", "compare", "VOLATILE"]
 
 VOLATILE = "<volatile>"
+_DIFF_LINES = 40
 # Keys whose values differ on every run of the same target: generated ids, clocks, padding.
 _MASKED_TOP = frozenset({"id", "created", "system_fingerprint", "obfuscation", "request_id"})
 _MASKED_MESSAGE = frozenset({"id"})
@@ -103,9 +106,13 @@ def _read_only(item: pytest.Item, result: CaseResult, directory: Path, spec: str
     if not path.is_file():
         return ""  # recorded by a full run with --snapshot-update
     actual = JSONSnapshotExtension().serialize(normalized(result.output))
-    if path.read_text(encoding="utf-8") == actual:
+    recorded = path.read_text(encoding="utf-8")
+    if recorded == actual:
         return ""
+    diff = difflib.unified_diff(recorded.splitlines(), actual.splitlines(), "snapshot", "output", n=2, lineterm="")
+    shown = list(itertools.islice(diff, _DIFF_LINES))
     return (
-        f"snapshot: the normalized output differs from {path}\n  see the difference, and accept the new output, "
-        f"with a full run: pytest --target={spec} --snapshot-update"
+        f"snapshot: the normalized output differs from {path}\n"
+        + "\n".join(f"  {line}" for line in shown)
+        + f"\n  accept the new output with a full run: pytest --target={spec} --snapshot-update"
     )
