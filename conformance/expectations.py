@@ -199,8 +199,13 @@ def updated(
     messages: dict[tuple[str, str, frozenset[str]], str] = {}
     covered: set[tuple[str, str]] = set()
     listed: dict[tuple[str, str], frozenset[str]] = defaultdict(frozenset)
+    # A flaky entry is kept as written (one run cannot show all the outcomes it allows), and what it
+    # lists is left out of the entries written beside it.
+    optional: dict[tuple[str, str], frozenset[str]] = defaultdict(frozenset)
     for entry in previous.entries:
         listed[(entry.capture, entry.route)] |= entry.invariants
+        if entry.flaky and (entry.versions is None or version in entry.versions):
+            optional[(entry.capture, entry.route)] |= entry.invariants
     for row in rows:
         covered.add((row["capture"], row["route"]))
         invariants = {
@@ -211,6 +216,7 @@ def updated(
         }
         if row["outcome"] == ERRORED:
             invariants = {ERRORED}
+        invariants -= optional[(row["capture"], row["route"])]
         if not invariants:
             continue
         key = (row["capture"], row["route"], frozenset(invariants))
@@ -222,7 +228,6 @@ def updated(
                 (v["reason"] for v in row["verdicts"].values() if isinstance(v, dict) and v["outcome"] in gate), ""
             ),
         )
-    # A flaky entry is kept as written: one run cannot show all the outcomes it allows.
     kept = [
         entry
         for entry in previous.entries
@@ -230,15 +235,16 @@ def updated(
         or (entry.capture, entry.route) not in covered
         or (entry.versions is not None and version not in entry.versions)
     ]
-    flaky = {(entry.capture, entry.route) for entry in kept if entry.flaky}
     entries = [entry.to_json() for entry in kept]
     for (capture, route, invariants), schedules in sorted(
         failing.items(), key=lambda item: (item[0][0], item[0][1], sorted(item[0][2]))
     ):
-        if (capture, route) in flaky:
-            continue
         old = next(
-            (e for e in previous.entries if e.capture == capture and e.route == route and e.invariants & invariants),
+            (
+                e
+                for e in previous.entries
+                if e.capture == capture and e.route == route and not e.flaky and e.invariants & invariants
+            ),
             None,
         )
         entry = KnownFailure(

@@ -111,6 +111,30 @@ def test_updated_keeps_flaky_entries_as_written(tmp_path: Path) -> None:
     assert data["known_failures"] == [{**entry(invariants=["openai.finish.once", "semantic.text"]), "flaky": True}]
 
 
+def test_updated_keeps_a_steady_entry_beside_a_flaky_one(tmp_path: Path) -> None:
+    """A capture and route may have a flaky entry and a steady one: the steady one stays, reason and
+    all, and the flaky one's invariants are not written into it."""
+    flaky = entry(flaky=True, invariants=["semantic.text"], reason="timing")
+    steady = entry(issue="Q/q#19")
+    previous = load(write(tmp_path / "e.yaml", [flaky, steady]), "mutant:finish-chunk-twice")
+    failing = {"outcome": "fail", "reason": "x"}
+    rows = [
+        {
+            "capture": CAPTURE,
+            "route": ROUTE,
+            "schedule": schedule,
+            "outcome": "fail",
+            "verdicts": {"semantic.text": failing, "openai.finish.once": failing},
+        }
+        for schedule in ("event", "adversarial")
+    ]
+    data = updated(previous, rows, "1", ["event", "adversarial"])
+    assert data["known_failures"] == [
+        {**entry(invariants=["semantic.text"], reason="timing"), "flaky": True},
+        {**entry(), "issue": "Q/q#19"},
+    ]
+
+
 def test_updated_keeps_reasons_and_drops_schedules_seen_everywhere(tmp_path: Path) -> None:
     previous = load(write(tmp_path / "e.yaml", [entry(issue="Q/q#19")]), "mutant:finish-chunk-twice")
     rows = [
