@@ -79,6 +79,7 @@ class ConformanceSession:
         self._collector: CorpusCollector | None = None
         # What narrowed the run to part of its items ("" for a full run): known once collected.
         self.partial = _selection(config, chosen_schedules, self.transport, False)
+        self.chosen: int | None = None  # items this run was to run, once collected (an xdist controller never knows)
 
     # -- collection -----------------------------------------------------------------------------
 
@@ -153,6 +154,7 @@ class ConformanceSession:
         # A partial run only reads snapshots (`conformance.snapshots`): it must not report those of the
         # items it left out as unused, nor offer to delete them.
         self.partial = _selection(self.config, self.schedules, self.transport, chosen < collected)
+        self.chosen = chosen
         # Under xdist every worker collects every item but runs only its share, so a worker cannot
         # know which of them are its own to begin early.
         if not self.is_worker:
@@ -238,6 +240,9 @@ class ConformanceSession:
         if log:
             header["target_log"] = log
         header["mode"] = "strict" if self.strict else "default"
+        if self.chosen is not None and len(self.records) < self.chosen and not self.partial:
+            # -x, --maxfail or an interrupt stopped the run before its end: its report is partial.
+            self.partial = f"stopped early: {len(self.records)} of {self.chosen} items ran"
         if self.partial:
             header["partial"] = self.partial
         built = report.build(header, self.records)

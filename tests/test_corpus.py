@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -31,7 +32,9 @@ def test_every_capture_lints_clean(capture) -> None:  # type: ignore[no-untyped-
 def test_provenance_is_truthful(capture) -> None:  # type: ignore[no-untyped-def]
     provenance = capture.meta["provenance"]
     assert provenance["kind"] == "synthesized", "nothing in this corpus was recorded live"
-    assert "WIRE-FACTS" in provenance["basis"] or "http" in provenance["basis"]
+    # A basis names its primary sources: addresses, or `owner/repo path` of a recorded stream or spec.
+    assert re.search(r"https://|\b[\w.-]+/[\w.-]+ ", provenance["basis"]), provenance["basis"]
+    assert "WIRE-FACTS" not in provenance["basis"] and "§" not in provenance["basis"]
 
 
 def test_every_registered_feature_is_used_and_every_used_feature_registered() -> None:

@@ -445,6 +445,18 @@ def test_a_partial_run_writes_only_its_own_report_and_only_reads_snapshots(fakes
     }
 
 
+def test_a_run_stopped_early_is_partial(pytester: pytest.Pytester) -> None:
+    """-x stops a full run at its first failure: what ran is reported beside the full report, never
+    over it."""
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = run(pytester, "--target=mutant:finish-chunk-twice", f"--corpus={corpus}", "-x", transport=True)
+    assert result.ret == 1
+    folder = pytester.path / "out" / "mutant-finish-chunk-twice"
+    assert not (folder / "report.json").exists()
+    partial = read_report(pytester, "mutant-finish-chunk-twice")["header"]["partial"]
+    assert partial.startswith("stopped early: ") and partial.endswith(" items ran")
+
+
 def test_two_full_runs_write_the_same_report_and_summary_to_the_byte(pytester: pytest.Pytester) -> None:
     corpus = small_corpus(
         pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
