@@ -351,7 +351,9 @@ async def _concurrent(runner: Runner, target: Target, route: Route) -> CaseResul
     case = TransportCase("concurrent-isolation", route)
     captures = _isolation_captures(route)
     if not captures:
-        return CaseResult(case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently")
+        return CaseResult(
+            case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently"
+        )
     try:
         first = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
         # Run alone twice: what differs between two runs alone (a fresh id or clock) is the target's

@@ -127,9 +127,7 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
     # Reading a response the target aborted, the client is meant to fail to read it to the end: that
     # is its verdict, not the loopback server's trouble.
     unreachable = () if ctx.aborted else anthropic.APIConnectionError
-    read = _READS.get(
-        key, lambda: run(ctx.raw, messages, max_tokens, ctx.status, ctx.aborted), transient=unreachable
-    )
+    read = _READS.get(key, lambda: run(ctx.raw, messages, max_tokens, ctx.status, ctx.aborted), transient=unreachable)
     error = read.error
     if not ctx.aborted and isinstance(error, anthropic.APIConnectionError):
         yield Violation(

@@ -325,7 +325,7 @@ def error_is_last(ctx: Context) -> Iterator[Violation]:
     hint='Send a mid-stream failure as data: {"error": {"message": "…", "type": "…"}}: an error object whose message is a string.',
     protocol=OPENAI_CHAT,
     evidence=[
-        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError with error.message when the error is an object with a message, and otherwise with the generic \"An error occurred during streaming\": the upstream's text is lost",
+        'https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError with error.message when the error is an object with a message, and otherwise with the generic "An error occurred during streaming": the upstream\'s text is lost',
         'https://github.com/coder/aibridge/blob/c5af6523254daa96bc9053c2892d120bd123af99/fixtures/openai/error.txtar — OpenAI\'s mid-stream error frame is {"error": {"message": …, "type": "server_error"}}',
     ],
 )
