@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import attribution
 import check_throughput
 import run_time
 import sse_throughput
@@ -38,6 +39,8 @@ def main() -> None:
     check_throughput.run(repeat)
     print()
     run_time.run(10, 1)
+    print()
+    attribution.run(repeat)
     print()
     python = args.litellm_python or sys.executable
     subprocess.run([python, str(BENCH / "litellm_overhead.py"), "--repeat", str(repeat)], check=False)

@@ -47,7 +47,7 @@ __all__ = ["RESET_PAUSE", "TOKEN_HEADER", "RecordedRequest", "Slot", "ReplayServ
 
 TOKEN_HEADER = "x-conformance-token"
 """A request carrying this header is served that slot whatever its path."""
-RESET_PAUSE = 0.25
+RESET_PAUSE = 0.05
 """Seconds a mid-stream reset waits once its bytes have left (`ReplayServer.register`)."""
 
 _log = logging.getLogger(__name__)
@@ -235,7 +235,7 @@ class ReplayServer:
         A 2xx status streams the pieces as chunks, `delay` seconds apart; with `reset_at_end` the
         connection is reset (a TCP RST) after the last piece, without the terminating chunk: an
         upstream cut off mid-stream. The reset waits until every byte written has left the send
-        queue, then `reset_pause` seconds more (default `RESET_PAUSE`, 0.25 s), so that the
+        queue, then `reset_pause` seconds more (default `RESET_PAUSE`, 0.05 s), so that the
         target's HTTP client has handed those bytes on before it sees the reset: some clients
         (aiohttp) raise the reset before delivering what they had already read, which would make
         the text a target keeps before the fault a matter of timing. `reset_pause=0` resets the

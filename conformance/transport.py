@@ -354,20 +354,29 @@ async def _concurrent(runner: Runner, target: Target, route: Route) -> CaseResul
         return CaseResult(
             case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently"
         )
+    chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
     try:
-        first = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
-        # Run alone twice: what differs between two runs alone (a fresh id or clock) is the target's
-        # own variation, not interference, and is left out of the comparison.
-        second = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
+        alone = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
+        together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
+        differing = [
+            (capture, output)
+            for capture, output in zip(chosen, together, strict=True)
+            if _varying(alone[capture.id], output) - _COUNTS
+        ]
+        # A capture whose output under load differed is run alone once more: what differs between
+        # two runs alone (a fresh id or clock) is the target's own variation, not interference, and
+        # is left out of the comparison.
+        varies: dict[str, frozenset[str]] = {}
+        for capture, _output in differing:
+            if capture.id not in varies:
+                again = await _alone(runner, target, route, capture)
+                varies[capture.id] = _varying(alone[capture.id], again) | _COUNTS
     except _NothingToCompare as error:
         return CaseResult(case, "errored", error=f"concurrent isolation cannot be judged: {error}")
-    varies = {capture_id: _varying(first[capture_id], second[capture_id]) | _COUNTS for capture_id in first}
-    chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
-    together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
     mismatches = tuple(
-        (capture.id, first[capture.id], output)
-        for capture, output in zip(chosen, together, strict=True)
-        if _varying(first[capture.id], output) - varies[capture.id]
+        (capture.id, alone[capture.id], output)
+        for capture, output in differing
+        if _varying(alone[capture.id], output) - varies[capture.id]
     )
     context = Isolation(len(chosen), mismatches)
     return _result(case, _verdicts(context, ("transport.concurrent-isolation",)), Output(), 0)

@@ -250,6 +250,17 @@ OPENAI_CASES = [
             caught_by="openai.chunk.client-fields",
         ),
     ),
+    # --------------------------------------------------------------- openai.finish.last
+    # LiteLLM puts the usage on a trailing chunk whose one choice has an empty delta and a null
+    # finish_reason: the accumulator keeps the finish it had.
+    T(
+        "openai.finish.last",
+        "empty-delta-after-the-finish-chunk",
+        OA_CONFORMING_USAGE,
+        openai_stream(*OA_HELLO, oa({}, None, usage=usage_of(19, 3))),
+        OA,
+        request=USAGE_REQUEST,
+    ),
     # --------------------------------------------------------------- openai.usage.placement
     # DeepSeek puts the usage on its finish chunk, which has a choice, and sends no usage chunk.
     T(

@@ -5,12 +5,15 @@ target cannot run one)."""
 from __future__ import annotations
 
 import json
+import re
+import secrets
 from collections.abc import Iterator
 
 import pytest
 
 from conformance import transport
 from conformance.invariants import evaluate, registry
+from conformance.protocols import OPENAI_CHAT as OA
 from conformance.protocols.transport import Cancellation, Isolation, Pacing
 from conformance.runner import Runner
 from conformance.targets import load
@@ -74,6 +77,25 @@ def test_reference_passes_every_transport_check(runner: Runner) -> None:
             if result.outcome != "pass":
                 failures[result.case.id] = result.error or [v.to_json() for v in result.failing]
     assert failures == {}
+
+
+class _FreshToolIds(Reference):
+    """A faithful target that, like some gateways, gives every tool call a fresh id of its own."""
+
+    def stream(self, exchange):  # type: ignore[no-untyped-def]
+        return self._renamed(super().stream(exchange))
+
+    async def _renamed(self, chunks):  # type: ignore[no-untyped-def]
+        fresh = f"call_{secrets.token_hex(12)}".encode()
+        async for chunk in chunks:
+            yield re.sub(rb"call_[A-Za-z0-9]{24}", fresh, chunk)
+
+
+def test_concurrent_isolation_leaves_out_what_varies_between_two_runs_alone(runner: Runner) -> None:
+    """A fresh id in every response differs between any two runs, alone or not: that is the target's
+    own variation, not interference between streams."""
+    result = transport.run_check(runner, _FreshToolIds(), transport.TransportCase("concurrent-isolation", (OA, OA)))
+    assert result.outcome == "pass", [v.to_json() for v in result.verdicts]
 
 
 def test_a_stall_is_skipped_with_a_reason_when_the_timeout_is_unknown_or_too_long() -> None:

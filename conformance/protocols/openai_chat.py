@@ -715,20 +715,52 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
     ],
 )
 def finish_once(ctx: Context) -> Iterator[Violation]:
-    """Each choice has at most one non-null `finish_reason`, and no delta for that choice follows it."""
-    finished: dict[int, int] = {}
+    """Each choice has at most one non-null `finish_reason`, and no content for that choice (text, refusal, reasoning or a tool call) follows it."""
+    finished: set[Any] = set()
     for chunk, index, choice, delta in ctx.view.deltas:
-        if index in finished:
+        if index in finished and (choice.get("finish_reason") is not None or _carries_content(delta)):
             yield Violation(
-                "choice continues after its finish chunk",
-                "nothing after the finish chunk",
+                "a second finish, or content, after the choice's finish chunk",
+                "nothing but empty deltas after the finish chunk",
                 {"finish_reason": choice.get("finish_reason"), "delta": delta},
                 chunk.event,
                 f"choices[{index}]",
             )
             return
         if choice.get("finish_reason") is not None:
-            finished[index] = chunk.event
+            finished.add(index)
+
+
+def _carries_content(delta: dict[str, Any]) -> bool:
+    return any(delta.get(name) for name in ("content", "refusal", "tool_calls", *_ALL_REASONING_FIELDS))
+
+
+@invariant(
+    "openai.finish.last",
+    impact="strict",
+    hint="Send nothing for a choice after its finish chunk: put the usage in a choices:[] chunk rather than on a trailing chunk with an empty delta.",
+    protocol=OPENAI_CHAT,
+    level="proxy",
+    evidence=[
+        "https://github.com/openai/openai-openapi/blob/master/openapi.yaml — the finish chunk is a choice's last; with include_usage the usage follows in a chunk whose choices is empty",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the accumulator keeps a choice's finish_reason through a later chunk with an empty delta and a null finish_reason",
+    ],
+)
+def finish_last(ctx: Context) -> Iterator[Violation]:
+    """No chunk carries a delta for a choice after that choice's finish chunk, not even an empty one."""
+    finished: set[Any] = set()
+    for chunk, index, choice, delta in ctx.view.deltas:
+        if index in finished:
+            yield Violation(
+                "a chunk for the choice after its finish chunk",
+                "the finish chunk last for its choice",
+                {"finish_reason": choice.get("finish_reason"), "delta": delta},
+                chunk.event,
+                f"choices[{index}]",
+            )
+            return
+        if choice.get("finish_reason") is not None:
+            finished.add(index)
 
 
 @invariant(
