@@ -285,3 +285,58 @@ async def test_an_upstream_nobody_answers_is_a_502_in_the_client_protocol(passth
     error = json.loads(b"".join(chunks))
     assert error["type"] == "error" and error["error"]["type"] == "api_error"
     assert "ConnectError" in error["error"]["message"]
+
+
+# ------------------------------------------------------------------ the null implementation's gate
+
+
+def test_the_null_implementation_passes_the_default_gate_and_only_inherits_under_strict(
+    pytester: pytest.Pytester,
+) -> None:
+    """A transparent pipe is green under the default gate; under --strict it fails, and every verdict
+    that fails is inherited from the upstream: it introduces nothing."""
+    import shutil
+
+    from conformance.corpus import default_corpus
+
+    corpus = pytester.path / "corpus"
+    for capture_id in (
+        "openai-chat/openrouter/deepseek-r1-reasoning",
+        "openai-chat/openai/cut-off",
+        "openai-chat/openai/text-lf",
+    ):
+        for suffix in (".yaml", ".sse"):
+            (corpus / capture_id).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(default_corpus() / f"{capture_id}{suffix}", corpus / f"{capture_id}{suffix}")
+    shutil.copy(default_corpus() / "features.txt", corpus / "features.txt")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    args = [
+        "-p",
+        "no:cacheprovider",
+        "--target=passthrough",
+        f"--corpus={corpus}",
+        "--report-dir",
+        str(pytester.path / "out"),
+    ]
+
+    assert pytester.runpytest(*args).ret == 0
+    report = json.loads((pytester.path / "out" / "passthrough" / "report.json").read_text())
+    assert report["summary"]["gate"] == "PASS" and report["summary"]["inherited"] > 0
+    assert report["summary"]["fail"] == report["summary"]["non-strict"] == report["summary"]["errored"] == 0
+
+    assert pytester.runpytest(*args, "--strict").ret == 1
+    report = json.loads((pytester.path / "out" / "passthrough" / "report.json").read_text())
+    failing = [
+        verdict["outcome"]
+        for item in report["items"]
+        for verdict in item.get("verdicts", {}).values()
+        if isinstance(verdict, dict)
+    ]
+    assert failing and set(failing) == {"inherited"}
+    assert report["summary"]["gate"] == "FAIL"
+    # The capture items it forwarded are marked as exactly what the upstream sent.
+    assert all(
+        item.get("upstream_identical")
+        for item in report["items"]
+        if not item["id"].startswith("transport::") and item["outcome"] != "skipped"
+    )
