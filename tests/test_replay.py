@@ -290,7 +290,7 @@ async def test_a_reset_waits_reset_pause_after_the_bytes_have_left(
     longer = server.register(BODY, schedule="event", reset_at_end=True, reset_pause=0.6)
     received, gap = await _reset_gap(client, default.url)
     assert received == split(BODY, "event")
-    assert gap >= RESET_PAUSE - 0.05
+    assert gap >= RESET_PAUSE * 0.8  # a sleep never ends early; the margin is the clocks' granularity
     received, gap = await _reset_gap(client, longer.url)
     assert received == split(BODY, "event")
     assert gap >= 0.55
@@ -303,7 +303,7 @@ async def test_reset_pause_zero_resets_the_moment_the_bytes_have_left(
     slot = server.register(BODY, schedule="event", reset_at_end=True, reset_pause=0)
     received, gap = await _reset_gap(client, slot.url)
     assert received == split(BODY, "event")  # httpx hands over what it read before the reset
-    assert gap < RESET_PAUSE - 0.05
+    assert gap < 0.3  # far below the 0.6 s pause above: no pause of its own (a bound loose enough for a loaded machine)
     assert slot.disconnects == 0
 
 
