@@ -716,9 +716,8 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
 )
 def finish_once(ctx: Context) -> Iterator[Violation]:
     """Each choice has at most one non-null `finish_reason`, and no content for that choice (text, refusal, reasoning or a tool call) follows it."""
-    finished: set[Any] = set()
-    for chunk, index, choice, delta in ctx.view.deltas:
-        if index in finished and (choice.get("finish_reason") is not None or _carries_content(delta)):
+    for chunk, index, choice, delta in _after_finish(ctx.view):
+        if choice.get("finish_reason") is not None or _carries_content(delta):
             yield Violation(
                 "a second finish, or content, after the choice's finish chunk",
                 "nothing but empty deltas after the finish chunk",
@@ -727,8 +726,16 @@ def finish_once(ctx: Context) -> Iterator[Violation]:
                 f"choices[{index}]",
             )
             return
-        if choice.get("finish_reason") is not None:
-            finished.add(index)
+
+
+def _after_finish(v: View) -> Iterator[Delta]:
+    """Every delta of a choice that comes after that choice's finish chunk, in stream order."""
+    finished: set[Any] = set()
+    for delta in v.deltas:
+        if delta[1] in finished:
+            yield delta
+        elif delta[2].get("finish_reason") is not None:
+            finished.add(delta[1])
 
 
 def _carries_content(delta: dict[str, Any]) -> bool:
@@ -748,19 +755,15 @@ def _carries_content(delta: dict[str, Any]) -> bool:
 )
 def finish_last(ctx: Context) -> Iterator[Violation]:
     """No chunk carries a delta for a choice after that choice's finish chunk, not even an empty one."""
-    finished: set[Any] = set()
-    for chunk, index, choice, delta in ctx.view.deltas:
-        if index in finished:
-            yield Violation(
-                "a chunk for the choice after its finish chunk",
-                "the finish chunk last for its choice",
-                {"finish_reason": choice.get("finish_reason"), "delta": delta},
-                chunk.event,
-                f"choices[{index}]",
-            )
-            return
-        if choice.get("finish_reason") is not None:
-            finished.add(index)
+    for chunk, index, choice, delta in _after_finish(ctx.view):
+        yield Violation(
+            "a chunk for the choice after its finish chunk",
+            "the finish chunk last for its choice",
+            {"finish_reason": choice.get("finish_reason"), "delta": delta},
+            chunk.event,
+            f"choices[{index}]",
+        )
+        return
 
 
 @invariant(

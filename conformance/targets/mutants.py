@@ -282,38 +282,29 @@ class _AdapterFinishesOnError(_AdapterFinishesCutOff):
         return self.on_cut_off()
 
 
+# The message_start an error-as-clean-finish mutant invents when the upstream never sent one.
+_EMPTY_START = {
+    "type": "message_start",
+    "message": {
+        "id": "msg_0",
+        "type": "message",
+        "role": "assistant",
+        "model": "",
+        "content": [],
+        "stop_reason": None,
+        "usage": {},
+    },
+}
+
+
 class _ToOpenAIFinishesOnError(_ToOpenAIFinishesCutOff):
     def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
-        start = {
-            "type": "message_start",
-            "message": {
-                "id": "msg_0",
-                "type": "message",
-                "role": "assistant",
-                "model": "",
-                "content": [],
-                "stop_reason": None,
-                "usage": {},
-            },
-        }
-        return self.on_event(_synthetic(json.dumps(start))) + self.on_cut_off()
+        return self.on_event(_synthetic(json.dumps(_EMPTY_START))) + self.on_cut_off()
 
 
 class _PassthroughFinishesOnError(_PassthroughFinishesCutOff):
     def on_failure(self, failure: UpstreamFailure) -> list[bytes]:
-        start = {
-            "type": "message_start",
-            "message": {
-                "id": "msg_0",
-                "type": "message",
-                "role": "assistant",
-                "model": "",
-                "content": [],
-                "stop_reason": None,
-                "usage": {},
-            },
-        }
-        return self.forward("message_start", start, _synthetic(json.dumps(start))) + self.on_cut_off()
+        return self.forward("message_start", _EMPTY_START, _synthetic(json.dumps(_EMPTY_START))) + self.on_cut_off()
 
 
 # An upstream event whose data is not JSON skipped, and the stream goes on to a clean finish: what
