@@ -20,7 +20,7 @@ import time
 
 from _common import CORPUS, machine, table
 
-from conformance.attribution import grade, upstream_fails
+from conformance.attribution import grade, upstream_violations
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import load_corpus
@@ -52,7 +52,7 @@ def _ending(capture: object) -> str:
 
 
 def _upstream(capture: object, request: dict) -> object:
-    return upstream_fails(lambda: context(capture, request, _ending(capture)))
+    return upstream_violations(lambda: context(capture, request, _ending(capture)))
 
 
 def one_pass(chosen: list[tuple[object, dict]], mode: str) -> tuple[float, int, int]:

@@ -2,13 +2,16 @@
 
 A failing verdict becomes one of three classes, as Autobahn grades OK / NON-STRICT / FAILED:
 - `inherited`: on a route whose client protocol is the upstream's, the upstream's own stream already
-  breaks the requirement, and the target passed that on. The same checks judge what a client
-  calling the upstream directly would have received: the capture's bytes, ending as the upstream's
-  ended (a reset is an aborted response), under the same client request. The verdict names the
+  breaks the requirement in the same way, and the target passed that on. The same checks judge what
+  a client calling the upstream directly would have received: the capture's bytes, ending as the
+  upstream's ended (a reset is an aborted response), under the same client request. Every violation
+  the output has must be one the upstream has (the same message and the same actual value; where in
+  the stream it sits may move): a target that breaks an invariant its upstream breaks, but in a way
+  of its own (other text lost, a third finish chunk), introduced that. The verdict names the
   provider quirk behind it, from the capture's features.
 - `non-strict`: the target introduced it, but it is a strict deviation: the invariant's impact is
   `strict`, or the only input that triggers it is framing that is legal but no real provider is
-  documented to send (a capture's `strict` field says why).
+  documented to send (a capture's `unseen_framing` says why).
 - `fail`: the target introduced it, and it breaks a client.
 
 On a translating route the output is the target's own work, so nothing there is inherited.
@@ -16,25 +19,29 @@ On a translating route the output is the target's own work, so nothing there is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 
 from conformance.checks import check
-from conformance.invariants import Invariant, Verdict, registry
+from conformance.invariants import Invariant, Verdict, Violation, registry
 from conformance.stream import Context
 
-__all__ = ["grade", "upstream_fails"]
+__all__ = ["Upstream", "grade", "upstream_violations"]
+
+Upstream = Callable[[Invariant], tuple[Violation, ...]]
+"""What the upstream's own stream breaks of an invariant: its violations, none when it meets it."""
 
 
 def grade(
     verdicts: list[Verdict],
     *,
-    upstream: Callable[[Invariant], bool] | None,
+    upstream: Upstream | None,
     quirks: Sequence[str] = (),
     unseen_framing: str = "",
 ) -> list[Verdict]:
-    """Grade each `fail` verdict. `upstream(inv)` says whether a client calling the upstream directly
-    would have got a stream that fails `inv` too (None on a translating route); `quirks` are the
-    capture's features, `unseen_framing` why its framing, though legal, is never seen in practice."""
+    """Grade each `fail` verdict. `upstream(inv)` gives the violations a client calling the upstream
+    directly would have seen (None on a translating route); `quirks` are the capture's features,
+    `unseen_framing` why its framing, though legal, is never seen in practice."""
     known = registry()
     graded = []
     for verdict in verdicts:
@@ -42,7 +49,7 @@ def grade(
             graded.append(verdict)
             continue
         inv = known[verdict.invariant]
-        if upstream is not None and upstream(inv):
+        if upstream is not None and _passed_on(verdict.violations, upstream(inv)):
             graded.append(verdict.graded("inherited", _inherited(inv, verdict, quirks)))
         elif inv.impact == "strict":
             graded.append(verdict.graded("non-strict"))
@@ -51,6 +58,16 @@ def grade(
         else:
             graded.append(verdict)
     return graded
+
+
+def _key(violation: Violation) -> tuple[str, str]:
+    return violation.message, json.dumps(violation.actual, sort_keys=True, default=str)
+
+
+def _passed_on(output: tuple[Violation, ...], upstream: tuple[Violation, ...]) -> bool:
+    """Every violation of the output is one the upstream's stream already has."""
+    had = {_key(violation) for violation in upstream}
+    return bool(had) and all(_key(violation) in had for violation in output)
 
 
 def _inherited(inv: Invariant, verdict: Verdict, features: Sequence[str]) -> str:
@@ -64,16 +81,17 @@ def _inherited(inv: Invariant, verdict: Verdict, features: Sequence[str]) -> str
     return f"inherited from {source}, which already breaks this: {verdict.reason}"
 
 
-def upstream_fails(context: Callable[[], Context]) -> Callable[[Invariant], bool]:
-    """`upstream(inv)` for `grade`, building the upstream's context once, on the first question."""
+def upstream_violations(context: Callable[[], Context]) -> Upstream:
+    """`upstream(inv)` for `grade`, building the upstream's context once, on the first question, and
+    judging each invariant on it once."""
     built: list[Context] = []
-    answers: dict[str, bool] = {}
+    answers: dict[str, tuple[Violation, ...]] = {}
 
-    def fails(inv: Invariant) -> bool:
+    def violations(inv: Invariant) -> tuple[Violation, ...]:
         if inv.id not in answers:
             if not built:
                 built.append(context())
-            answers[inv.id] = any(verdict.outcome == "fail" for verdict in check(built[0], [inv]))
+            answers[inv.id] = tuple(v for verdict in check(built[0], [inv]) for v in verdict.violations)
         return answers[inv.id]
 
-    return fails
+    return violations

@@ -15,15 +15,14 @@ import asyncio
 import concurrent.futures
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from conformance.attribution import grade, upstream_fails
+from conformance.attribution import Upstream, grade, upstream_violations
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture
-from conformance.invariants import Invariant
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer, Slot
 from conformance.results import CaseResult, Output, item_class
@@ -146,7 +145,7 @@ class Runner:
     def __init__(self, timeout: float = 30.0, replay_port: int = 0) -> None:
         """`replay_port` fixes the replay server's port (0: any free one), for a proxy configured by hand."""
         self.timeout = timeout
-        self._upstreams: dict[tuple[str, Route], Callable[[Invariant], bool]] = {}
+        self._upstreams: dict[tuple[str, Route], Upstream] = {}
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="conformance-loop", daemon=True)
         self._thread.start()
@@ -266,14 +265,14 @@ class Runner:
             upstream_identical=(body, output.status, output.ending) == (capture.body, capture.status, _ending(capture)),
         )
 
-    def _upstream(self, case: Case, request: dict[str, Any], usage_requested: bool) -> Callable[[Invariant], bool]:
-        """Whether the capture's own stream, as a client calling the upstream directly would get it,
-        fails an invariant; asked once per capture, route and invariant, whatever the schedule
+    def _upstream(self, case: Case, request: dict[str, Any], usage_requested: bool) -> Upstream:
+        """What the capture's own stream, as a client calling the upstream directly would get it,
+        breaks of an invariant; asked once per capture, route and invariant, whatever the schedule
         (parsing does not depend on how the bytes were cut)."""
         key = (case.capture.id, case.route)
         if key not in self._upstreams:
             capture = case.capture
-            self._upstreams[key] = upstream_fails(
+            self._upstreams[key] = upstream_violations(
                 lambda: build_context(
                     capture.body,
                     case.route[1],

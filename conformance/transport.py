@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from conformance.attribution import grade, upstream_fails
+from conformance.attribution import grade, upstream_violations
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture, load_corpus
@@ -457,7 +457,7 @@ async def _fault(runner: Runner, target: Target, route: Route, name: str) -> Cas
     status = int(kwargs.get("status", 200))
     verdicts = grade(
         check(ctx, [registry()[invariant] for invariant in _FAULT_CHECKS]),
-        upstream=upstream_fails(lambda: build_context(body, route[1], status=status, ending=ending, **options))
+        upstream=upstream_violations(lambda: build_context(body, route[1], status=status, ending=ending, **options))
         if direct
         else None,
         quirks=(name,),
