@@ -46,13 +46,8 @@ def context(capture: object, request: dict, ending: str = "complete") -> object:
     )
 
 
-def _ending(capture: object) -> str:
-    negative = capture.negative  # type: ignore[attr-defined]
-    return "aborted" if negative and negative.get("kind") == "cut-off" else "complete"
-
-
 def _upstream(capture: object, request: dict) -> object:
-    return upstream_violations(lambda: context(capture, request, _ending(capture)))
+    return upstream_violations(lambda: context(capture, request, capture.ending))
 
 
 def one_pass(chosen: list[tuple[object, dict]], mode: str) -> tuple[float, int, int]:
@@ -63,11 +58,11 @@ def one_pass(chosen: list[tuple[object, dict]], mode: str) -> tuple[float, int, 
     if mode == "warm":
         for capture, request in chosen:
             primed[id(capture)] = upstream = _upstream(capture, request)
-            grade(check(context(capture, request, _ending(capture))), upstream=upstream)
+            grade(check(context(capture, request, capture.ending)), upstream=upstream)
     failing = inherited = 0
     started = time.process_time()
     for capture, request in chosen:
-        verdicts = check(context(capture, request, _ending(capture)))
+        verdicts = check(context(capture, request, capture.ending))
         if mode != "alone":
             upstream = primed[id(capture)] if mode == "warm" else _upstream(capture, request)
             verdicts = grade(verdicts, upstream=upstream, quirks=capture.features)  # type: ignore[attr-defined]

@@ -77,6 +77,13 @@ class Capture:
         return tuple(self.meta["features"])
 
     @property
+    def ending(self) -> str:
+        """How the upstream's response ends: a cut-off capture is reset mid-body (an abort, to its
+        client); every other one, broken or not, ends complete."""
+        negative = self.negative
+        return "aborted" if negative is not None and negative["kind"] == "cut-off" else "complete"
+
+    @property
     def unseen_framing(self) -> str:
         """Why this capture's framing, though legal, is not what any provider is documented to send
         (e.g. CR-only line ends); "" for every other capture. A failure only it triggers is strict."""

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 __all__ = [
+    "FAILING_GRADES",
     "GRADES",
     "Grade",
     "Impact",
@@ -51,8 +52,9 @@ IMPACTS: tuple[Impact, ...] = ("breaks", "strict")
 _LEVELS: tuple[Level, ...] = ("provider", "proxy")
 GRADES: tuple[Grade, ...] = ("fail", "non-strict", "inherited", "pass", "skipped")
 """Every verdict class, worst first."""
-FAILING: frozenset[str] = frozenset({"fail", "non-strict", "inherited"})
-"""The classes of a verdict whose requirement the output breaks, whoever caused it."""
+FAILING_GRADES: tuple[Grade, ...] = GRADES[:3]
+"""The classes of a verdict whose requirement the output breaks, whoever caused it, worst first."""
+FAILING: frozenset[str] = frozenset(FAILING_GRADES)
 
 
 @dataclass(frozen=True, slots=True)

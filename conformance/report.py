@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from conformance import schemas
-from conformance.invariants import GRADES, registry
+from conformance.invariants import FAILING_GRADES, registry
 from conformance.results import CLASSES, CaseResult
 from conformance.routes import route_id
 from conformance.snapshots import normalized
@@ -34,7 +34,6 @@ from conformance.snapshots import normalized
 __all__ = ["FORMAT", "build", "corpus_revision", "markdown", "raw_data", "record", "slug", "verdict_line", "write"]
 
 FORMAT = "conformance-report/2"
-_FAILING = GRADES[:3]  # fail, non-strict, inherited
 _BODY_LIMIT = 2000
 _SECTIONS = (
     (
@@ -132,7 +131,7 @@ def build(header: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
             "total": len(rows),
         },
         "invariants": {
-            name: {**known[name].to_json(), **{grade: graded[(name, grade)] for grade in _FAILING}}
+            name: {**known[name].to_json(), **{grade: graded[(name, grade)] for grade in FAILING_GRADES}}
             for name in used
             if name in known
         },
@@ -295,7 +294,7 @@ def markdown(report: dict[str, Any], unexplained: int = 0) -> str:
     lines += _errored(report)
     for grade, title, meaning in _SECTIONS:
         lines += _section(report, grade, title, meaning)
-    caught = {name: row for name, row in report["invariants"].items() if any(row[grade] for grade in _FAILING)}
+    caught = {name: row for name, row in report["invariants"].items() if any(row[grade] for grade in FAILING_GRADES)}
     if caught:
         lines += [
             "## Invariants that caught something",

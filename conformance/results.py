@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
-from conformance.invariants import GRADES, Verdict
+from conformance.invariants import FAILING_GRADES, Verdict
 from conformance.neutral import Message
 from conformance.routes import Route
 
@@ -32,7 +32,7 @@ def gated(strict: bool) -> frozenset[str]:
 def item_class(verdicts: list[Verdict]) -> str:
     """The worst class among an item's verdicts; `pass` when every one passed or was skipped."""
     present = {verdict.outcome for verdict in verdicts}
-    return next((grade for grade in GRADES[:3] if grade in present), "pass")
+    return next((grade for grade in FAILING_GRADES if grade in present), "pass")
 
 
 class CaseLike(Protocol):

@@ -35,15 +35,6 @@ __all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "collect", "ro
 
 T = TypeVar("T")
 
-# How a negative capture's fault is replayed: a cut-off drops the connection mid-body.
-_RESET_AT_END = {"cut-off"}
-
-
-def _ending(capture: Capture) -> str:
-    """How the capture's upstream response ends: a cut-off one is reset mid-body, an abort."""
-    negative = capture.negative
-    return "aborted" if negative is not None and negative["kind"] in _RESET_AT_END else "complete"
-
 
 _LOOP_GRACE = 5.0
 
@@ -191,7 +182,7 @@ class Runner:
             schedule=case.schedule,
             status=capture.status,
             headers=capture.headers,
-            reset_at_end=_ending(capture) == "aborted",
+            reset_at_end=capture.ending == "aborted",
             protocol=capture.protocol,
         )
         request = client_request(capture.request, case.route[0], case.route[1])
@@ -262,7 +253,7 @@ class Runner:
             seconds=streamed.seconds,
             upstream_requests=len(pending.slot.requests),
             ending=output.ending,
-            upstream_identical=(body, output.status, output.ending) == (capture.body, capture.status, _ending(capture)),
+            upstream_identical=(body, output.status, output.ending) == (capture.body, capture.status, capture.ending),
         )
 
     def _upstream(self, case: Case, request: dict[str, Any], usage_requested: bool) -> Upstream:
@@ -281,7 +272,7 @@ class Runner:
                     expect=capture.expect,
                     negative=capture.negative,
                     usage_requested=usage_requested,
-                    ending=_ending(capture),
+                    ending=capture.ending,
                 )
             )
         return self._upstreams[key]
