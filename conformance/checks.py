@@ -39,6 +39,7 @@ def build_context(
     usage_requested: bool = True,
     status: int = 200,
     ending: str = "complete",
+    expect_protocol: str | None = None,
 ) -> Context:
     """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
     if status >= 300:
@@ -56,6 +57,7 @@ def build_context(
         usage_requested=usage_requested,
         status=status,
         ending=ending,
+        expect_protocol=expect_protocol,
     )
 
 
@@ -71,6 +73,7 @@ def parsed_context(
     usage_requested: bool = True,
     status: int = 200,
     ending: str = "complete",
+    expect_protocol: str | None = None,
 ) -> Context:
     """The context of `raw` already parsed into SSE `events`: payloads decoded, viewed and assembled."""
     module = _module(protocol)
@@ -91,6 +94,7 @@ def parsed_context(
         usage_requested=usage_requested,
         status=status,
         ending=ending,
+        expect_protocol=expect_protocol,
     )
 
 

@@ -24,11 +24,19 @@ VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic"}
 # A negative capture's stream is broken on purpose: only what arrived before the fault is compared.
 _NEGATIVE_COMPARED = (
     "semantic.text",
+    "semantic.refusal",
     "semantic.reasoning",
     "semantic.tool-calls",
     "semantic.tool-call-ids",
     "semantic.signatures",
+    "semantic.choices",
+    "semantic.server-tools",
+    "semantic.citations",
+    "semantic.error",
 )
+# The semantic.* checks compare the fields a capture lists; a capture must list each of these that
+# its stream has, or the checks that read them would pass vacuously.
+_COMPLETE = ("native_finish", "choices", "server_tools", "citations", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +52,13 @@ class Finding:
 
 def lint_capture(capture: Capture) -> list[Finding]:
     ctx = build_context(
-        capture.body, capture.protocol, request=capture.request, expect=capture.expect, negative=capture.negative
+        capture.body,
+        capture.protocol,
+        request=capture.request,
+        expect=capture.expect,
+        negative=capture.negative,
+        status=capture.status,
+        ending=capture.ending,
     )
     chosen = select(capture.protocol)
     if capture.negative is not None:
@@ -72,15 +86,16 @@ def lint_capture(capture: Capture) -> list[Finding]:
                 f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}",
             )
         )
-    if capture.negative is None and capture.expect.get("usage") != ctx.message.usage:
-        # semantic.usage compares the counts a capture lists; a capture must list every one its stream reports.
-        findings.append(
-            Finding(
-                capture.id,
-                str(capture.path),
-                "expect.usage",
-                f"expect disagrees with the raw stream: expect.usage is {capture.expect.get('usage')!r}, the stream "
-                f"reports {ctx.message.usage!r}",
+    derived = ctx.message.expect(broken=capture.negative is not None)
+    for name in ("usage", *_COMPLETE) if capture.negative is None else _COMPLETE:
+        if capture.expect.get(name) != derived.get(name):
+            findings.append(
+                Finding(
+                    capture.id,
+                    str(capture.path),
+                    f"expect.{name}",
+                    f"expect disagrees with the raw stream: expect.{name} is {capture.expect.get(name)!r}, the "
+                    f"stream gives {derived.get(name)!r}",
+                )
             )
-        )
     return findings

@@ -42,6 +42,10 @@ class Message:
     tool_calls: list[ToolCall] = field(default_factory=list)
     signatures: list[str] = field(default_factory=list)
     finish: str | None = None
+    native_finish: str | None = None
+    """The finish exactly as the stream said it (OpenAI finish_reason, Anthropic stop_reason) when
+    it says more than the protocol's usual value for `finish` (stop_sequence rather than end_turn,
+    function_call rather than tool_calls); None otherwise."""
     usage: dict[str, Any] | None = None
     """The neutral counts (`openai_usage`, `anthropic_usage`): `input_tokens` (all input, cached
     included), `output_tokens`, and `cached_input_tokens` and `reasoning_tokens` when reported."""
@@ -49,6 +53,12 @@ class Message:
     """The error the stream reported in its own protocol, if any."""
     done: bool = False
     """Whether the stream ended with its protocol's clean terminator ([DONE] or message_stop)."""
+    choices: dict[int, Message] = field(default_factory=dict)
+    """The choices after the first of an n > 1 stream, by index (OpenAI only)."""
+    server_tools: list[dict[str, Any]] = field(default_factory=list)
+    """Blocks of tools the server ran (Anthropic only), as `expect.server_tools` lists them."""
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    """Citations in order (Anthropic only)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,10 +68,56 @@ class Message:
             "tool_calls": [call.to_json() for call in self.tool_calls],
             "signatures": list(self.signatures),
             "finish": self.finish,
+            "native_finish": self.native_finish,
             "usage": self.usage,
             "error": self.error,
             "done": self.done,
+            "choices": {str(index): choice.to_json() for index, choice in self.choices.items()},
+            "server_tools": list(self.server_tools),
+            "citations": list(self.citations),
         }
+
+    def expect(self, *, broken: bool = False) -> dict[str, Any]:
+        """What a capture whose raw stream assembles to this message lists in `expect`
+        (corpus/README.md). `broken`: the stream itself is broken, so an unfinished tool call is
+        given by the argument text that arrived."""
+        expect: dict[str, Any] = {
+            "text": self.text,
+            "reasoning": self.reasoning,
+            "refusal": self.refusal,
+            "tool_calls": [_expected_call(call, broken) for call in self.tool_calls],
+            "signatures": list(self.signatures),
+            "finish": self.finish,
+        }
+        if self.native_finish is not None:
+            expect["native_finish"] = self.native_finish
+        if self.usage is not None:
+            expect["usage"] = dict(self.usage)
+        if self.choices:
+            expect["choices"] = [
+                {"index": index, **_choice_expect(choice.expect(broken=broken))}
+                for index, choice in sorted(self.choices.items())
+            ]
+        if self.server_tools:
+            expect["server_tools"] = list(self.server_tools)
+        if self.citations:
+            expect["citations"] = list(self.citations)
+        error = {key: self.error[key] for key in ("type", "code", "message") if key in (self.error or {})}
+        if error:
+            expect["error"] = error
+        return expect
+
+
+def _expected_call(call: ToolCall, broken: bool) -> dict[str, Any]:
+    if broken and not call.arguments_valid:
+        return {"id": call.id, "name": call.name, "arguments_prefix": call.raw_arguments}
+    return call.to_json()
+
+
+def _choice_expect(expect: dict[str, Any]) -> dict[str, Any]:
+    kept = {"text": expect["text"], "finish": expect["finish"]}
+    kept.update((key, expect[key]) for key in ("refusal", "reasoning", "tool_calls") if expect[key])
+    return kept
 
 
 def _no_constant(name: str) -> Any:
@@ -151,6 +207,9 @@ def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
     cached = _details(usage, "prompt_tokens_details").get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
     if cached is not None:
         neutral["cached_input_tokens"] = cached
+    written = _details(usage, "prompt_tokens_details").get("cache_write_tokens")
+    if written is not None:
+        neutral["cache_creation_input_tokens"] = written
     reasoning = _details(usage, "completion_tokens_details").get("reasoning_tokens")
     if reasoning is not None:
         neutral["reasoning_tokens"] = reasoning
@@ -166,4 +225,6 @@ def anthropic_usage(counts: dict[str, Any]) -> dict[str, Any]:
     neutral: dict[str, Any] = {"input_tokens": total, "output_tokens": counts.get("output_tokens")}
     if counts.get("cache_read_input_tokens") is not None:
         neutral["cached_input_tokens"] = counts["cache_read_input_tokens"]
+    if counts.get("cache_creation_input_tokens") is not None:
+        neutral["cache_creation_input_tokens"] = counts["cache_creation_input_tokens"]
     return neutral

@@ -235,6 +235,7 @@ class Runner:
             negative=capture.negative,
             usage_requested=usage_requested,
             ending=output.ending,
+            expect_protocol=capture.protocol,
         )
         verdicts = grade(
             check(ctx),

@@ -52,10 +52,29 @@ def _compare_text(name: str, expected: str, actual: str) -> Iterator[Violation]:
     ],
 )
 def text_preserved(ctx: Context) -> Iterator[Violation]:
-    """The output's text, with any refusal text, equals the capture's, character for character."""
+    """The output's text equals the capture's, character for character; a client with no refusal field (Anthropic) gets any refusal text as text."""
     expect = ctx.expect or {}
+    if ctx.protocol == OPENAI_CHAT:
+        yield from _compare_text("text", str(expect.get("text", "")), ctx.message.text)
+        return
     expected = str(expect.get("text", "")) + str(expect.get("refusal", ""))
     yield from _compare_text("text", expected, ctx.message.text + ctx.message.refusal)
+
+
+@invariant(
+    "semantic.refusal",
+    impact="breaks",
+    hint="Forward delta.refusal as delta.refusal: a refusal moved into content reads as an answer, and an answer moved into refusal as a refusal.",
+    protocol=OPENAI_CHAT,
+    applies=_compared,
+    evidence=[
+        "https://github.com/openai/openai-openapi — the chunk delta carries the model's refusal in its own refusal field, apart from content",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the client accumulates refusal apart from content and emits refusal.delta and refusal.done events for it",
+    ],
+)
+def refusal_preserved(ctx: Context) -> Iterator[Violation]:
+    """An OpenAI client receives the capture's refusal text in `delta.refusal`, apart from the text."""
+    yield from _compare_text("refusal", str((ctx.expect or {}).get("refusal", "")), ctx.message.refusal)
 
 
 @invariant(
@@ -88,15 +107,29 @@ def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
     ],
 )
 def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
-    """The output makes the capture's tool calls in order, with the same names and the same parsed arguments."""
-    expected = [(call["name"], call["arguments"]) for call in (ctx.expect or {}).get("tool_calls", [])]
-    actual = [(call.name, call.arguments) for call in ctx.message.tool_calls]
+    """The output makes the capture's tool calls in order, with the same names and the same parsed arguments; a call the upstream broke off keeps the argument text that arrived, unaltered, or is left out."""
+    expected = _calls((ctx.expect or {}).get("tool_calls", []))
+    actual = [
+        _call(call, "arguments_prefix" in expected[-1] and position == len(expected) - 1 if expected else False)
+        for position, call in enumerate(ctx.message.tool_calls)
+    ]
+    if expected and "arguments_prefix" in expected[-1] and len(actual) == len(expected) - 1:
+        expected = expected[:-1]  # holding back an unfinished call loses nothing a client can use
     if expected != actual:
-        yield Violation(
-            "tool calls differ",
-            [{"name": n, "arguments": a} for n, a in expected],
-            [{"name": n, "arguments": a} for n, a in actual],
-        )
+        yield Violation("tool calls differ", expected, actual)
+
+
+def _calls(expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"name": call["name"], **{key: call[key] for key in ("arguments", "arguments_prefix") if key in call}}
+        for call in expected
+    ]
+
+
+def _call(call: Any, unfinished: bool) -> dict[str, Any]:
+    if unfinished:
+        return {"name": call.name, "arguments_prefix": call.raw_arguments}
+    return {"name": call.name, "arguments": call.arguments}
 
 
 @invariant(
@@ -140,11 +173,12 @@ def finish_preserved(ctx: Context) -> Iterator[Violation]:
 _USAGE_MEANING = {
     "input_tokens": "total input: OpenAI prompt_tokens, Anthropic input_tokens + cache_read_input_tokens + cache_creation_input_tokens",
     "cached_input_tokens": "input served from the cache: OpenAI prompt_tokens_details.cached_tokens, Anthropic cache_read_input_tokens",
+    "cache_creation_input_tokens": "input written to the cache: OpenAI prompt_tokens_details.cache_write_tokens, Anthropic cache_creation_input_tokens",
     "output_tokens": "OpenAI completion_tokens, Anthropic output_tokens",
     "reasoning_tokens": "OpenAI completion_tokens_details.reasoning_tokens",
 }
 # A stream that omits these reports none: no cache hit, no reasoning.
-_ABSENT_MEANS_ZERO = frozenset({"cached_input_tokens", "reasoning_tokens"})
+_ABSENT_MEANS_ZERO = frozenset({"cached_input_tokens", "cache_creation_input_tokens", "reasoning_tokens"})
 _OPENAI_ONLY_USAGE = frozenset({"reasoning_tokens"})
 
 
@@ -155,7 +189,7 @@ def _usage_compared(ctx: Context) -> bool:
 @invariant(
     "semantic.usage",
     impact="breaks",
-    hint="Report every count the upstream gives (total input with cached input included, cached input, output and reasoning tokens) in the client's fields, never zeroing it or letting a later partial report overwrite it.",
+    hint="Report every count the upstream gives (total input with cached input included, cached input, input written to the cache, output and reasoning tokens) in the client's fields, never zeroing it or letting a later partial report overwrite it.",
     applies=_usage_compared,
     evidence=[
         "https://github.com/openai/openai-openapi — the usage chunk covers the whole request, prompt_tokens including the cached tokens it details",
@@ -165,7 +199,7 @@ def _usage_compared(ctx: Context) -> bool:
     ],
 )
 def usage_preserved(ctx: Context) -> Iterator[Violation]:
-    """When the client asked for usage, the output reports each count the capture reports: total input (cached input included), cached input, output, and reasoning tokens where the client's protocol has a field for them."""
+    """When the client asked for usage, the output reports each count the capture reports: total input (cached input included), cached input, input written to the cache, output, and reasoning tokens where the client's protocol has a field for them."""
     expected: dict[str, Any] = dict((ctx.expect or {})["usage"])
     actual = ctx.message.usage
     if actual is None:
@@ -263,3 +297,134 @@ def error_surfaced(ctx: Context) -> Iterator[Violation]:
             "no finish and no terminator",
             {"finish": message.finish, "terminated": message.done},
         )
+
+
+@invariant(
+    "semantic.native-finish",
+    impact="breaks",
+    hint="Forward the upstream's finish value itself when the client speaks the upstream's protocol: keep stop_sequence (and its stop_sequence), model_context_window_exceeded or function_call rather than their nearest common name, and never invent one.",
+    applies=lambda ctx: _positive(ctx) and ctx.same_protocol,
+    evidence=[
+        "https://docs.claude.com/en/api/handling-stop-reasons — stop_sequence, max_tokens, model_context_window_exceeded, refusal and pause_turn each tell the client something end_turn does not",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/stop_reason.py — stop_reason is one of end_turn, max_tokens, stop_sequence, tool_use, pause_turn, refusal and model_context_window_exceeded",
+        "https://github.com/openai/openai-openapi — finish_reason function_call answers the deprecated function_call, apart from tool_calls",
+    ],
+)
+def native_finish_preserved(ctx: Context) -> Iterator[Violation]:
+    """A client of the upstream's own protocol receives the finish value the upstream sent, where it says more than the protocol's usual name for that finish."""
+    expected = (ctx.expect or {}).get("native_finish")
+    if ctx.message.native_finish != expected:
+        yield Violation("the provider's finish value was not kept", expected, ctx.message.native_finish)
+
+
+def _choices_compared(ctx: Context) -> bool:
+    return _compared(ctx) and bool((ctx.expect or {}).get("choices"))
+
+
+@invariant(
+    "semantic.choices",
+    impact="breaks",
+    hint="Forward every choice of an n > 1 stream under its own index, each with its content, tool calls and finish, never merging choices or dropping all but the first.",
+    protocol=OPENAI_CHAT,
+    applies=_choices_compared,
+    evidence=[
+        "https://github.com/openai/openai-openapi — n asks for that many choices, and each chunk's choice carries the index it belongs to",
+        "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the client keeps one snapshot per choice index",
+    ],
+)
+def choices_preserved(ctx: Context) -> Iterator[Violation]:
+    """An OpenAI client receives every choice after the first with the capture's text, refusal, reasoning, tool calls and finish."""
+    for expected in (ctx.expect or {})["choices"]:
+        index = expected["index"]
+        actual = ctx.message.choices.get(index)
+        if actual is None:
+            yield Violation(f"choice {index} was lost", expected, None, path=f"choices[{index}]")
+            continue
+        got = {
+            "text": actual.text,
+            "refusal": actual.refusal,
+            "reasoning": actual.reasoning,
+            "tool_calls": [{"name": call.name, "arguments": call.arguments} for call in actual.tool_calls],
+            "finish": actual.finish,
+        }
+        for key, value in expected.items():
+            if key == "index" or (key == "finish" and ctx.negative is not None):
+                continue
+            want = (
+                [{"name": c["name"], "arguments": c.get("arguments")} for c in value] if key == "tool_calls" else value
+            )
+            if got[key] != want:
+                yield Violation(f"choice {index}'s {key} differs", want, got[key], path=f"choices[{index}].{key}")
+        for key in ("refusal", "reasoning", "tool_calls"):
+            if key not in expected and got[key]:
+                yield Violation(f"choice {index} gained {key}", None, got[key], path=f"choices[{index}].{key}")
+
+
+@invariant(
+    "semantic.server-tools",
+    impact="breaks",
+    hint="Forward the blocks of tools the server ran (server_tool_use with its input, web_search_tool_result and the other results) to an Anthropic client as they came, and never turn them into client tool calls.",
+    protocol=ANTHROPIC_MESSAGES,
+    applies=_compared,
+    evidence=[
+        "https://docs.claude.com/en/docs/agents-and-tools/tool-use/web-search-tool — a web search streams as a server_tool_use block and a web_search_tool_result block the client must keep to continue the conversation",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/raw_content_block_start_event.py — server_tool_use and the *_tool_result blocks are content blocks of their own",
+    ],
+)
+def server_tools_preserved(ctx: Context) -> Iterator[Violation]:
+    """An Anthropic client receives the capture's server-tool blocks in order, each with its type, id, and the name and input of a call."""
+    expected = list((ctx.expect or {}).get("server_tools", []))
+    actual = [
+        {key: block[key] for key in want if key in block}
+        for block, want in zip(ctx.message.server_tools, expected, strict=False)
+    ]
+    actual += ctx.message.server_tools[len(expected) :]
+    if actual != expected:
+        yield Violation("server-tool blocks differ", expected, actual)
+
+
+@invariant(
+    "semantic.citations",
+    impact="breaks",
+    hint="Forward each citations_delta unchanged, in its text block, to an Anthropic client.",
+    protocol=ANTHROPIC_MESSAGES,
+    applies=_compared,
+    evidence=[
+        "https://docs.claude.com/en/docs/build-with-claude/citations — citations stream as citations_delta events inside the text block they support",
+        "https://docs.claude.com/en/docs/agents-and-tools/tool-use/web-search-tool — web search answers cite their sources with web_search_result_location citations",
+    ],
+)
+def citations_preserved(ctx: Context) -> Iterator[Violation]:
+    """An Anthropic client receives the capture's citations, in order, unchanged."""
+    expected = list((ctx.expect or {}).get("citations", []))
+    if ctx.message.citations != expected:
+        yield Violation("citations differ", f"{len(expected)} citation(s)", f"{len(ctx.message.citations)} citation(s)")
+
+
+def _error_compared(ctx: Context) -> bool:
+    return _negative(ctx) and bool((ctx.expect or {}).get("error")) and ctx.message.error is not None
+
+
+@invariant(
+    "semantic.error",
+    impact="breaks",
+    hint="Carry the upstream error's message into the client's error (adding context around it is fine), and its type and code unchanged when the client speaks the upstream's protocol.",
+    applies=_error_compared,
+    evidence=[
+        "https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError with the error frame's message",
+        "https://docs.claude.com/en/api/errors — an Anthropic error names its type (overloaded_error, rate_limit_error, …), which tells a client whether to retry, and a message",
+        "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — anthropic-sdk-python raises on event: error with the error body, type included, as the exception's message",
+        "https://openrouter.ai/docs/api-reference/streaming — a mid-stream error carries the provider's code and message",
+    ],
+)
+def error_preserved(ctx: Context) -> Iterator[Violation]:
+    """The client's error carries the upstream's message, and its type and code when the client speaks the upstream's protocol."""
+    expected = dict((ctx.expect or {})["error"])
+    actual = ctx.message.error or {}
+    if "message" in expected and str(expected["message"]) not in str(actual.get("message", "")):
+        yield Violation(
+            "the error's message was lost", expected["message"], actual.get("message"), path="error.message"
+        )
+    for key in ("type", "code") if ctx.same_protocol else ():
+        if key in expected and actual.get(key) != expected[key]:
+            yield Violation(f"the error's {key} differs", expected[key], actual.get(key), path=f"error.{key}")

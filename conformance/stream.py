@@ -67,6 +67,10 @@ class Context:
     usage_requested: bool = True
     status: int = 200
     """The HTTP status the client got; a body sent with a 4xx or 5xx status is an error response."""
+    expect_protocol: str | None = None
+    """The protocol of the capture `expect` comes from, when it is not this stream's own: what only
+    a client of the upstream's protocol can receive (its finish and error names) is compared only
+    when the two match."""
     ending: str = "complete"
     """How the response ended for the client: `complete`, or `aborted` (the body broke off: its
     chunked encoding never ended, or the connection was reset). To a client an abort is an error."""
@@ -74,6 +78,11 @@ class Context:
     @property
     def failed_upstream(self) -> bool:
         return self.negative is not None
+
+    @property
+    def same_protocol(self) -> bool:
+        """The stream speaks the protocol of the capture it is compared with."""
+        return self.expect_protocol in (None, self.protocol)
 
     @property
     def aborted(self) -> bool:

@@ -144,13 +144,9 @@ def test_provider_quirks_fail_only_proxy_level_invariants() -> None:
 def test_a_broken_stream_fails_the_invariants_it_breaks() -> None:
     verdicts = check(build_context(OA_PARALLEL_ALL_INDEX_0, OA, request=USAGE_REQUEST, expect=OA_PARALLEL_EXPECT))
     failing = {v.invariant for v in verdicts if v.outcome == "fail"}
-    assert failing == {
-        "openai.tool.index-per-id",
-        "openai.tool.header-once",
-        "openai.tool.arguments-json",
-        "semantic.tool-calls",
-        "oracle.openai-python",
-    }
+    # Every call at index 0, each with its own id (Ollama's quirk): read by id, the content is whole,
+    # but a proxy that emits it breaks the index rules and the official client, which merges the calls.
+    assert failing == {"openai.tool.index-per-id", "openai.tool.header-once", "oracle.openai-python"}
 
 
 # ---------------------------------------------------------------- provider-level invariants

@@ -278,6 +278,17 @@ OA_PARALLEL_ALL_INDEX_0 = openai(
     oa_usage(80, 41),
 )
 
+# A proxy that lost the second call's header: both calls' fragments land in one call at index 0.
+OA_PARALLEL_MERGED = openai(
+    oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+    oa_calls(args(0, '{"city":')),
+    oa_calls(args(0, ' "Paris"}')),
+    oa_calls(args(0, '{"tz":')),
+    oa_calls(args(0, ' "Europe/Paris"}')),
+    oa_finish("tool_calls"),
+    oa_usage(80, 41),
+)
+
 # Forced named tool_choice: OpenAI finishes with "stop" although it called the tool (§2.3, 2026-05).
 OA_FORCED = openai(
     oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
@@ -619,6 +630,11 @@ AN_WEB_SEARCH_EXPECT = {
     "tool_calls": [],
     "finish": "stop",
     "usage": {"input_tokens": 8745, "output_tokens": 142},
+    "server_tools": [
+        {"type": "server_tool_use", "id": SRVTOOLU, "name": "web_search", "input": {"query": "Tokyo population 2025"}},
+        {"type": "web_search_tool_result", "id": SRVTOOLU},
+    ],
+    "citations": [CITATION],
 }
 
 # Mid-stream error as recorded (§8, coder/aibridge error.txtar): after content_block_start and a
@@ -692,6 +708,7 @@ class Case:
     usage_requested: bool = True
     status: int = 200
     ending: str = "complete"
+    expect_protocol: str | None = None
     marks: tuple[Any, ...] = field(default=())
 
     @property
@@ -1268,10 +1285,12 @@ DELTA_CASES = [
         OA,
     ),
     P("openai.tool.arguments-json", "parallel", OA_PARALLEL, OA),
+    # Ollama gives every parallel call index 0, each with its own id: read by id, each call is whole.
+    P("openai.tool.arguments-json", "ollama-index-reused", OA_PARALLEL_ALL_INDEX_0, OA),
     F(
         "openai.tool.arguments-json",
         "parallel-merged-at-index-0",
-        OA_PARALLEL_ALL_INDEX_0,
+        OA_PARALLEL_MERGED,
         OA,
         message="are not a JSON object",
         event=None,
@@ -2496,10 +2515,11 @@ SEMANTIC_CASES = [
     P("semantic.tool-calls", "openai-whole", OA_WHOLE, OA, expect=OA_TOOL_EXPECT),
     P("semantic.tool-calls", "anthropic-empty-first-delta", AN_TOOL, AN, expect=AN_TOOL_EXPECT),
     P("semantic.tool-calls", "anthropic-no-arguments", AN_TOOL_NO_ARGS, AN, expect=AN_TOOL_NO_ARGS_EXPECT),
+    P("semantic.tool-calls", "ollama-index-reused", OA_PARALLEL_ALL_INDEX_0, OA, expect=OA_PARALLEL_EXPECT),
     F(
         "semantic.tool-calls",
         "parallel-merged-at-index-0",
-        OA_PARALLEL_ALL_INDEX_0,
+        OA_PARALLEL_MERGED,
         OA,
         expect=OA_PARALLEL_EXPECT,
         message="tool calls differ",
@@ -3229,6 +3249,192 @@ ABORTED_CASES = [
 ]
 
 
+# ------------------------------------------------- semantic.* for the fields expect grew
+
+OA_REFUSAL = openai(
+    oa({"role": "assistant", "content": None, "refusal": ""}),
+    oa({"refusal": "I can't help with that."}),
+    oa_finish("stop"),
+    oa_usage(20, 7),
+)
+OA_REFUSAL_AS_TEXT = openai(oa_role(), oa_text("I can't help with that."), oa_finish("stop"), oa_usage(20, 7))
+OA_REFUSAL_EXPECT = {
+    **OA_TEXT_EXPECT,
+    "text": "",
+    "refusal": "I can't help with that.",
+    "usage": {"input_tokens": 20, "output_tokens": 7},
+}
+AN_STOP_SEQUENCE = anthropic(
+    message_start(25), text_start(0), text_delta(0, "Hello there!"), block_stop(0),
+    message_delta("stop_sequence", 12), MESSAGE_STOP,
+)  # fmt: skip
+N3_CHOICES = [{"index": 1, "text": "Green", "finish": "stop"}, {"index": 2, "text": "Blue", "finish": "stop"}]
+N3_FULL_EXPECT = {
+    **OA_TEXT_EXPECT,
+    "text": "Red",
+    "usage": {"input_tokens": 12, "output_tokens": 3},
+    "choices": N3_CHOICES,
+}
+AN_WEB_SEARCH_NO_SERVER_TOOLS = anthropic(
+    message_start(2310),
+    text_start(0), text_delta(0, "I'll search for that."), block_stop(0),
+    text_start(1, citations=True), block_delta(1, {"type": "citations_delta", "citation": CITATION}), text_delta(1, "About 14.2 million people."), block_stop(1),
+    message_delta("end_turn", 142, input_tokens=8745, server_tool_use={"web_search_requests": 1}),
+    MESSAGE_STOP,
+)  # fmt: skip
+AN_WEB_SEARCH_NO_CITATIONS = AN_WEB_SEARCH.replace(
+    ("data: " + compact(block_delta(3, {"type": "citations_delta", "citation": CITATION})) + "\n").encode(), b""
+).replace(b"event: content_block_delta\n\nevent", b"event")
+OA_ERROR_FULL_EXPECT = {
+    **OA_ERROR_EXPECT,
+    "error": {
+        "type": "server_error",
+        "message": "The server had an error while processing your request. Sorry about that!",
+    },
+}
+
+GROWN_EXPECT_CASES = [
+    P("semantic.refusal", "kept-apart", OA_REFUSAL, OA, expect=OA_REFUSAL_EXPECT),
+    F(
+        "semantic.refusal",
+        "moved-into-content",
+        OA_REFUSAL_AS_TEXT,
+        OA,
+        expect=OA_REFUSAL_EXPECT,
+        message="refusal differs",
+        event=None,
+    ),
+    P(
+        "semantic.native-finish",
+        "stop-sequence-kept",
+        AN_STOP_SEQUENCE,
+        AN,
+        expect={**AN_TEXT_EXPECT, "native_finish": "stop_sequence"},
+    ),
+    P("semantic.native-finish", "usual-finish", AN_TEXT, AN, expect=AN_TEXT_EXPECT),
+    F(
+        "semantic.native-finish",
+        "stop-sequence-lost",
+        AN_TEXT,
+        AN,
+        expect={**AN_TEXT_EXPECT, "native_finish": "stop_sequence"},
+        message="finish value was not kept",
+        event=None,
+    ),
+    F(
+        "semantic.native-finish",
+        "stop-sequence-invented",
+        AN_STOP_SEQUENCE,
+        AN,
+        expect=AN_TEXT_EXPECT,
+        message="finish value was not kept",
+        event=None,
+    ),
+    P("semantic.choices", "n3", OA_N3, OA, request={**USAGE_REQUEST, "n": 3}, expect=N3_FULL_EXPECT),
+    F(
+        "semantic.choices",
+        "only-first-kept",
+        OA_TEXT,
+        OA,
+        expect={**OA_TEXT_EXPECT, "choices": N3_CHOICES},
+        message="choice 1 was lost",
+        event=None,
+    ),
+    F(
+        "semantic.choices",
+        "choices-swapped",
+        openai(
+            oa_role(index=0),
+            oa_text("Red", index=0),
+            oa_role(index=1),
+            oa_text("Blue", index=1),
+            oa_role(index=2),
+            oa_text("Green", index=2),
+            oa_finish("stop", index=0),
+            oa_finish("stop", index=1),
+            oa_finish("stop", index=2),
+        ),
+        OA,
+        expect=N3_FULL_EXPECT,
+        message="choice 1's text differs",
+        event=None,
+    ),  # fmt: skip
+    P("semantic.server-tools", "web-search", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
+    F(
+        "semantic.server-tools",
+        "dropped",
+        AN_WEB_SEARCH_NO_SERVER_TOOLS,
+        AN,
+        expect=AN_WEB_SEARCH_EXPECT,
+        message="server-tool blocks differ",
+        event=None,
+    ),
+    F(
+        "semantic.server-tools",
+        "invented",
+        AN_WEB_SEARCH,
+        AN,
+        expect={**AN_WEB_SEARCH_EXPECT, "server_tools": []},
+        message="server-tool blocks differ",
+        event=None,
+    ),
+    P("semantic.citations", "web-search", AN_WEB_SEARCH, AN, expect=AN_WEB_SEARCH_EXPECT),
+    F(
+        "semantic.citations",
+        "dropped",
+        AN_WEB_SEARCH_NO_CITATIONS,
+        AN,
+        expect=AN_WEB_SEARCH_EXPECT,
+        message="citations differ",
+        event=None,
+    ),
+    P("semantic.error", "kept", OA_ERROR, OA, expect=OA_ERROR_FULL_EXPECT, negative=NEG_ERROR),
+    P(
+        "semantic.error",
+        "message-kept-across-protocols",
+        AN_ERROR,
+        AN,
+        expect={**AN_ERROR_EXPECT, "error": {"type": "server_error", "message": "Overloaded"}},
+        negative=NEG_ERROR,
+        expect_protocol=OA,
+    ),
+    F(
+        "semantic.error",
+        "message-replaced",
+        AN_ERROR,
+        AN,
+        expect={**AN_ERROR_EXPECT, "error": {"type": "overloaded_error", "message": "Overloaded, retry later"}},
+        negative=NEG_ERROR,
+        message="the error's message was lost",
+        event=None,
+    ),
+    P(
+        "semantic.error",
+        "message-wrapped",
+        anthropic(
+            message_start(18),
+            text_start(0),
+            PING,
+            text_delta(0, "The lighthouse keeper"),
+            error_event(message="upstream: Overloaded"),
+        ),
+        AN,
+        expect={**AN_ERROR_EXPECT, "error": {"type": "overloaded_error", "message": "Overloaded"}},
+        negative=NEG_ERROR,
+    ),
+    F(
+        "semantic.error",
+        "type-changed",
+        AN_ERROR,
+        AN,
+        expect={**AN_ERROR_EXPECT, "error": {"type": "api_error", "message": "Overloaded"}},
+        negative=NEG_ERROR,
+        message="the error's type differs",
+        event=None,
+    ),
+]
+
+
 CASES: list[Case] = [
     *SSE_CASES,
     *HTTP_CASES,
@@ -3246,6 +3452,7 @@ CASES: list[Case] = [
     *ORACLE_CASES,
     *CLIENT_FIELD_CASES,
     *ABORTED_CASES,
+    *GROWN_EXPECT_CASES,
 ]
 
 
@@ -3264,6 +3471,7 @@ def _context(case: Case) -> Any:
         usage_requested=case.usage_requested,
         status=case.status,
         ending=case.ending,
+        expect_protocol=case.expect_protocol,
     )
 
 
@@ -3334,3 +3542,12 @@ def test_a_stream_the_target_aborted_owes_no_terminator(invariant: str) -> None:
     cut = anthropic(message_start(18), text_start(0), text_delta(0, "The lighthouse keeper"))
     assert evaluate(registry()[invariant], build_context(cut, AN)).outcome == "fail"
     assert evaluate(registry()[invariant], build_context(cut, AN, ending="aborted")).outcome == "skipped"
+
+
+def test_the_native_finish_is_judged_only_for_a_client_of_the_upstreams_protocol() -> None:
+    # An OpenAI client's finish_reason cannot say stop_sequence: an adapter maps it to stop.
+    expect = {**OA_TEXT_EXPECT, "native_finish": "stop_sequence"}
+    ctx = build_context(OA_TEXT, OA, expect=expect, expect_protocol=AN)
+    assert evaluate(registry()["semantic.native-finish"], ctx).outcome == "skipped"
+    ctx = build_context(OA_TEXT, OA, expect=expect, expect_protocol=OA)
+    assert evaluate(registry()["semantic.native-finish"], ctx).outcome == "fail"

@@ -41,6 +41,9 @@ FINISH = {
     "refusal": "content_filter",
     "pause_turn": "pause_turn",
 }
+# Stop reasons that say no more than their neutral finish; stop_sequence and
+# model_context_window_exceeded say more, and are kept as the message's native finish.
+_USUAL_STOP = frozenset({"end_turn", "max_tokens", "tool_use", "refusal", "pause_turn"})
 # Which delta types each block type accepts, as in every recorded stream; anthropic-sdk-python's
 # accumulator silently ignores any other (`lib/streaming/_messages.py`).
 _DELTAS_FOR_BLOCK = {
@@ -173,14 +176,32 @@ def view(payloads: list[Payload]) -> View:
     return result
 
 
-def _tool_arguments(block: Block) -> tuple[Any, bool]:
+def _tool_input(block: Block) -> tuple[Any, bool, str]:
+    """(input, valid, raw): the concatenated input_json_delta fragments, or the input the block
+    started with when it had no delta (server-tool results; Kimi's client tool calls)."""
     if not block.deltas:
         start_input = block.start.get("input")
-        return (start_input if start_input is not None else {}), True
+        return (start_input if start_input is not None else {}), True, ""
     raw = "".join(
         str(delta.get("partial_json", "")) for _, delta in block.deltas if delta.get("type") == "input_json_delta"
     )
-    return parse_arguments(raw)
+    arguments, valid = parse_arguments(raw)
+    return arguments, valid, raw
+
+
+def _is_server_tool(kind: str) -> bool:
+    """server_tool_use, mcp_tool_use and every *_tool_result block: tools the server ran, which only
+    an Anthropic client can receive (anthropic-sdk-python src/anthropic/types/)."""
+    return kind != "tool_use" and kind.endswith(("_tool_use", "_tool_result"))
+
+
+def _server_tool(block: Block) -> dict[str, Any]:
+    """A block of a tool the server ran, as `expect.server_tools` lists it."""
+    if block.type in _TOOL_BLOCKS:
+        arguments, _, _ = _tool_input(block)
+        entry = {"type": block.type, "id": str(block.start.get("id", "")), "name": str(block.start.get("name", ""))}
+        return {**entry, "input": arguments} if isinstance(arguments, dict) else entry
+    return {"type": block.type, "id": str(block.start.get("tool_use_id", ""))}
 
 
 def assemble(v: View) -> Message:
@@ -204,10 +225,21 @@ def assemble(v: View) -> Message:
             if signature:
                 message.signatures.append(signature)
         elif block.type == "tool_use":
-            arguments, valid = _tool_arguments(block)
+            arguments, valid, raw = _tool_input(block)
             message.tool_calls.append(
-                ToolCall(str(block.start.get("id", "")), str(block.start.get("name", "")), arguments, valid)
+                ToolCall(str(block.start.get("id", "")), str(block.start.get("name", "")), arguments, valid, raw)
             )
+        elif block.type == "text":
+            started = block.start.get("citations")
+            if isinstance(started, list):
+                message.citations.extend(c for c in started if isinstance(c, dict))
+            message.citations.extend(
+                d["citation"]
+                for _, d in block.deltas
+                if d.get("type") == "citations_delta" and isinstance(d.get("citation"), dict)
+            )
+        elif _is_server_tool(block.type):
+            message.server_tools.append(_server_tool(block))
     message.text, message.reasoning = "".join(text), "".join(reasoning)
     # The latest value of each count: message_delta's replace message_start's when present (cumulative).
     counts: dict[str, Any] = {}
@@ -222,6 +254,7 @@ def assemble(v: View) -> Message:
         stop = delta.get("stop_reason")
         if isinstance(stop, str) and stop:
             message.finish = FINISH.get(stop, stop)
+            message.native_finish = stop if stop not in _USUAL_STOP else None
         usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
         counts.update((name, value) for name, value in usage.items() if name in _INPUT_COUNTS and value is not None)
         counts["output_tokens"] = usage.get("output_tokens")
@@ -601,7 +634,7 @@ def tool_input_json(ctx: Context) -> Iterator[Violation]:
                 block.start_event,
                 "content_block.input",
             )
-        arguments, valid = _tool_arguments(block)
+        arguments, valid, _ = _tool_input(block)
         if block is cut:
             continue  # max_tokens or an error stopped this block mid-input
         if not valid or not isinstance(arguments, dict):

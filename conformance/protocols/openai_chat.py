@@ -28,8 +28,6 @@ REASONING_FIELDS = ("reasoning_content", "reasoning", "thinking")
 _ALL_REASONING_FIELDS = (*REASONING_FIELDS, "reasoning_details")
 _REASONING_KEYS = frozenset(_ALL_REASONING_FIELDS)
 
-_NO_INDEX = 1 << 32  # keys for tool calls that carry no index, after every real index
-
 _FINISH = {
     "stop": "stop",
     "length": "length",
@@ -37,6 +35,10 @@ _FINISH = {
     "function_call": "tool_calls",
     "content_filter": "content_filter",
 }
+
+# Finish values that say no more than their neutral name; any other (function_call, OpenRouter's
+# error) is kept as the message's native finish.
+_USUAL_FINISH = frozenset({"stop", "length", "tool_calls", "content_filter"})
 
 
 # Not frozen, like the other views' records: one is built for every chunk checked, and a frozen
@@ -116,52 +118,112 @@ def _reasoning(delta: dict[str, Any]) -> str:
     return ""
 
 
-def assemble(v: View) -> Message:
-    """The neutral message of choice 0, read as a lenient client would."""
-    message = Message()
-    # Pieces are joined at the end: adding to a string attribute copies it, which is quadratic in a long stream.
+def _content_parts(content: list[Any]) -> tuple[str, str]:
+    """(text, reasoning) of Mistral's array content: `text` parts, and `thinking` parts that hold
+    text parts of their own (https://docs.mistral.ai/capabilities/reasoning/)."""
     text: list[str] = []
-    refusal: list[str] = []
     reasoning: list[str] = []
-    calls: dict[int, tuple[dict[str, str], list[str]]] = {}
-    last_key: int | None = None
-    finish: str | None = None
-    for _chunk, index, choice, delta in v.deltas:
-        if index != 0:
+    for part in content:
+        if not isinstance(part, dict):
             continue
-        content = delta.get("content")
-        if isinstance(content, str):
-            text.append(content)
-        if "refusal" in delta and isinstance(delta["refusal"], str):
-            refusal.append(delta["refusal"])
-        if not _REASONING_KEYS.isdisjoint(delta):  # most deltas carry none, and would add ""
-            reasoning.append(_reasoning(delta))
-        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
-            finish = _FINISH.get(choice["finish_reason"], choice["finish_reason"])
-    message.text, message.refusal, message.reasoning = "".join(text), "".join(refusal), "".join(reasoning)
-    # The view's tool-call objects, rather than each delta's `tool_calls` again: most deltas have none.
-    for _chunk, index, call in v.tool_deltas:
-        if index != 0:
-            continue
-        key = call.get("index")
-        if not isinstance(key, int):
-            # Mistral sends index-less calls, each whole with its id: an id starts a new call.
-            key = _NO_INDEX + len(calls) if call.get("id") or last_key is None else last_key
-        last_key = key
-        slot, arguments = calls.setdefault(key, ({"id": "", "name": ""}, []))
+        if part.get("type") == "text" and isinstance(part.get("text"), str):
+            text.append(part["text"])
+        elif part.get("type") == "thinking" and isinstance(part.get("thinking"), list):
+            reasoning.extend(
+                str(inner["text"])
+                for inner in part["thinking"]
+                if isinstance(inner, dict) and isinstance(inner.get("text"), str)
+            )
+    return "".join(text), "".join(reasoning)
+
+
+class _Calls:
+    """A choice's tool calls as a lenient client rebuilds them: by index, and by id where a provider
+    reuses an index (Ollama gives every parallel call index 0, each with its own id) or sends none
+    (Mistral sends each call whole, with an id and no index)."""
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[dict[str, str], list[str]]] = []
+        self._by_index: dict[Any, int] = {}
+        self._last: int | None = None
+
+    def add(self, call: dict[str, Any]) -> None:
+        key, call_id = call.get("index"), call.get("id")
+        new_id = isinstance(call_id, str) and bool(call_id)
+        if isinstance(key, int):
+            position = self._by_index.get(key)
+            if position is None or (new_id and self.slots[position][0]["id"] not in ("", call_id)):
+                position = self._open()
+                self._by_index[key] = position
+        else:
+            position = self._open() if new_id or self._last is None else self._last
+        self._last = position
+        slot, arguments = self.slots[position]
         function = call.get("function") if isinstance(call.get("function"), dict) else {}
-        if isinstance(call.get("id"), str) and call["id"] and not slot["id"]:
-            slot["id"] = call["id"]
+        if new_id and not slot["id"]:
+            slot["id"] = call_id
         if isinstance(function.get("name"), str) and function["name"] and not slot["name"]:
             slot["name"] = function["name"]
         if isinstance(function.get("arguments"), str):
             arguments.append(function["arguments"])
-    for key in sorted(calls):
-        slot, pieces = calls[key]
-        raw = "".join(pieces)
-        arguments, valid = parse_arguments(raw)
-        message.tool_calls.append(ToolCall(slot["id"], slot["name"], arguments, valid, raw))
-    message.finish = neutral_finish(finish, bool(message.tool_calls))
+
+    def _open(self) -> int:
+        self.slots.append(({"id": "", "name": ""}, []))
+        return len(self.slots) - 1
+
+    def calls(self) -> list[ToolCall]:
+        result = []
+        for slot, pieces in self.slots:
+            raw = "".join(pieces)
+            arguments, valid = parse_arguments(raw)
+            result.append(ToolCall(slot["id"], slot["name"], arguments, valid, raw))
+        return result
+
+
+@dataclass(slots=True)
+class _Choice:
+    # Pieces are joined at the end: adding to a string copies it, which is quadratic in a long stream.
+    text: list[str] = field(default_factory=list)
+    refusal: list[str] = field(default_factory=list)
+    reasoning: list[str] = field(default_factory=list)
+    calls: _Calls = field(default_factory=_Calls)
+    finish: str | None = None
+
+    def message(self) -> Message:
+        message = Message(text="".join(self.text), refusal="".join(self.refusal), reasoning="".join(self.reasoning))
+        message.tool_calls = self.calls.calls()
+        message.native_finish = self.finish if self.finish not in _USUAL_FINISH else None
+        message.finish = neutral_finish(_FINISH.get(self.finish, self.finish), bool(message.tool_calls))
+        return message
+
+
+def assemble(v: View) -> Message:
+    """The neutral message of choice 0, with the other choices of an n > 1 stream beside it, read as
+    a lenient client would."""
+    choices: dict[Any, _Choice] = {}
+    for _chunk, index, choice, delta in v.deltas:
+        state = choices.get(index)
+        if state is None:
+            state = choices[index] = _Choice()
+        content = delta.get("content")
+        if isinstance(content, str):
+            state.text.append(content)
+        elif isinstance(content, list):
+            text, reasoning = _content_parts(content)
+            state.text.append(text)
+            state.reasoning.append(reasoning)
+        if "refusal" in delta and isinstance(delta["refusal"], str):
+            state.refusal.append(delta["refusal"])
+        if not _REASONING_KEYS.isdisjoint(delta):  # most deltas carry none, and would add ""
+            state.reasoning.append(_reasoning(delta))
+        if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:
+            state.finish = choice["finish_reason"]
+    # The view's tool-call objects, rather than each delta's `tool_calls` again: most deltas have none.
+    for _chunk, index, call in v.tool_deltas:
+        choices[index].calls.add(call)
+    first = choices.pop(0, None)
+    message = first.message() if first is not None else Message()
+    message.choices = {index: state.message() for index, state in choices.items() if type(index) is int}
     for chunk in v.chunks:
         usage = chunk.data.get("usage")
         if isinstance(usage, dict):
@@ -540,6 +602,7 @@ def _has_tool_calls(ctx: Context) -> bool:
     hint="Send a tool call's id and function.name only in its first delta, and strip them (or send them empty) in every later delta.",
     protocol=OPENAI_CHAT,
     level="proxy",
+    quirks=["tool.index-reused"],
     applies=_has_tool_calls,
     evidence=[
         "https://github.com/openai/openai-python/blob/main/tests/lib/chat/test_completions_streaming.py — in OpenAI's recorded streams later tool-call deltas carry only index and function.arguments",
@@ -638,6 +701,8 @@ def tool_index_dense(ctx: Context) -> Iterator[Violation]:
     impact="breaks",
     hint="Give each new tool call id its own index, renumbering when the upstream reuses an index for a different call.",
     protocol=OPENAI_CHAT,
+    level="proxy",
+    quirks=["tool.index-reused"],
     applies=_has_tool_calls,
     evidence=[
         "https://github.com/ollama/ollama/issues/15457 — Ollama's OpenAI-compatible stream gave every parallel tool call index 0",
