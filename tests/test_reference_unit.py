@@ -693,7 +693,7 @@ def _start_with(usage: dict[str, int]) -> dict[str, Any]:
                 "prompt_tokens": 2103,
                 "completion_tokens": 50,
                 "total_tokens": 2153,
-                "prompt_tokens_details": {"cached_tokens": 2000},
+                "prompt_tokens_details": {"cached_tokens": 2000, "cache_write_tokens": 100},
             },
         ),
         (  # message_delta's counts replace message_start's
@@ -708,7 +708,7 @@ def _start_with(usage: dict[str, int]) -> dict[str, Any]:
                 "prompt_tokens": 2014,
                 "completion_tokens": 50,
                 "total_tokens": 2064,
-                "prompt_tokens_details": {"cached_tokens": 2000},
+                "prompt_tokens_details": {"cached_tokens": 2000, "cache_write_tokens": 10},
             },
         ),
         (
@@ -724,7 +724,12 @@ def _start_with(usage: dict[str, int]) -> dict[str, Any]:
         (  # a cache write but no read reported: no cached_tokens
             {"input_tokens": 3, "cache_creation_input_tokens": 100, "output_tokens": 1},
             {"output_tokens": 5},
-            {"prompt_tokens": 103, "completion_tokens": 5, "total_tokens": 108},
+            {
+                "prompt_tokens": 103,
+                "completion_tokens": 5,
+                "total_tokens": 108,
+                "prompt_tokens_details": {"cache_write_tokens": 100},
+            },
         ),
     ],
     ids=["no-cache", "cache-read-and-write", "delta-replaces-start", "cache-read-zero", "cache-write-only"],

@@ -128,6 +128,8 @@ def _content_parts(content: list[Any]) -> tuple[str, str]:
             continue
         if part.get("type") == "text" and isinstance(part.get("text"), str):
             text.append(part["text"])
+        elif part.get("type") == "thinking" and isinstance(part.get("thinking"), str):
+            reasoning.append(part["thinking"])
         elif part.get("type") == "thinking" and isinstance(part.get("thinking"), list):
             reasoning.extend(
                 str(inner["text"])

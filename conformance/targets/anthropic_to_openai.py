@@ -197,16 +197,21 @@ class AnthropicToOpenAI(RouteStream):
     def usage(self) -> dict[str, Any]:
         """The usage chunk's counts. Anthropic's `input_tokens` leaves out the input read from and
         written to the cache, reported beside it; OpenAI's `prompt_tokens` is the whole input, of
-        which `prompt_tokens_details.cached_tokens` came from the cache (Anthropic and OpenAI
-        prompt-caching guides)."""
+        which `prompt_tokens_details.cached_tokens` came from the cache and `cache_write_tokens` was
+        written to it (Anthropic and OpenAI prompt-caching guides; OpenAI's `CompletionUsage`)."""
         prompt = self._input_tokens + (self._cache_read or 0) + (self._cache_creation or 0)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt,
             "completion_tokens": self._output_tokens,
             "total_tokens": prompt + self._output_tokens,
         }
+        details = {}
         if self._cache_read is not None:
-            usage["prompt_tokens_details"] = {"cached_tokens": self._cache_read}
+            details["cached_tokens"] = self._cache_read
+        if self._cache_creation is not None:
+            details["cache_write_tokens"] = self._cache_creation
+        if details:
+            usage["prompt_tokens_details"] = details
         return usage
 
     def _open(self) -> list[bytes]:

@@ -212,11 +212,17 @@ def anthropic_usage(usage: dict[str, Any]) -> dict[str, int]:
     with `prompt_tokens = prompt_cache_hit_tokens + prompt_cache_miss_tokens`), where Anthropic's
     `input_tokens` leaves it out and reports it beside, as `cache_read_input_tokens` (OpenAI and
     Anthropic prompt-caching guides, DeepSeek context-caching docs). So input = prompt - cached,
-    and the cache read is reported only when the upstream reported one."""
+    and the cache read is reported only when the upstream reported one; so is the input written to
+    the cache (`prompt_tokens_details.cache_write_tokens`), Anthropic's `cache_creation_input_tokens`."""
     cached = _cached(usage)
-    counts = {"input_tokens": max(_count(usage.get("prompt_tokens")) - (cached or 0), 0)}
+    details = usage.get("prompt_tokens_details")
+    written = (details if isinstance(details, dict) else {}).get("cache_write_tokens")
+    written = written if isinstance(written, int) and written >= 0 else None
+    counts = {"input_tokens": max(_count(usage.get("prompt_tokens")) - (cached or 0) - (written or 0), 0)}
     if cached is not None:
         counts["cache_read_input_tokens"] = cached
+    if written is not None:
+        counts["cache_creation_input_tokens"] = written
     counts["output_tokens"] = _count(usage.get("completion_tokens"))
     return counts
 
