@@ -70,6 +70,7 @@ def text_preserved(ctx: Context) -> Iterator[Violation]:
     evidence=[
         "https://github.com/openai/openai-openapi — the chunk delta carries the model's refusal in its own refusal field, apart from content",
         "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the client accumulates refusal apart from content and emits refusal.delta and refusal.done events for it",
+        "https://github.com/lidge-jun/opencodex/issues/3767 — a translator dropped streamed refusal text, so a refusal read as an empty successful answer",
     ],
 )
 def refusal_preserved(ctx: Context) -> Iterator[Violation]:
@@ -308,6 +309,7 @@ def error_surfaced(ctx: Context) -> Iterator[Violation]:
         "https://docs.claude.com/en/api/handling-stop-reasons — stop_sequence, max_tokens, model_context_window_exceeded, refusal and pause_turn each tell the client something end_turn does not",
         "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/stop_reason.py — stop_reason is one of end_turn, max_tokens, stop_sequence, tool_use, pause_turn, refusal and model_context_window_exceeded",
         "https://github.com/openai/openai-openapi — finish_reason function_call answers the deprecated function_call, apart from tool_calls",
+        "https://github.com/praxis-proxy/ai/issues/1246 — a gateway reported turns stopped by a stop sequence as end_turn with stop_sequence null",
     ],
 )
 def native_finish_preserved(ctx: Context) -> Iterator[Violation]:
@@ -330,6 +332,7 @@ def _choices_compared(ctx: Context) -> bool:
     evidence=[
         "https://github.com/openai/openai-openapi — n asks for that many choices, and each chunk's choice carries the index it belongs to",
         "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the client keeps one snapshot per choice index",
+        "https://github.com/BerriAI/litellm/issues/5236 — LiteLLM's proxy streamed every choice of an n > 1 request at index 0",
     ],
 )
 def choices_preserved(ctx: Context) -> Iterator[Violation]:
@@ -369,6 +372,7 @@ def choices_preserved(ctx: Context) -> Iterator[Violation]:
     evidence=[
         "https://docs.claude.com/en/docs/agents-and-tools/tool-use/web-search-tool — a web search streams as a server_tool_use block and a web_search_tool_result block the client must keep to continue the conversation",
         "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/raw_content_block_start_event.py — server_tool_use and the *_tool_result blocks are content blocks of their own",
+        "https://github.com/experientiallabs/experiential/pull/690 — a gateway skipped server_tool_use blocks and then failed the stream at their first input_json_delta",
     ],
 )
 def server_tools_preserved(ctx: Context) -> Iterator[Violation]:
@@ -392,6 +396,7 @@ def server_tools_preserved(ctx: Context) -> Iterator[Violation]:
     evidence=[
         "https://docs.claude.com/en/docs/build-with-claude/citations — citations stream as citations_delta events inside the text block they support",
         "https://docs.claude.com/en/docs/agents-and-tools/tool-use/web-search-tool — web search answers cite their sources with web_search_result_location citations",
+        "https://github.com/stdapi-ai/stdapi.ai/issues/229 — a gateway's streamed Anthropic responses dropped the citations_delta events its non-streamed ones kept",
     ],
 )
 def citations_preserved(ctx: Context) -> Iterator[Violation]:
@@ -415,6 +420,7 @@ def _error_compared(ctx: Context) -> bool:
         "https://docs.claude.com/en/api/errors — an Anthropic error names its type (overloaded_error, rate_limit_error, …), which tells a client whether to retry, and a message",
         "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/_streaming.py — anthropic-sdk-python raises on event: error with the error body, type included, as the exception's message",
         "https://openrouter.ai/docs/api-reference/streaming — a mid-stream error carries the provider's code and message",
+        "https://github.com/OpenHands/OpenHands/issues/6942 — an overloaded_error that reached the client as a generic server error was not retried",
     ],
 )
 def error_preserved(ctx: Context) -> Iterator[Violation]:
