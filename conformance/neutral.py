@@ -13,7 +13,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ToolCall", "Message", "anthropic_usage", "loads", "neutral_finish", "openai_usage", "parse_arguments"]
+__all__ = [
+    "ToolCall",
+    "Message",
+    "anthropic_usage",
+    "client_finish",
+    "loads",
+    "neutral_finish",
+    "openai_usage",
+    "parse_arguments",
+]
 
 # A turn that called client tools is a tool turn even when the provider said "stop":
 # OpenAI answers a forced tool_choice with finish_reason "stop" (recorded from gpt-4o-mini, 2026-05).
@@ -189,6 +198,12 @@ def neutral_finish(finish: str | None, has_tool_calls: bool) -> str | None:
     if has_tool_calls and finish in _TOOL_TURN_EQUIVALENTS:
         return "tool_calls"
     return finish
+
+
+def client_finish(finish: str | None, *, openai: bool) -> str | None:
+    """The neutral finish a client of the protocol can receive: OpenAI has no pause_turn, so an
+    OpenAI client of a paused Anthropic turn gets stop, the only finish it can act on."""
+    return "stop" if openai and finish == "pause_turn" else finish
 
 
 def _details(usage: dict[str, Any], name: str) -> dict[str, Any]:

@@ -622,7 +622,8 @@ def no_empty_text(ctx: Context) -> Iterator[Violation]:
 )
 def tool_input_json(ctx: Context) -> Iterator[Violation]:
     """A tool block's concatenated `partial_json` parses to an object (\"\" meaning {}), and a block that gets deltas starts with `input: {}`."""
-    cut = ctx.view.blocks[-1] if ctx.view.blocks and (ctx.message.finish == "length" or ctx.view.errors) else None
+    broken_off = ctx.message.finish == "length" or ctx.view.errors or ctx.aborted
+    cut = ctx.view.blocks[-1] if ctx.view.blocks and broken_off else None
     for block in ctx.view.blocks:
         if block.type not in _TOOL_BLOCKS:
             continue
@@ -636,7 +637,7 @@ def tool_input_json(ctx: Context) -> Iterator[Violation]:
             )
         arguments, valid, _ = _tool_input(block)
         if block is cut:
-            continue  # max_tokens or an error stopped this block mid-input
+            continue  # max_tokens, an error or an abort stopped this block mid-input
         if not valid or not isinstance(arguments, dict):
             yield Violation(
                 f"input of {block.type} block {block.index} is not a JSON object",

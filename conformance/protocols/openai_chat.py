@@ -36,6 +36,9 @@ _FINISH = {
     "content_filter": "content_filter",
 }
 
+# The key of a choice's deprecated function_call among its tool calls, which count from 0.
+_FUNCTION_CALL = -1
+
 # Finish values that say no more than their neutral name; any other (function_call, OpenRouter's
 # error) is kept as the message's native finish.
 _USUAL_FINISH = frozenset({"stop", "length", "tool_calls", "content_filter"})
@@ -216,6 +219,9 @@ def assemble(v: View) -> Message:
             state.reasoning.append(reasoning)
         if "refusal" in delta and isinstance(delta["refusal"], str):
             state.refusal.append(delta["refusal"])
+        if isinstance(delta.get("function_call"), dict):
+            # The deprecated function_call: one unnamed-id call per choice, read as a tool call.
+            state.calls.add({"index": _FUNCTION_CALL, "function": delta["function_call"]})
         if not _REASONING_KEYS.isdisjoint(delta):  # most deltas carry none, and would add ""
             state.reasoning.append(_reasoning(delta))
         if isinstance(choice.get("finish_reason"), str) and choice["finish_reason"]:

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
-from conformance.sse import Event, SSEParser
+from conformance.sse import Event, SSEParser, format_event
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import FramerFactory, UpstreamFailure
-from conformance.targets._wire import DONE, anthropic_event
+from conformance.targets._wire import DONE, anthropic_error, anthropic_event
 from conformance.targets.anthropic_passthrough import AnthropicPassthrough
 from conformance.targets.anthropic_to_openai import AnthropicToOpenAI, ToolBlock
 from conformance.targets.base import Exchange, Route, Target
@@ -318,6 +318,160 @@ class _ToOpenAISkipsUnparsable(AnthropicToOpenAI):
         return super().on_event(event)
 
 
+# -- seams for the mutants below: an upstream chunk or event, edited before the reference reads it --
+
+
+def _edited_chunk(event: Event, edit: Callable[[dict[str, Any]], None]) -> Event:
+    """The event with its JSON chunk edited in place; an event that is not a JSON object unchanged."""
+    try:
+        data = json.loads(event.data)
+    except ValueError:
+        return event
+    if not isinstance(data, dict):
+        return event
+    edit(data)
+    return _synthetic(json.dumps(data))
+
+
+def _deltas(chunk: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """(choice, delta) for each choice of an OpenAI chunk that has a delta object."""
+    return [
+        (choice, choice["delta"])
+        for choice in chunk.get("choices") or ()
+        if isinstance(choice, dict) and isinstance(choice.get("delta"), dict)
+    ]
+
+
+# -- refusal-dropped ------------------------------------------------------------------------------
+
+
+def _drop_refusal(chunk: dict[str, Any]) -> None:
+    for _, delta in _deltas(chunk):
+        delta.pop("refusal", None)
+
+
+class _NormalizerDropsRefusal(OpenAINormalizer):
+    """Reads each chunk into a delta model that has no refusal field."""
+
+    def on_event(self, event: Event) -> list[bytes]:
+        return super().on_event(_edited_chunk(event, _drop_refusal))
+
+
+# -- choices-after-the-first-dropped --------------------------------------------------------------
+
+
+def _first_choice_only(chunk: dict[str, Any]) -> None:
+    if isinstance(chunk.get("choices"), list):
+        chunk["choices"] = [c for c in chunk["choices"] if not isinstance(c, dict) or c.get("index", 0) == 0]
+
+
+class _NormalizerFirstChoiceOnly(OpenAINormalizer):
+    def on_event(self, event: Event) -> list[bytes]:
+        return super().on_event(_edited_chunk(event, _first_choice_only))
+
+
+# -- content-with-finish-dropped ------------------------------------------------------------------
+
+
+def _drop_content_on_finish(chunk: dict[str, Any]) -> None:
+    for choice, delta in _deltas(chunk):
+        if choice.get("finish_reason") is not None:
+            delta.pop("content", None)
+
+
+class _AdapterDropsContentOnFinish(OpenAIToAnthropic):
+    """Reads a chunk that carries finish_reason as the finish alone, dropping content that came with it."""
+
+    def on_event(self, event: Event) -> list[bytes]:
+        return super().on_event(_edited_chunk(event, _drop_content_on_finish))
+
+
+# -- tool-call-beside-content-dropped -------------------------------------------------------------
+
+
+def _drop_tool_calls_beside_content(chunk: dict[str, Any]) -> None:
+    for _, delta in _deltas(chunk):
+        if delta.get("content") and delta.get("tool_calls"):
+            delta.pop("tool_calls")
+
+
+class _AdapterDropsToolCallBesideContent(OpenAIToAnthropic):
+    """Reads a delta as text or as a tool call, never both: the tool call beside text is lost."""
+
+    def on_event(self, event: Event) -> list[bytes]:
+        return super().on_event(_edited_chunk(event, _drop_tool_calls_beside_content))
+
+
+# -- server-tool-blocks-dropped -------------------------------------------------------------------
+
+_CLIENT_BLOCKS = frozenset({"text", "thinking", "redacted_thinking", "tool_use"})
+
+
+class _PassthroughDropsServerTools(AnthropicPassthrough):
+    """Models content blocks as text, thinking or tool_use, and skips every other block."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._skipped: set[Any] = set()
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        if isinstance(payload, dict) and name.startswith("content_block_"):
+            block = payload.get("content_block")
+            if name == "content_block_start" and isinstance(block, dict) and block.get("type") not in _CLIENT_BLOCKS:
+                self._skipped.add(payload.get("index"))
+            if payload.get("index") in self._skipped:
+                return []
+        return super().forward(name, payload, event)
+
+
+# -- citations-dropped ----------------------------------------------------------------------------
+
+
+class _PassthroughDropsCitations(AnthropicPassthrough):
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        if isinstance(payload, dict) and (payload.get("delta") or {}).get("type") == "citations_delta":
+            return []
+        return super().forward(name, payload, event)
+
+
+# -- stop-sequence-reported-as-end-turn -----------------------------------------------------------
+
+
+class _PassthroughEndTurn(AnthropicPassthrough):
+    """Maps stop reasons through a table that knows only end_turn, max_tokens, tool_use and refusal."""
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        delta = payload.get("delta") if isinstance(payload, dict) else None
+        if name == "message_delta" and isinstance(delta, dict) and delta.get("stop_reason") == "stop_sequence":
+            rewritten = {**payload, "delta": {**delta, "stop_reason": "end_turn", "stop_sequence": None}}
+            return [format_event(json.dumps(rewritten), event=name)]
+        return super().forward(name, payload, event)
+
+
+# -- error-type-flattened -------------------------------------------------------------------------
+
+
+class _PassthroughFlattensErrors(AnthropicPassthrough):
+    """Re-raises every upstream error event as a generic api_error with the upstream's message."""
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        error = payload.get("error") if isinstance(payload, dict) else None
+        if name == "error" and isinstance(error, dict):
+            return [anthropic_error("api_error", str(error.get("message", "")))]
+        return super().forward(name, payload, event)
+
+
+# -- start-input-discarded ------------------------------------------------------------------------
+
+
+class _ToOpenAIDiscardsStartInput(AnthropicToOpenAI):
+    """Builds arguments from input_json_delta alone, so a tool_use whose input came whole in
+    content_block_start, with no delta, gets {}."""
+
+    def arguments_at_stop(self, tool: ToolBlock) -> str:
+        return "{}" if tool.fragments == 0 else ""
+
+
 # -- the registry ---------------------------------------------------------------------------------
 
 
@@ -461,6 +615,69 @@ MUTANTS: dict[str, Mutant] = {
             "semantic.error-surfaced",
             streams={TO_OPENAI: _ToOpenAISkipsUnparsable},
             transport="fault-invalid-json",
+        ),
+        _mutant(
+            "refusal-dropped",
+            "The normalizer reads chunks into a delta model with no refusal field, so refusal text is lost.",
+            "https://github.com/langchain4j/langchain4j/issues/5813 (a streaming Delta without refusal dropped it); https://github.com/lidge-jun/opencodex/issues/3767 (refusal dropped, read as an empty answer)",
+            "semantic.refusal",
+            streams={NORMALIZER: _NormalizerDropsRefusal},
+        ),
+        _mutant(
+            "choices-after-the-first-dropped",
+            "The normalizer forwards only choice 0 of an n > 1 stream.",
+            "https://github.com/BerriAI/litellm/issues/5236 (every choice of an n > 1 stream at index 0); https://github.com/BerriAI/litellm/issues/35793 (n > 1 choices merged into one)",
+            "semantic.choices",
+            streams={NORMALIZER: _NormalizerFirstChoiceOnly},
+        ),
+        _mutant(
+            "content-with-finish-dropped",
+            "The adapter reads a chunk that carries finish_reason as the finish alone, dropping the content in it.",
+            "https://github.com/vllm-project/vllm/pull/36944 (finish_reason sent on the last content chunk); https://github.com/BerriAI/litellm/pull/39723 (a chunk with a refusal and finish_reason lost its text)",
+            "semantic.text",
+            streams={ADAPTER: _AdapterDropsContentOnFinish},
+        ),
+        _mutant(
+            "tool-call-beside-content-dropped",
+            "The adapter reads a delta as text or as a tool call, so a tool call sent in the same delta as text is lost.",
+            "https://github.com/vllm-project/vllm/blob/main/tests/entrypoints/anthropic/test_message_stream_converter.py (content and tool_calls in one delta: the tool call was dropped)",
+            "semantic.tool-calls",
+            streams={ADAPTER: _AdapterDropsToolCallBesideContent},
+        ),
+        _mutant(
+            "server-tool-blocks-dropped",
+            "The pass-through forwards only text, thinking and tool_use blocks, skipping server_tool_use and its results.",
+            "https://github.com/experientiallabs/experiential/pull/690 (server_tool_use blocks skipped as unknown)",
+            "semantic.server-tools",
+            streams={PASSTHROUGH: _PassthroughDropsServerTools},
+        ),
+        _mutant(
+            "citations-dropped",
+            "The pass-through drops citations_delta events.",
+            "https://github.com/stdapi-ai/stdapi.ai/issues/229 (streamed responses dropped citations_delta); https://github.com/unslothai/unsloth/pull/5718 (a proxy silently dropped citations)",
+            "semantic.citations",
+            streams={PASSTHROUGH: _PassthroughDropsCitations},
+        ),
+        _mutant(
+            "stop-sequence-reported-as-end-turn",
+            "The pass-through reports a turn stopped by a stop sequence as end_turn, with stop_sequence null.",
+            "https://github.com/praxis-proxy/ai/issues/1246 (stop sequences reported as end_turn); https://github.com/sgl-project/sglang/pull/33153 (stop_sequence never reported)",
+            "semantic.native-finish",
+            streams={PASSTHROUGH: _PassthroughEndTurn},
+        ),
+        _mutant(
+            "error-type-flattened",
+            "The pass-through re-raises every upstream error event as a generic api_error.",
+            "https://github.com/OpenHands/OpenHands/issues/6942 (an overloaded_error seen as a generic server error was not retried)",
+            "semantic.error",
+            streams={PASSTHROUGH: _PassthroughFlattensErrors},
+        ),
+        _mutant(
+            "start-input-discarded",
+            "The Anthropic-to-OpenAI route builds arguments from input_json_delta alone, so input sent whole in content_block_start becomes {}.",
+            "https://github.com/earendil-works/pi/pull/2593 (Kimi's tool input in content_block_start overwritten with {})",
+            "semantic.tool-calls",
+            streams={TO_OPENAI: _ToOpenAIDiscardsStartInput},
         ),
     )
 }

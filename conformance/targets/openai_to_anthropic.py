@@ -138,7 +138,11 @@ class OpenAIToAnthropic(RouteStream):
             if isinstance(text, str) and text:
                 out += self._ensure_block("text")
                 out.append(self._delta({"type": "text_delta", "text": text}))
-        for call in delta.get("tool_calls") or ():
+        calls = list(delta.get("tool_calls") or ())
+        if isinstance(delta.get("function_call"), dict):
+            # The deprecated function_call is one tool call with no id (a tool_use block needs one).
+            calls.append({"index": -1, "function": delta["function_call"]})
+        for call in calls:
             if isinstance(call, dict):
                 out += self._tool_call(call)
                 if self.done:
