@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from conformance import report, schedules
+from conformance import capture_import, coverage, record, report, schedules, secret_scan
 from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.invariants import Invariant, registry
 from conformance.lint import lint_capture
@@ -29,9 +29,15 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
     except CaptureError as error:
         print(f"error: {error}", file=out)
         return 2
-    problems = [str(error) for error in corpus.errors]
+    # One line per problem: a capture whose metadata has several shows each, naming the file.
+    problems = [line for error in corpus.errors for line in str(error).splitlines()]
     for capture in corpus.captures:
         problems.extend(str(finding) for finding in lint_capture(capture))
+    # The corpus is published: a key or an address in a capture must never pass.
+    problems.extend(str(finding) for finding in secret_scan.scan_corpus(corpus.root))
+    stale = coverage.stale(corpus)
+    if stale:
+        problems.append(stale)
     for problem in problems:
         print(f"error: {problem}", file=out)
     checked = len(corpus.captures) + len(corpus.errors)
@@ -40,6 +46,11 @@ def _validate(args: argparse.Namespace, out: TextIO) -> int:
         return 1
     print(f"ok: {checked} capture(s) under {corpus.root} are valid", file=out)
     return 0
+
+
+def _coverage(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.corpus) if args.corpus else default_corpus()
+    return coverage.command(root, Path(args.output) if args.output else None, args.check, out)
 
 
 def _targets(args: argparse.Namespace, out: TextIO) -> int:
@@ -167,6 +178,20 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("corpus", nargs="?", help="folder of captures (default: the shipped corpus)")
     validate.set_defaults(run=_validate)
+    cover = commands.add_parser(
+        "coverage",
+        help="what a corpus covers: features x captures x routes, provider quirks and bug classes, as Markdown",
+    )
+    cover.add_argument("corpus", nargs="?", help="folder of captures (default: the shipped corpus)")
+    cover.add_argument(
+        "--output", metavar="FILE", help="write it to FILE (e.g. corpus/COVERAGE.md) instead of printing it"
+    )
+    cover.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 when the coverage file (--output, or COVERAGE.md in the corpus) is missing or stale",
+    )
+    cover.set_defaults(run=_coverage)
     targets = commands.add_parser("targets", help="list every available target and its routes")
     targets.set_defaults(run=_targets)
     invariants = commands.add_parser(
@@ -189,6 +214,8 @@ def _parser() -> argparse.ArgumentParser:
     render = commands.add_parser("report", help="render a JSON report as Markdown")
     render.add_argument("report", help="path to report.json")
     render.set_defaults(run=_report)
+    record.add_parser(commands)
+    capture_import.add_parser(commands)
     return parser
 
 

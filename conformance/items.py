@@ -1,7 +1,8 @@
 """The pytest items of a run with `--target`, and how their failures read.
 
 `CaseItem` replays one capture through the target on one route and schedule; `TransportItem` runs
-one transport check on one route; `BrokenCaptureItem` stands for a capture that cannot be replayed.
+one transport check on one route; `BrokenCaptureItem` stands for a capture that the loader or the
+linter refuses, errored with the reason, in the run and in its report.
 Running happens in `setup`, so a target that errors shows as a pytest error; failing invariants
 show as failures, known ones as xfailed. A failure says which requirement, where, what, and the
 command that reproduces it.
@@ -42,19 +43,28 @@ class CorpusCollector(pytest.Collector):
         return []
 
     def collect_all(self) -> list[pytest.Item]:
-        return [item for item in self.made if isinstance(item, (CaseItem, TransportItem))]
+        return [item for item in self.made if isinstance(item, (CaseItem, TransportItem, BrokenCaptureItem))]
 
 
 class BrokenCaptureItem(pytest.Item):
-    """A capture that cannot be replayed: errored, with the file and field at fault."""
+    """A capture that cannot be replayed: errored, with the file and field at fault, and reported
+    (`conformance.report.refused`) as one row for the capture."""
 
-    def __init__(self, *, problem: str, **kwargs: Any) -> None:
+    def __init__(self, *, capture_id: str, problem: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self.capture_id = capture_id
         self.problem = problem
 
+    @staticmethod
+    def item_name(capture_id: str) -> str:
+        """`<capture id>[refused]`: selected by `-k` like the capture's other items."""
+        return f"{capture_id}[{report.REFUSED}]"
+
     def setup(self) -> None:
+        message = f"broken capture [bad-capture]:\n{self.problem}"
+        self.user_properties.append((RECORD, report.refused(self.name, self.capture_id, message)))
         # Failing in setup makes pytest report an error (the capture), not a failure (the target).
-        pytest.fail(f"broken capture [bad-capture]:\n{self.problem}", pytrace=False)
+        pytest.fail(message, pytrace=False)
 
     def runtest(self) -> None:  # never reached: setup fails
         pytest.fail(self.problem, pytrace=False)

@@ -11,14 +11,16 @@ Two rules keep the corpus honest and the invariants free of false positives:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from conformance.checks import build_context, check
 from conformance.corpus import Capture
 from conformance.invariants import select
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 
-__all__ = ["Finding", "lint_capture", "VENDORS"]
+__all__ = ["Finding", "PLACEHOLDER", "lint_capture", "VENDORS"]
 
 VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic"}
 # A negative capture's stream is broken on purpose: only what arrived before the fault is compared.
@@ -50,6 +52,21 @@ class Finding:
         return f"{self.path}: {self.invariant}: {self.message}"
 
 
+# `conformance record` and `conformance import` start every field they cannot know with this.
+PLACEHOLDER = "TODO:"
+
+
+def _placeholders(value: Any, path: str) -> Iterator[str]:
+    if isinstance(value, str) and value.lstrip().startswith(PLACEHOLDER):
+        yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _placeholders(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _placeholders(item, f"{path}[{index}]")
+
+
 def lint_capture(capture: Capture) -> list[Finding]:
     ctx = build_context(
         capture.body,
@@ -66,7 +83,10 @@ def lint_capture(capture: Capture) -> list[Finding]:
     else:
         vendor = capture.provider == VENDORS.get(capture.protocol)
         chosen = [inv for inv in chosen if inv.id.startswith("semantic.") or inv.level == "provider" or vendor]
-    findings = []
+    findings = [
+        Finding(capture.id, str(capture.path), field, f"still holds a placeholder to write: {PLACEHOLDER} …")
+        for field in _placeholders(capture.meta, "")
+    ]
     for verdict in check(ctx, chosen):
         if verdict.outcome != "fail":
             continue

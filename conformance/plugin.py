@@ -6,7 +6,8 @@ Hook phases, in the order pytest calls them:
   `ConformanceSession` (`conformance.session`, stashed under `SESSION_KEY`); without it the plugin
   does nothing, and imports nothing more than this module.
 - `pytest_collection_modifyitems`: adds one item per capture × route × schedule, before
-  `-k`/`-m` deselection runs, plus an errored item per capture that does not load or lint.
+  `-k`/`-m` deselection runs, plus an errored item per capture that does not load or lint (a row
+  of the report too, marked `refused`).
 - `pytest_collection_finish`: freezes what the collection built (`gc.freeze`, as it does after
   loading the target), so that garbage collections while items run skip it; a clean-up added at
   configure time unfreezes it.

@@ -4,6 +4,7 @@ A run writes three files into the target's report folder:
 - `report.json` (schema: schemas/report.schema.json): the header, the counts of each class, every
   invariant that gave a verdict, and one row per item with the verdict of every invariant and, for
   an item that did not pass, its output as the client parsed it (volatile ids and clocks masked).
+  A capture the loader or the linter refused has one row (`refused`), errored, with every problem.
   Everything in it is deterministic: run again with nothing changed, it is the same to the byte.
 - `summary.md`: the same for a pull request, opening with one verdict line.
 - `raw.json`: what varies from run to run and is not committed: timings, and the exact output
@@ -31,9 +32,23 @@ from conformance.results import CLASSES, CaseResult
 from conformance.routes import route_id
 from conformance.snapshots import normalized
 
-__all__ = ["FORMAT", "build", "corpus_revision", "markdown", "raw_data", "record", "slug", "verdict_line", "write"]
+__all__ = [
+    "FORMAT",
+    "REFUSED",
+    "build",
+    "corpus_revision",
+    "markdown",
+    "raw_data",
+    "record",
+    "refused",
+    "slug",
+    "verdict_line",
+    "write",
+]
 
 FORMAT = "conformance-report/2"
+REFUSED = "refused"
+"""The last part of a refused capture's item id: `<capture id>[refused]`."""
 _BODY_LIMIT = 2000
 _SECTIONS = (
     (
@@ -85,6 +100,23 @@ def record(result: CaseResult, known_failures: list[dict[str, Any]], gate: str) 
         raw.update(writes=result.chunks, base64=base64.b64encode(result.output).decode("ascii"))
     row["raw"] = raw
     return row
+
+
+def refused(item_id: str, capture: str, error: str) -> dict[str, Any]:
+    """The row of a capture the loader or the linter refused: errored, on no route and no schedule,
+    never run, against the gate (`new`), with every problem in `error`."""
+    return {
+        "id": item_id,
+        "capture": capture,
+        "route": "",
+        "schedule": "",
+        "outcome": "errored",
+        "gate": "new",
+        "ending": "not-run",
+        "refused": True,
+        "error": error,
+        "raw": {"seconds": 0.0},
+    }
 
 
 def _output(result: CaseResult) -> dict[str, Any]:
@@ -198,7 +230,11 @@ def _reasoning_table(report: dict[str, Any]) -> list[str]:
     DeepSeek-R1 reasoning lost when streaming (BerriAI/litellm#7942)."""
     features = report["header"].get("capture_features", {})
     dialects = {capture: sorted(f for f in names if f.startswith("reasoning.")) for capture, names in features.items()}
-    rows = [row for row in report["items"] if dialects.get(row["capture"]) and row["outcome"] != "skipped"]
+    rows = [
+        row
+        for row in report["items"]
+        if dialects.get(row["capture"]) and row["outcome"] != "skipped" and not row.get("refused")
+    ]
     if not rows:
         return []
     routes = sorted({row["route"] for row in rows})
@@ -255,8 +291,30 @@ def _section(report: dict[str, Any], grade: str, title: str, meaning: str) -> li
     return [*lines, ""]
 
 
+def _refused(report: dict[str, Any]) -> list[str]:
+    rows = [row for row in report["items"] if row.get("refused")]
+    if not rows:
+        return []
+    lines = [
+        f"## Refused captures: {len(rows)}",
+        "",
+        "Captures the loader or the linter refused, so none of their items ran; every problem is listed.",
+        "",
+        "| capture | problems |",
+        "|---|---|",
+    ]
+    for row in rows:
+        # The error's first line is its code (`broken capture [bad-capture]:`); the problems follow.
+        found = [line for line in row.get("error", "").splitlines() if line.strip()]
+        if found and found[0].startswith("broken capture ["):
+            found = found[1:]
+        problems = "<br>".join(_cell(line, 300) for line in found)
+        lines.append(f"| `{row['capture']}` | {problems} |")
+    return [*lines, ""]
+
+
 def _errored(report: dict[str, Any]) -> list[str]:
-    rows = [row for row in report["items"] if row["outcome"] == "errored"]
+    rows = [row for row in report["items"] if row["outcome"] == "errored" and not row.get("refused")]
     if not rows:
         return []
     lines = [f"## Errored: {len(rows)}", "", "| item | error | known |", "|---|---|---|"]
@@ -291,6 +349,7 @@ def markdown(report: dict[str, Any], unexplained: int = 0) -> str:
         + f" | {summary['known_failures']} | {summary['total']} |",
         "",
     ]
+    lines += _refused(report)
     lines += _errored(report)
     for grade, title, meaning in _SECTIONS:
         lines += _section(report, grade, title, meaning)

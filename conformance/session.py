@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from conformance import expectations, report, transport
-from conformance.corpus import CaptureError, default_corpus, load_corpus
+from conformance.corpus import Capture, CaptureError, default_corpus, load_corpus
 from conformance.items import RECORD, BrokenCaptureItem, CaseItem, CorpusCollector, TransportItem
 from conformance.lint import lint_capture
 from conformance.results import gated
@@ -72,6 +72,8 @@ class ConformanceSession:
         self.ahead: dict[str, Pending] = {}
         self.records: list[dict[str, Any]] = []
         self.capture_features: dict[str, list[str]] = {}
+        # The captures that loaded and linted clean: the corpus the transport checks stream too.
+        self.captures: tuple[Capture, ...] = ()
         self.started = started  # before the target loaded: the report's total_seconds counts the load
         self.is_worker = hasattr(config, "workerinput")
         self.strict: bool = config.getoption("conformance_strict") or bool(config.getini("strict"))
@@ -113,43 +115,53 @@ class ConformanceSession:
         collector = self._collector = CorpusCollector.from_parent(
             session, name="conformance", nodeid="conformance", path=self.corpus_root
         )
+        # A capture the loader or the linter refuses still has an item, errored with the reason, so
+        # that it shows in the run and in its report rather than vanishing.
+        fix = f"Fix the capture, then check it with: conformance validate {self.corpus_root}"
         new: list[pytest.Item] = [
-            BrokenCaptureItem.from_parent(collector, name=_error_name(error), problem=str(error))
-            for error in corpus.errors
+            BrokenCaptureItem.from_parent(
+                collector,
+                name=BrokenCaptureItem.item_name(capture_id),
+                capture_id=capture_id,
+                problem=f"{error}\n{fix}",
+            )
+            for capture_id, error in sorted(
+                ((_capture_id(error, corpus.root), error) for error in corpus.errors), key=lambda pair: pair[0]
+            )
         ]
+        clean: list[Capture] = []
         for capture in corpus.captures:
             findings = lint_capture(capture)
             if findings:
-                problem = (
-                    "\n".join(str(finding) for finding in findings)
-                    + f"\nFix the capture, then check it with: conformance validate {self.corpus_root}"
+                problem = "\n".join(str(finding) for finding in findings) + f"\n{fix}"
+                new.append(
+                    BrokenCaptureItem.from_parent(
+                        collector, name=BrokenCaptureItem.item_name(capture.id), capture_id=capture.id, problem=problem
+                    )
                 )
-                new.append(BrokenCaptureItem.from_parent(collector, name=capture.id, problem=problem))
                 continue
+            clean.append(capture)
             served, lacking = routes_for(capture, self.target)
             for route in served + lacking:
                 for schedule in self.schedules:
                     case = Case(capture, route, schedule)
                     skip = None if route in served else f"target {self.spec} does not serve route {route_id(route)}"
                     new.append(CaseItem.from_parent(collector, name=case.id, case=case, skip=skip))
+        self.captures = tuple(clean)
         if self.transport and self.unavailable is None:
             for check in transport.CHECKS:
                 for route in sorted(self.target.routes):
                     tcase = transport.TransportCase(check, route)
-                    new.append(
-                        TransportItem.from_parent(
-                            collector,
-                            name=tcase.id,
-                            case=tcase,
-                            skip=transport.skip_reason(check, self.target, self.spec, self.timeout),
-                        )
+                    skip = transport.skip_reason(
+                        check, self.target, self.spec, self.timeout, route=route, captures=self.captures
                     )
+                    new.append(TransportItem.from_parent(collector, name=tcase.id, case=tcase, skip=skip))
         collector.made = new
         items[:0] = new
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         _freeze_heap()
-        chosen = sum(1 for item in session.items if isinstance(item, (CaseItem, TransportItem)))
+        chosen = sum(1 for item in session.items if isinstance(item, (CaseItem, TransportItem, BrokenCaptureItem)))
         collected = sum(1 for _ in self._collector.collect_all()) if self._collector is not None else chosen
         # A partial run only reads snapshots (`conformance.snapshots`): it must not report those of the
         # items it left out as unused, nor offer to delete them.
@@ -197,8 +209,11 @@ class ConformanceSession:
         if self.begun is None:
             # The checks that mostly wait (a paced upstream, a stall) begin together at the first
             # transport item, after every capture item: about 14 s of waiting becomes about 3.
-            self.begun = {waiting.id: transport.start(self.runner, self.target, waiting) for waiting in self.waiting}
-        return transport.run_check(self.runner, self.target, case, self.begun.pop(case.id, None))
+            self.begun = {
+                waiting.id: transport.start(self.runner, self.target, waiting, self.captures)
+                for waiting in self.waiting
+            }
+        return transport.run_check(self.runner, self.target, case, self.begun.pop(case.id, None), self.captures)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         for name, value in report.user_properties:
@@ -253,9 +268,11 @@ class ConformanceSession:
         if self.update_expectations:
             version = str(header["target_version"])
             gate = self.gate - {expectations.ERRORED}
+            # A refused capture is the corpus's fault, not the target's: it is no known failure.
+            rows = [row for row in self.records if not row.get("refused")]
             expectations.write(
                 self.expectations.path,
-                expectations.updated(self.expectations, self.records, version, self.schedules, gate),
+                expectations.updated(self.expectations, rows, version, self.schedules, gate),
             )
 
     def _copy_target_log(self) -> str | None:
@@ -366,5 +383,10 @@ def _suite_version() -> str:
         return "0+unknown"
 
 
-def _error_name(error: CaptureError) -> str:
-    return f"broken:{error.path.name}"
+def _capture_id(error: CaptureError, root: Path) -> str:
+    """The id of the capture a load error is about: its path below the corpus root, without the
+    extension (the error is about its `.yaml` or its `.sse`)."""
+    try:
+        return error.path.relative_to(root).with_suffix("").as_posix()
+    except ValueError:
+        return error.path.with_suffix("").name

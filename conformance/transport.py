@@ -6,8 +6,8 @@ server, and gives the verdicts of registered invariants:
 
 - `incremental`: a paced upstream (50 ms between events); `transport.incremental`.
 - `cancel-propagates`: the client leaves after a few events; `transport.cancel-propagates`.
-- `concurrent-isolation`: 32 corpus captures at once, each compared with its run alone;
-  `transport.concurrent-isolation`.
+- `concurrent-isolation`: 32 streams of the run's corpus captures (the shipped corpus, or the one
+  given with `--corpus`) at once, each compared with its run alone; `transport.concurrent-isolation`.
 - `fault-*`: an upstream fault (HTTP 429 or 500 before the stream, the connection reset
   mid-stream, a stall past the target's upstream timeout, an unparsable JSON event, bytes that are
   not UTF-8, a stream that never sends its terminator); checked by `semantic.error-surfaced`,
@@ -29,7 +29,7 @@ import asyncio
 import concurrent.futures
 import json
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
 from conformance.targets.base import Exchange, Target
 
-__all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "run_check", "skip_reason", "start"]
+__all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "isolation_captures", "run_check", "skip_reason", "start"]
 
 SCHEDULE = "transport"
 """The `schedule` of every transport item in reports and expectations files."""
@@ -197,8 +197,22 @@ class TransportCase:
         return _Capture(f"transport/{self.check}", Path(__file__))
 
 
-def skip_reason(check: str, target: Target, spec: str, case_timeout: float) -> str | None:
-    """Why `check` cannot run on this target, or None."""
+def skip_reason(
+    check: str,
+    target: Target,
+    spec: str,
+    case_timeout: float,
+    *,
+    route: Route | None = None,
+    captures: Sequence[Capture] | None = None,
+) -> str | None:
+    """Why `check` cannot run on this target (on `route`, with the run's `captures`), or None."""
+    if check == "concurrent-isolation" and route is not None and captures is not None:
+        if not isolation_captures(route, captures):
+            return (
+                f"the corpus has no complete {route[0]} capture (not negative, HTTP 200) to stream concurrently "
+                f"on route {route_id(route)}"
+            )
     if check == "fault-stall":
         read_timeout = getattr(target, "upstream_read_timeout", None)
         if not isinstance(read_timeout, (int, float)) or read_timeout <= 0:
@@ -342,21 +356,25 @@ def _varying(one: dict[str, Any], other: dict[str, Any]) -> frozenset[str]:
     return frozenset(key for key in left.keys() | right.keys() if left.get(key) != right.get(key))
 
 
-def _isolation_captures(route: Route) -> list[Capture]:
-    captures = [c for c in load_corpus().captures if c.protocol == route[0] and c.negative is None and c.status == 200]
-    return sorted(captures, key=lambda c: c.id)
+def isolation_captures(route: Route, captures: Sequence[Capture]) -> list[Capture]:
+    """The captures `concurrent-isolation` may stream on `route`: complete ones (not negative, HTTP
+    200) of its upstream protocol, by id."""
+    chosen = [c for c in captures if c.protocol == route[0] and c.negative is None and c.status == 200]
+    return sorted(chosen, key=lambda c: c.id)
 
 
-async def _concurrent(runner: Runner, target: Target, route: Route) -> CaseResult:
+async def _concurrent(runner: Runner, target: Target, route: Route, corpus: Sequence[Capture]) -> CaseResult:
     case = TransportCase("concurrent-isolation", route)
-    captures = _isolation_captures(route)
+    captures = isolation_captures(route, corpus)
     if not captures:
         return CaseResult(
             case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently"
         )
     chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
     try:
-        alone = {capture.id: await _alone(runner, target, route, capture) for capture in captures}
+        # Each capture streamed concurrently is first run alone (a larger corpus has more than are chosen).
+        distinct = {capture.id: capture for capture in chosen}
+        alone = {capture_id: await _alone(runner, target, route, capture) for capture_id, capture in distinct.items()}
         together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
         differing = [
             (capture, output)
@@ -522,15 +540,18 @@ async def _timed(
     return result
 
 
-def start(runner: Runner, target: Target, case: TransportCase) -> concurrent.futures.Future[CaseResult]:
+def start(
+    runner: Runner, target: Target, case: TransportCase, captures: Sequence[Capture] | None = None
+) -> concurrent.futures.Future[CaseResult]:
     """Begin one transport check on the runner's loop now, within its time bound; `run_check`
-    collects it."""
+    collects it. `captures` are the corpus captures a check streams (`concurrent-isolation`); by
+    default, those of the shipped corpus."""
     if case.check == "incremental":
         coroutine = _incremental(runner, target, case.route)
     elif case.check == "cancel-propagates":
         coroutine = _cancel(runner, target, case.route)
     elif case.check == "concurrent-isolation":
-        coroutine = _concurrent(runner, target, case.route)
+        coroutine = _concurrent(runner, target, case.route, load_corpus().captures if captures is None else captures)
     else:
         coroutine = _fault(runner, target, case.route, case.check)
     future: concurrent.futures.Future[CaseResult] = runner.submit(_timed(coroutine, case, target, _bound(runner, case)))
@@ -538,11 +559,15 @@ def start(runner: Runner, target: Target, case: TransportCase) -> concurrent.fut
 
 
 def run_check(
-    runner: Runner, target: Target, case: TransportCase, started: concurrent.futures.Future[CaseResult] | None = None
+    runner: Runner,
+    target: Target,
+    case: TransportCase,
+    started: concurrent.futures.Future[CaseResult] | None = None,
+    captures: Sequence[Capture] | None = None,
 ) -> CaseResult:
-    """The result of one transport check, begun now or earlier by `start`."""
+    """The result of one transport check, begun now or earlier by `start` (see there for `captures`)."""
     bound = _bound(runner, case)
-    future = started if started is not None else start(runner, target, case)
+    future = started if started is not None else start(runner, target, case, captures)
     try:
         # The loop enforces the bound (`_timed`); this one only guards against a loop that hangs.
         return future.result(bound + 5)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conformance.corpus import CaptureError, default_corpus, load_corpus, read_features
+from conformance.corpus import CaptureError, Problem, default_corpus, feature_registry, load_corpus, read_features
 from conformance.lint import VENDORS, lint_capture
 
 CORPUS = default_corpus()
@@ -38,6 +38,7 @@ def test_provenance_is_truthful(capture) -> None:  # type: ignore[no-untyped-def
 
 
 def test_every_registered_feature_is_used_and_every_used_feature_registered() -> None:
+    """For the shipped corpus only: a private corpus uses the shipped registry, and need not use all of it."""
     registered = read_features(CORPUS)
     used = {feature for capture in CAPTURES for feature in capture.features}
     assert used == registered
@@ -86,13 +87,13 @@ def test_crlf_and_cr_only_framings_carry_the_same_content() -> None:
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    """A private corpus with one good capture, to break in each test."""
+    """A private corpus with one good capture, to break in each test. It has no features.txt of its
+    own: the shipped registry applies."""
     source = next(c for c in CAPTURES if c.id == "openai-chat/openai/text-lf")
     folder = tmp_path / "openai-chat" / "openai"
     folder.mkdir(parents=True)
     shutil.copy(source.path, folder / "good.yaml")
     shutil.copy(source.path.with_suffix(".sse"), folder / "good.sse")
-    shutil.copy(CORPUS / "features.txt", tmp_path / "features.txt")
     return tmp_path
 
 
@@ -181,10 +182,119 @@ def test_one_broken_capture_does_not_hide_the_others(corpus: Path) -> None:
     assert [e.path.name for e in loaded.errors] == ["bad.yaml"]
 
 
-def test_missing_feature_registry_is_fatal_with_a_hint(corpus: Path) -> None:
-    (corpus / "features.txt").unlink()
-    with pytest.raises(CaptureError, match="feature registry is missing"):
-        load_corpus(corpus)
+def test_a_private_corpus_without_a_registry_uses_the_shipped_one(corpus: Path) -> None:
+    assert not (corpus / "features.txt").exists()
+    loaded = load_corpus(corpus)
+    assert loaded.errors == ()
+    assert dict(loaded.features) == feature_registry(CORPUS)
+    assert read_features(corpus) == read_features(CORPUS)
+
+
+def test_a_private_registry_extends_the_shipped_one(corpus: Path) -> None:
+    (corpus / "features.txt").write_text("# ours\nacme.telemetry-frames  # our gateway adds telemetry frames\n\n")
+    _edit(corpus / "openai-chat" / "openai" / "good.yaml", lambda m: m["features"].append("acme.telemetry-frames"))
+    loaded = load_corpus(corpus)
+    assert loaded.errors == ()
+    (capture,) = loaded.captures
+    assert "acme.telemetry-frames" in capture.features and "utf8.multibyte" in capture.features
+    assert loaded.features["acme.telemetry-frames"] == "our gateway adds telemetry frames"
+    assert read_features(corpus) == read_features(CORPUS) | {"acme.telemetry-frames"}
+
+
+def test_a_private_registry_cannot_redefine_a_shipped_meaning(corpus: Path) -> None:
+    (corpus / "features.txt").write_text("sse.crlf  # something else\n")
+    assert feature_registry(corpus)["sse.crlf"] == feature_registry(CORPUS)["sse.crlf"]
+
+
+def test_an_unknown_feature_in_a_private_corpus_names_both_registries(corpus: Path) -> None:
+    _edit(corpus / "openai-chat" / "openai" / "good.yaml", lambda m: m["features"].append("sse.telepathy"))
+    message = str(_only_error(corpus))
+    assert str(CORPUS / "features.txt") in message and str(corpus / "features.txt") in message
+
+
+# ------------------------------------------------------------------------- layout
+
+
+def _move(corpus: Path, to: str) -> Path:
+    """Move the good capture to `to` (a path below the corpus, without the extension)."""
+    source = corpus / "openai-chat" / "openai" / "good"
+    target = corpus / to
+    target.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in (".yaml", ".sse"):
+        source.with_suffix(suffix).rename(target.with_suffix(suffix))
+    return target.with_suffix(".yaml")
+
+
+def test_a_capture_flat_at_the_root_is_refused_with_where_it_belongs(corpus: Path) -> None:
+    moved = _move(corpus, "good")
+    error = _only_error(corpus)
+    assert error.path == moved and error.field == ""
+    assert str(moved) in str(error)
+    assert "<protocol>/<provider>/<name>.yaml" in str(error) and "move it to openai-chat/openai/good.yaml" in str(error)
+
+
+def test_a_capture_nested_too_deep_is_refused(corpus: Path) -> None:
+    _move(corpus, "openai-chat/openai/extra/good")
+    assert "lies at openai-chat/openai/extra/good.yaml" in str(_only_error(corpus))
+
+
+@pytest.mark.parametrize(
+    ("folder", "field", "words"),
+    [
+        (
+            "anthropic-messages/openai",
+            "protocol",
+            "is 'openai-chat' but the capture lies in the protocol folder 'anthropic-messages'",
+        ),
+        ("openai-chat/acme", "provider", "is 'openai' but the capture lies in the provider folder 'acme'"),
+    ],
+    ids=["wrong-protocol-folder", "wrong-provider-folder"],
+)
+def test_a_capture_in_the_wrong_folder_is_refused(corpus: Path, folder: str, field: str, words: str) -> None:
+    moved = _move(corpus, f"{folder}/good")
+    error = _only_error(corpus)
+    assert (error.path, error.field) == (moved, field)
+    assert words in str(error) and "move it to openai-chat/openai/good.yaml" in str(error)
+
+
+def test_the_shipped_corpus_follows_the_layout() -> None:
+    for capture in CAPTURES:
+        assert capture.id.split("/") == [capture.protocol, capture.provider, capture.path.stem]
+
+
+# ------------------------------------------------------------------------- every problem at once
+
+
+def test_every_schema_problem_is_shown_with_its_field(corpus: Path) -> None:
+    yaml_path = corpus / "openai-chat" / "openai" / "good.yaml"
+
+    def break_three(meta: dict) -> None:  # type: ignore[type-arg]
+        meta.pop("model")
+        meta["request"]["stream"] = False
+        meta["expect"].pop("finish")
+        meta["features"].append("sse.telepathy")
+
+    _edit(yaml_path, break_three)
+    error = _only_error(corpus)
+    fields = [problem.field for problem in error.problems]
+    assert sorted(fields) == sorted(["(top level)", "request.stream", "expect", "features[2]"])
+    lines = str(error).splitlines()
+    assert len(lines) == 4 and all(line.startswith(f"{yaml_path}: ") for line in lines)
+    for words in (
+        "'model' is a required property",
+        "True was expected",
+        "'finish' is a required property",
+        "sse.telepathy",
+    ):
+        assert sum(words in line for line in lines) == 1, words
+    assert "more)" not in str(error)
+    assert error.field == fields[0]
+
+
+def test_a_capture_error_with_one_problem_reads_as_before(tmp_path: Path) -> None:
+    error = CaptureError(tmp_path / "x.yaml", "is broken", "expect.finish")
+    assert str(error) == f"{tmp_path / 'x.yaml'}: expect.finish: is broken"
+    assert error.problems == (Problem("expect.finish", "is broken"),)
 
 
 def test_lint_catches_expect_that_disagrees_with_the_stream(corpus: Path) -> None:
@@ -204,3 +314,21 @@ def test_lint_catches_a_stream_real_providers_would_never_send(corpus: Path) -> 
     sse.write_bytes(sse.read_bytes().replace(b"data: [DONE]\n\n", b"data: [DONE]\n\ndata: [DONE]\n\n"))
     (capture,) = load_corpus(corpus).captures
     assert "openai.done.last" in [f.invariant for f in lint_capture(capture)]
+
+
+def test_validate_prints_every_problem_of_a_capture_on_its_own_line(corpus: Path) -> None:
+    import io
+
+    from conformance.cli import main
+
+    yaml_path = corpus / "openai-chat" / "openai" / "good.yaml"
+    _edit(yaml_path, lambda m: (m.pop("model"), m["features"].append("sse.telepathy")))
+    out = io.StringIO()
+    assert main(["validate", str(corpus)], out) == 1
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == [
+        f"error: {yaml_path}: (top level): 'model' is a required property",
+        f"error: {yaml_path}: features[2]: unknown feature 'sse.telepathy'; use one registered in "
+        f"{CORPUS / 'features.txt'}, or add it to this corpus's own {corpus / 'features.txt'}",
+    ]
+    assert lines[2] == f"2 problem(s) in 1 capture(s) under {corpus}"

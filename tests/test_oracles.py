@@ -533,15 +533,32 @@ POSITIVE = [c for c in CAPTURES if c.negative is None]
 NEGATIVE = [c for c in CAPTURES if c.negative is not None]
 
 
+# Provider quirks that openai-python 3.57 cannot read: oracle.openai-python is proxy level for these,
+# and a proxy that forwards them unchanged inherits the failure.
+CLIENT_INCOMPATIBLE = {
+    "openai-chat/azure/content-filter": "Azure's asynchronous filter sends the finish_reason on an annotation chunk with no delta, which the client drops",
+    "openai-chat/azure/placeholder-first-chunk": "an annotation chunk with no delta makes the client call to_dict() on None",
+    "openai-chat/copilot/claude-tool-call-index-1": "the client reads no chunk without object chat.completion.chunk, and the first tool index is 1",
+    "openai-chat/gemini/parallel-tool-calls-no-index": "tool calls with no index cannot be placed",
+    "openai-chat/mistral/magistral-thinking-array": "array content: the client's delta merge wants an index in every list entry",
+    "openai-chat/mistral/tool-call-no-index": "tool calls with no index cannot be placed",
+    "openai-chat/ollama/parallel-tool-calls-index-0": "every parallel call at index 0: the client merges them into one",
+    "openai-chat/perplexity/sonar-citations": "the finish arrives on a chunk whose object is chat.completion.done, which the client does not read",
+    "openai-chat/zai/glm-tool-call": "the client reads no chunk without object chat.completion.chunk",
+}
+
+
 @pytest.mark.parametrize("capture", POSITIVE, ids=lambda c: c.id)
 def test_every_positive_capture_passes_its_protocols_oracle(capture) -> None:  # type: ignore[no-untyped-def]
-    """Every provider's raw stream, not only the vendor's that lint checks: no capture so far has a
-    quirk the official client cannot take. OpenRouter's and Ollama's repeated role makes openai-python
-    hold role 'assistantassistant…', which the oracle does not compare (openai.role.first-delta-only
-    reports it). A capture with a known client incompatibility (Mistral's index-less tool calls,
-    Copilot's first tool index 1) would be listed here as such."""
+    """Every provider's raw stream, not only the vendor's that lint checks, except the quirks listed in
+    CLIENT_INCOMPATIBLE, which must fail: that is why oracle.openai-python is proxy level. OpenRouter's
+    and Ollama's repeated role makes openai-python hold role 'assistantassistant…', which the oracle
+    does not compare (openai.role.first-delta-only reports it)."""
     v = verdict(ORACLE_FOR[capture.protocol], capture.body, capture.protocol, capture.expect, request=capture.request)
-    assert v.outcome == "pass", messages(v)
+    if capture.id in CLIENT_INCOMPATIBLE:
+        assert v.outcome == "fail", f"{capture.id} is listed as unreadable by the client, but it passes"
+    else:
+        assert v.outcome == "pass", messages(v)
 
 
 @pytest.mark.parametrize("capture", NEGATIVE, ids=lambda c: c.id)

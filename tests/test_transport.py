@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from conformance import transport
+from conformance.corpus import load_corpus
 from conformance.invariants import evaluate, registry
+from conformance.protocols import ANTHROPIC_MESSAGES as AM
 from conformance.protocols import OPENAI_CHAT as OA
 from conformance.protocols.transport import Cancellation, Isolation, Pacing
 from conformance.runner import Runner
@@ -182,3 +186,85 @@ def test_the_waiting_checks_begin_together_at_the_first_transport_item(pytester:
     assert len(paced) == 4 and min(paced) >= transport.PACE * (transport.INCREMENTAL_EVENTS - 1)
     # One after another, the run could never take less than the four paced upstreams together.
     assert raw["total_seconds"] < sum(paced)
+
+
+# ------------------------------------------------------------------------- the run's corpus
+
+PROVIDER_RECORDING = '''
+import os
+
+from conformance.targets.reference import Reference
+
+
+class ProviderRecording(Reference):
+    """The reference, writing the provider of every upstream it is sent to $PROVIDERS."""
+
+    def stream(self, exchange):
+        with open(os.environ["PROVIDERS"], "a") as out:
+            out.write(exchange.provider + "\\n")
+        return super().stream(exchange)
+'''
+
+
+def _acme_corpus(root: Path) -> Path:
+    """A private corpus of one openai-chat capture, from the provider `acme` (no features.txt: the
+    shipped registry applies)."""
+    source = next(c for c in load_corpus().captures if c.id == "openai-chat/openai/text-lf")
+    folder = root / "openai-chat" / "acme"
+    folder.mkdir(parents=True)
+    (folder / "text.yaml").write_text(source.path.read_text().replace("provider: openai", "provider: acme"))
+    shutil.copy(source.path.with_suffix(".sse"), folder / "text.sse")
+    return root
+
+
+def test_concurrent_isolation_streams_the_captures_it_is_given(runner: Runner, tmp_path: Path) -> None:
+    (capture,) = load_corpus(_acme_corpus(tmp_path / "corpus")).captures
+    seen: list[str] = []
+
+    class Recording(Reference):
+        def stream(self, exchange):  # type: ignore[no-untyped-def]
+            seen.append(exchange.provider)
+            return super().stream(exchange)
+
+    case = transport.TransportCase("concurrent-isolation", (OA, OA))
+    result = transport.run_check(runner, Recording(), case, captures=[capture])
+    assert result.outcome == "pass", result.error or [v.to_json() for v in result.verdicts]
+    # One run alone, then 32 at once: every one of them the private capture.
+    assert seen == ["acme"] * (1 + transport.CONCURRENT_STREAMS)
+
+
+def test_concurrent_isolation_is_skipped_on_a_route_the_corpus_has_no_capture_for(tmp_path: Path) -> None:
+    captures = load_corpus(_acme_corpus(tmp_path / "corpus")).captures
+    target = Reference()
+    reason = transport.skip_reason("concurrent-isolation", target, "reference", 30, route=(AM, OA), captures=captures)
+    assert reason is not None and "no complete anthropic-messages capture" in reason
+    assert (
+        transport.skip_reason("concurrent-isolation", target, "reference", 30, route=(OA, AM), captures=captures)
+        is None
+    )
+    # Without the run's captures (the shipped corpus), nothing is skipped.
+    assert transport.skip_reason("concurrent-isolation", target, "reference", 30) is None
+
+
+def test_transport_items_stream_the_corpus_given_with_corpus(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(providertarget=PROVIDER_RECORDING)
+    pytester.syspathinsert()
+    providers = pytester.path / "providers.txt"
+    monkeypatch.setenv("PROVIDERS", str(providers))
+    corpus = _acme_corpus(pytester.path / "corpus")
+    result = pytester.runpytest(
+        "--target=providertarget:ProviderRecording",
+        f"--corpus={corpus}",
+        "-p",
+        "no:cacheprovider",
+        "-k",
+        "transport and concurrent-isolation",
+        "-rs",
+        f"--report-dir={pytester.path / 'reports'}",
+    )
+    result.assert_outcomes(passed=2, skipped=2)
+    result.stdout.fnmatch_lines(["*the corpus has no complete anthropic-messages capture*"])
+    assert set(providers.read_text().split()) == {"acme"}

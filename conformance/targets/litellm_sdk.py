@@ -105,6 +105,11 @@ PROVIDER_PREFIXES: dict[str, str] = {
     "groq": "groq",
     "vllm": "hosted_vllm",
     "dashscope": "dashscope",
+    "mistral": "mistral",
+    "xai": "xai",
+    "together": "together_ai",
+    "perplexity": "perplexity",
+    "moonshot": "moonshot",
     # LiteLLM's `ollama_chat/` speaks Ollama's native NDJSON `/api/chat`; the capture is Ollama's
     # OpenAI-compatible `/v1/chat/completions` SSE stream, which LiteLLM reaches as `openai/`.
     "ollama": "openai",
@@ -121,6 +126,11 @@ _BASE_PATHS: dict[str, str] = {
     "groq": "/openai/v1",
     "hosted_vllm": "/v1",
     "dashscope": "/compatible-mode/v1",
+    "mistral": "/v1",
+    "xai": "/v1",
+    "together_ai": "/v1",
+    "perplexity": "",
+    "moonshot": "/v1",
     "anthropic": "",  # LiteLLM appends /v1/messages itself
 }
 
