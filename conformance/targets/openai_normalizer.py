@@ -116,6 +116,9 @@ class OpenAINormalizer(RouteStream):
         out = dict(choice)
         out["index"] = index
         delta = dict(choice.get("delta") or {})
+        for key in ("role", "tool_calls", "function_call"):
+            if key in delta and delta[key] is None:
+                del delta[key]  # SGLang sends role and tool_calls null, which the chunk schema refuses
         reasoning = self.reasoning(delta)
         if reasoning:
             delta["reasoning_content"] = reasoning
