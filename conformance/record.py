@@ -3,8 +3,8 @@
 The response body is written byte for byte as it came off the connection (after the chunked
 transfer coding, before any decoding: the request asks for `Accept-Encoding: identity`), with the
 time and size of every read, so a capture can be replayed with its real pacing. The key is read
-from an environment variable and sent, never written: `conformance.capture_import.compose`
-redacts it wherever it appears, with every other secret it finds, and the redactions are printed.
+from an environment variable and sent, never written: `conformance.drafts.compose` redacts it
+wherever it appears, with every other secret it finds, and the redactions are printed.
 
 A non-2xx answer is recorded too (error captures are worth having) and exits 1; a connection
 that breaks mid-body is recorded as received, a cut-off capture. Nothing is written when the
@@ -25,19 +25,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from conformance.capture_import import (
-    ImportProblem,
-    Source,
-    check_names,
-    compose,
-    credentials,
-    load_request,
-    package_version,
-    report_written,
-    write_capture,
-)
+from conformance.drafts import check_names, compose, package_version, report_written, write_capture
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, PROTOCOL_NAMES
 from conformance.secret_scan import redact_text
+from conformance.transcripts import ImportProblem, Source, credentials, load_request
 
 __all__ = [
     "ANTHROPIC_VERSION",

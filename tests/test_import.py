@@ -17,18 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from conformance.capture_import import (
-    ImportProblem,
-    expect_from,
-    infer_protocol,
-    read_curl,
-    read_har,
-    read_sse,
-)
 from conformance.cli import main
 from conformance.corpus import default_corpus
+from conformance.drafts import expect_from, infer_protocol
 from conformance.lint import PLACEHOLDER
 from conformance.neutral import Message, ToolCall
+from conformance.transcripts import ImportProblem, read_curl, read_har, read_sse
 
 SAMPLES = Path(__file__).parent / "samples"
 CURL = SAMPLES / "curl-anthropic"
