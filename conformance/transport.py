@@ -370,11 +370,23 @@ async def _concurrent(runner: Runner, target: Target, route: Route, corpus: Sequ
         return CaseResult(
             case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently"
         )
-    chosen = [captures[n % len(captures)] for n in range(CONCURRENT_STREAMS)]
+    # Each capture streamed concurrently is first run alone. One that gives nothing to compare alone
+    # (the target raises on it, or never calls the upstream) is judged by its own items, not here:
+    # the next capture takes its place.
+    alone: dict[str, dict[str, Any]] = {}
+    unusable: list[str] = []
+    for capture in captures:
+        if len(alone) == CONCURRENT_STREAMS:
+            break
+        try:
+            alone[capture.id] = await _alone(runner, target, route, capture)
+        except _NothingToCompare as error:
+            unusable.append(str(error))
+    if not alone:
+        return CaseResult(case, "errored", error=f"concurrent isolation cannot be judged: {'; '.join(unusable)}")
+    usable = [capture for capture in captures if capture.id in alone]
+    chosen = [usable[n % len(usable)] for n in range(CONCURRENT_STREAMS)]
     try:
-        # Each capture streamed concurrently is first run alone (a larger corpus has more than are chosen).
-        distinct = {capture.id: capture for capture in chosen}
-        alone = {capture_id: await _alone(runner, target, route, capture) for capture_id, capture in distinct.items()}
         together = await asyncio.gather(*(_one_capture(runner, target, route, capture) for capture in chosen))
         differing = [
             (capture, output)

@@ -233,6 +233,26 @@ def test_concurrent_isolation_streams_the_captures_it_is_given(runner: Runner, t
     assert seen == ["acme"] * (1 + transport.CONCURRENT_STREAMS)
 
 
+class _RaisesOnDeepSeek(Reference):
+    """A target that raises on every DeepSeek stream, alone or not: its own items say so."""
+
+    def stream(self, exchange):  # type: ignore[no-untyped-def]
+        if exchange.provider == "deepseek":
+            raise RuntimeError("no DeepSeek here")
+        return super().stream(exchange)
+
+
+def test_concurrent_isolation_streams_the_captures_a_target_can_stream_alone(runner: Runner) -> None:
+    captures = [c for c in load_corpus().captures if c.provider in ("deepseek", "openai")]
+    case = transport.TransportCase("concurrent-isolation", (OA, OA))
+    result = transport.run_check(runner, _RaisesOnDeepSeek(), case, captures=captures)
+    assert result.outcome == "pass", result.error or [v.to_json() for v in result.verdicts]
+    only_deepseek = [c for c in captures if c.provider == "deepseek"]
+    result = transport.run_check(runner, _RaisesOnDeepSeek(), case, captures=only_deepseek)
+    assert result.outcome == "errored"
+    assert "cannot be judged" in result.error and "openai-chat/deepseek/tool-call alone" in result.error
+
+
 def test_concurrent_isolation_is_skipped_on_a_route_the_corpus_has_no_capture_for(tmp_path: Path) -> None:
     captures = load_corpus(_acme_corpus(tmp_path / "corpus")).captures
     target = Reference()
