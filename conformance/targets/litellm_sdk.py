@@ -171,7 +171,10 @@ def route_prefix(provider: str, route: Route, model: str) -> str:
     """The LiteLLM prefix to use on this route. LiteLLM sends `/v1/messages` for a provider with
     its own Anthropic-compatible API (DeepSeek's /anthropic/v1/messages) straight there, so no Chat
     Completions stream would be translated; on the adapter route such a provider's stream reaches
-    LiteLLM as a generic `openai/` model instead."""
+    LiteLLM as a generic `openai/` model instead. An Anthropic-format upstream (Kimi's or z.ai's
+    Anthropic-compatible API as much as Anthropic's own) is reached as `anthropic/`."""
+    if route[0] == ANTHROPIC_MESSAGES:
+        return "anthropic"
     prefix = litellm_prefix(provider)
     if route == (OPENAI_CHAT, ANTHROPIC_MESSAGES) and _has_native_messages_api(prefix, model):
         return "openai"
