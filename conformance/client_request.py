@@ -14,10 +14,19 @@ from typing import Any
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.targets._requests import anthropic_to_openai_request, openai_to_anthropic_request
 
-__all__ = ["client_request"]
+__all__ = ["client_request", "unaskable"]
 
 # Anthropic requires max_tokens; a recorded OpenAI request may have none.
 _DEFAULT_MAX_TOKENS = 1024
+
+
+def unaskable(upstream_request: dict[str, Any], upstream_protocol: str, client_protocol: str) -> str:
+    """Why no client of `client_protocol` can ask for the stream `upstream_request` got, or "": an
+    Anthropic client has no `n`, so an adapter never asks an upstream for several choices."""
+    n = upstream_request.get("n")
+    if client_protocol == ANTHROPIC_MESSAGES and upstream_protocol != client_protocol and isinstance(n, int) and n > 1:
+        return f"an Anthropic client cannot ask for n = {n} choices, so no adapter receives this stream"
+    return ""
 
 
 def client_request(upstream_request: dict[str, Any], upstream_protocol: str, client_protocol: str) -> dict[str, Any]:

@@ -93,6 +93,12 @@ class Capture:
         return dict(self.meta["request"])
 
     @property
+    def client_body(self) -> dict[str, Any]:
+        """The request a client of a proxy sends for this stream: the upstream request, naming the
+        model where the upstream's did not (Azure names the deployment in the URL instead)."""
+        return {"model": self.meta["model"], **self.meta["request"]}
+
+    @property
     def expect(self) -> dict[str, Any]:
         return dict(self.meta["expect"])
 

@@ -185,7 +185,7 @@ class Runner:
             reset_at_end=capture.ending == "aborted",
             protocol=capture.protocol,
         )
-        request = client_request(capture.request, case.route[0], case.route[1])
+        request = client_request(capture.client_body, case.route[0], case.route[1])
         exchange = Exchange(case.route, request, slot.url, token=slot.token, provider=capture.provider)
         return Pending(case, target.name, request, slot, self.submit(self._streamed(target, exchange)))
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from conformance import expectations, report, transport
+from conformance.client_request import unaskable
 from conformance.corpus import Capture, CaptureError, default_corpus, load_corpus
 from conformance.items import RECORD, BrokenCaptureItem, CaseItem, CorpusCollector, TransportItem
 from conformance.lint import lint_capture
@@ -145,7 +146,11 @@ class ConformanceSession:
             for route in served + lacking:
                 for schedule in self.schedules:
                     case = Case(capture, route, schedule)
-                    skip = None if route in served else f"target {self.spec} does not serve route {route_id(route)}"
+                    skip = (
+                        f"target {self.spec} does not serve route {route_id(route)}"
+                        if route not in served
+                        else unaskable(capture.request, *route) or None
+                    )
                     new.append(CaseItem.from_parent(collector, name=case.id, case=case, skip=skip))
         self.captures = tuple(clean)
         if self.transport and self.unavailable is None:

@@ -310,7 +310,7 @@ async def _one_capture(runner: Runner, target: Target, route: Route, capture: Ca
         capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol
     )
     try:
-        request = client_request(capture.request, route[0], route[1])
+        request = client_request(capture.client_body, route[0], route[1])
         exchange = Exchange(route, request, slot.url, token=slot.token, provider=capture.provider)
         try:
             output = await collect(target, exchange)

@@ -3,7 +3,18 @@ the same way; otherwise the target introduced it, and it is graded by what it br
 
 from __future__ import annotations
 
-from test_invariants import OA_TEXT, OA_TEXT_EXPECT, USAGE_REQUEST, chunk, oa, oa_finish, oa_role, oa_text, openai
+from test_invariants import (
+    OA_TEXT,
+    OA_TEXT_EXPECT,
+    USAGE_REQUEST,
+    choice,
+    chunk,
+    oa,
+    oa_finish,
+    oa_role,
+    oa_text,
+    openai,
+)
 
 from conformance.attribution import grade, upstream_violations
 from conformance.checks import build_context, check
@@ -81,3 +92,31 @@ def test_a_clean_output_asks_the_upstream_nothing() -> None:
 
     grade(check(build_context(OA_TEXT, OA, request=USAGE_REQUEST, expect=OA_TEXT_EXPECT)), upstream=upstream)
     assert asked == []
+
+
+# Copilot (Claude) as recorded: chunks with no object key, and the tool call at index 1.
+_CALL = {"index": 1, "id": "toolu_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+_DELTAS = [
+    ({"role": "assistant", "content": "Let me check."}, None),
+    ({"tool_calls": [_CALL]}, None),
+    ({}, "tool_calls"),
+]
+COPILOT_LIKE = openai(*(chunk(choice(delta, finish), drop=("object",)) for delta, finish in _DELTAS))
+COPILOT_REPAIRED = openai(*(chunk(choice(delta, finish)) for delta, finish in _DELTAS))
+COPILOT_EXPECT = {**EXPECT, "text": "Let me check.", "finish": "tool_calls"}
+COPILOT_EXPECT["tool_calls"] = [{"id": "toolu_1", "name": "f", "arguments": {}}]
+
+
+def test_a_client_that_cannot_read_the_upstream_either_fails_it_as_inherited() -> None:
+    """The target adds the missing object key but passes on index 1: openai-python now raises
+    IndexError rather than skipping the chunks, still on the upstream's quirk."""
+    ctx = build_context(COPILOT_REPAIRED, OA, expect=COPILOT_EXPECT)
+    direct = upstream_violations(lambda: build_context(COPILOT_LIKE, OA, expect=COPILOT_EXPECT))
+    outcome = {v.invariant: v.outcome for v in grade(check(ctx), upstream=direct) if v.failing}
+    assert outcome["oracle.openai-python"] == "inherited"
+    assert outcome["openai.tool.index-dense"] == "inherited"
+    # The same output from an upstream the client reads: the target's own.
+    readable = COPILOT_REPAIRED.replace(b'"index":1', b'"index":0')
+    clean = upstream_violations(lambda: build_context(readable, OA, expect=COPILOT_EXPECT))
+    outcome = {v.invariant: v.outcome for v in grade(check(ctx), upstream=clean) if v.failing}
+    assert outcome["oracle.openai-python"] == "fail"

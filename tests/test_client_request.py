@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from conformance.client_request import client_request
+from conformance.client_request import client_request, unaskable
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.targets._requests import anthropic_to_openai_request, openai_to_anthropic_request
 
@@ -101,3 +101,10 @@ def test_translations_round_trip_the_conversation() -> None:
 def test_unknown_protocol_is_refused() -> None:
     with pytest.raises(ValueError, match="no client request"):
         client_request({}, "openai-responses", OPENAI_CHAT)
+
+
+def test_an_anthropic_client_cannot_ask_for_several_choices() -> None:
+    n3 = {"model": "gpt-4o", "n": 3, "stream": True, "messages": [{"role": "user", "content": "Hi"}]}
+    assert "n = 3" in unaskable(n3, OPENAI_CHAT, ANTHROPIC_MESSAGES)
+    assert unaskable(n3, OPENAI_CHAT, OPENAI_CHAT) == ""
+    assert unaskable({**n3, "n": 1}, OPENAI_CHAT, ANTHROPIC_MESSAGES) == ""

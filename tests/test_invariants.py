@@ -2372,7 +2372,65 @@ _OPENAI_DETAIL_EXPECT = {
     "usage": {"input_tokens": 100, "cached_input_tokens": 20, "output_tokens": 30, "reasoning_tokens": 12},
 }
 
+# xAI leaves the reasoning out of completion_tokens (total = prompt + completion + reasoning): the
+# output count is 30 + 12. Cloudflare repeats its finish chunk with every count 0.
+_XAI_USAGE = {**usage_of(100, 30, 12), "total_tokens": 142}
+_XAI_EXPECT = {
+    **OA_TEXT_EXPECT,
+    "usage": {"input_tokens": 100, "cached_input_tokens": 0, "output_tokens": 42, "reasoning_tokens": 12},
+}
+_ZEROED = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "prompt_tokens_details": {"cached_tokens": 0}}
+
+
+def _openai_text_with_usages(*usages: dict[str, Any]) -> bytes:
+    return openai(oa_role(), oa_text("Hello"), oa_text(" there!"), oa_finish("stop"), *(chunk(usage=u) for u in usages))
+
+
 USAGE_DETAIL_CASES = [
+    P(
+        "semantic.usage",
+        "xai-reasoning-left-out-of-completion",
+        _openai_text_with_usages(_XAI_USAGE),
+        OA,
+        expect=_XAI_EXPECT,
+    ),
+    # A proxy that folds the reasoning in, as OpenAI counts it: the same 42 output tokens.
+    P(
+        "semantic.usage",
+        "xai-reasoning-folded-in",
+        _openai_text_with_usages({**usage_of(100, 42, 12), "total_tokens": 142}),
+        OA,
+        expect=_XAI_EXPECT,
+    ),
+    F(
+        "semantic.usage",
+        "xai-reasoning-counted-alone",
+        _openai_text_with_usages({**usage_of(100, 30, 12), "total_tokens": 130}),
+        OA,
+        expect=_XAI_EXPECT,
+        message="usage output_tokens differs",
+        event=None,
+    ),
+    # A zeroed repeat does not overwrite the real report; a proxy that sends only zeros lost them.
+    P(
+        "semantic.usage",
+        "cloudflare-zeroed-repeat-ignored",
+        _openai_text_with_usages(usage_of(12, 3), _ZEROED),
+        OA,
+        expect={
+            **OA_TEXT_EXPECT,
+            "usage": {"input_tokens": 12, "cached_input_tokens": 0, "output_tokens": 3, "reasoning_tokens": 0},
+        },
+    ),
+    F(
+        "semantic.usage",
+        "usage-zeroed",
+        _openai_text_with_usages(_ZEROED),
+        OA,
+        expect={**OA_TEXT_EXPECT, "usage": {"input_tokens": 12, "output_tokens": 3}},
+        message="usage input_tokens differs",
+        event=None,
+    ),
     # An adapter that maps OpenAI prompt_tokens 100 (cached_tokens 20) to Anthropic input 80 + cache read 20.
     P(
         "semantic.usage",

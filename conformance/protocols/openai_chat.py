@@ -13,7 +13,7 @@ from typing import Any
 
 from conformance import schemas
 from conformance.invariants import Violation, invariant
-from conformance.neutral import Message, ToolCall, neutral_finish, openai_usage, parse_arguments
+from conformance.neutral import Message, ToolCall, neutral_finish, openai_usage, parse_arguments, zeroed
 from conformance.protocols import OPENAI_CHAT
 from conformance.stream import Context, Payload, hashable
 
@@ -234,7 +234,7 @@ def assemble(v: View) -> Message:
     message.choices = {index: state.message() for index, state in choices.items() if type(index) is int}
     for chunk in v.chunks:
         usage = chunk.data.get("usage")
-        if isinstance(usage, dict):
+        if isinstance(usage, dict) and not (message.usage is not None and zeroed(usage)):
             message.usage = openai_usage(usage)
     if v.errors:
         error = v.errors[-1].data["error"]

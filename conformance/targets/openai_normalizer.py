@@ -8,6 +8,7 @@ import json
 import time
 from typing import Any
 
+from conformance.neutral import zeroed
 from conformance.sse import Event
 from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
 from conformance.targets._route import RouteStream
@@ -83,7 +84,8 @@ class OpenAINormalizer(RouteStream):
         if isinstance(usage, dict) and usage:
             # Providers report usage on the finish chunk, a duplicate finish chunk or a choices:[]
             # chunk, some more than once; the last report is the complete one.
-            self._usage = usage
+            if self._usage is None or not zeroed(usage):  # Cloudflare's repeat with every count 0
+                self._usage = usage
         choices = [c for c in (self._choice(raw) for raw in chunk.get("choices") or () if isinstance(raw, dict)) if c]
         if not choices:
             # A usage-only or placeholder chunk (Azure's prompt_filter_results): its usage is

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from conformance.neutral import reasoning_included, zeroed
 from conformance.sse import Event
 from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
 from conformance.targets._requests import anthropic_to_openai_request
@@ -104,7 +105,8 @@ class OpenAIToAnthropic(RouteStream):
             self._model = chunk["model"]
         usage = chunk.get("usage")
         if isinstance(usage, dict) and usage:
-            self._usage = usage  # on the finish chunk or a choices:[] chunk, maybe twice
+            if self._usage is None or not zeroed(usage):  # Cloudflare's repeat with every count 0
+                self._usage = usage  # on the finish chunk or a choices:[] chunk, maybe twice
         out: list[bytes] = []
         for choice in chunk.get("choices") or ():
             # Anthropic has one message per stream: only choice 0 is representable.
@@ -227,7 +229,7 @@ def anthropic_usage(usage: dict[str, Any]) -> dict[str, int]:
         counts["cache_read_input_tokens"] = cached
     if written is not None:
         counts["cache_creation_input_tokens"] = written
-    counts["output_tokens"] = _count(usage.get("completion_tokens"))
+    counts["output_tokens"] = _count(reasoning_included(usage))
     return counts
 
 
