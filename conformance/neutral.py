@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from conformance.usage import reasoning_included
+
 __all__ = [
     "ToolCall",
     "Message",
@@ -229,25 +231,6 @@ def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
     if reasoning is not None:
         neutral["reasoning_tokens"] = reasoning
     return neutral
-
-
-def reasoning_included(usage: dict[str, Any]) -> Any:
-    """`completion_tokens` with the reasoning in it, as OpenAI counts it. xAI leaves the reasoning
-    out, so that its `total_tokens` is prompt + completion + reasoning (307 + 26 + 227 = 560 in
-    vercel/ai's recorded grok-3-mini streams); that sum is how a stream says so."""
-    completion = usage.get("completion_tokens")
-    reasoning = _details(usage, "completion_tokens_details").get("reasoning_tokens")
-    counts = (usage.get("prompt_tokens"), completion, reasoning, usage.get("total_tokens"))
-    if all(type(count) is int for count in counts) and reasoning and counts[3] == counts[0] + completion + reasoning:
-        return completion + reasoning
-    return completion
-
-
-def zeroed(usage: dict[str, Any]) -> bool:
-    """A usage report whose every count is 0: Cloudflare's repeated finish chunk sends one after the
-    real report, and a client that lets it win has lost the counts."""
-    values = [value for value in usage.values() if isinstance(value, (int, dict))]
-    return bool(values) and all(zeroed(value) if isinstance(value, dict) else value == 0 for value in values)
 
 
 def anthropic_usage(counts: dict[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,13 @@ CHECK_LAYER = ("conformance.checks", "conformance.invariants", "conformance.stre
 CHECK_PACKAGES = ("conformance.protocols", "conformance.oracles")
 # What a target may import from outside `conformance.targets`: protocol names, SSE framing, the
 # replay server's token header and routes. Never a check.
-TARGET_MAY_IMPORT = ("conformance.protocols", "conformance.sse", "conformance.replay", "conformance.routes")
+TARGET_MAY_IMPORT = (
+    "conformance.protocols",
+    "conformance.sse",
+    "conformance.replay",
+    "conformance.routes",
+    "conformance.usage",
+)
 
 
 def _module_name(path: Path) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 
 from conformance import schemas
 from conformance.invariants import Violation, invariant
-from conformance.neutral import Message, ToolCall, neutral_finish, openai_usage, parse_arguments, zeroed
+from conformance.neutral import Message, ToolCall, neutral_finish, openai_usage, parse_arguments
 from conformance.protocols import OPENAI_CHAT
 from conformance.stream import Context, Payload, hashable
+from conformance.usage import zeroed
 
 __all__ = ["View", "view", "assemble", "REASONING_FIELDS", "CHUNK_SCHEMA", "ERROR_SCHEMA"]
 

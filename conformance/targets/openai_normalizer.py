@@ -8,12 +8,12 @@ import json
 import time
 from typing import Any
 
-from conformance.neutral import zeroed
 from conformance.sse import Event
 from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
 from conformance.targets._wire import DONE, openai_chunk, openai_error
+from conformance.usage import zeroed
 
 __all__ = ["OpenAINormalizer"]
 

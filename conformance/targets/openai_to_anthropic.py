@@ -6,13 +6,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conformance.neutral import reasoning_included, zeroed
 from conformance.sse import Event
 from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
 from conformance.targets._requests import anthropic_to_openai_request
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
 from conformance.targets._wire import anthropic_error, anthropic_error_type, anthropic_event
+from conformance.usage import reasoning_included, zeroed
 
 __all__ = ["STOP_REASONS", "OpenAIToAnthropic", "anthropic_usage"]
 
