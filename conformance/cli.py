@@ -174,13 +174,22 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="conformance", description="Conformance suite for LLM streaming proxies.")
     commands = parser.add_subparsers(dest="command", required=True)
     validate = commands.add_parser(
-        "validate", help="lint a corpus: schema, features, expect vs raw stream, false positives"
+        "validate",
+        help="lint a corpus: schema, layout, features, expect vs raw stream, false positives, secrets",
+        description="Check every capture of a corpus: its metadata against the capture schema, that it lies at "
+        "<protocol>/<provider>/<name>, that its features are registered, that no TODO: placeholder is left, that "
+        "expect is what its raw stream assembles to, that the stream passes the invariants every real stream of its "
+        "protocol meets, that neither file holds a key, token, email address or Authorization value, and that the "
+        "corpus's COVERAGE.md is current. Exit 0 when all are valid, 1 naming the file and field of each problem.",
     )
     validate.add_argument("corpus", nargs="?", help="folder of captures (default: the shipped corpus)")
     validate.set_defaults(run=_validate)
     cover = commands.add_parser(
         "coverage",
         help="what a corpus covers: features x captures x routes, provider quirks and bug classes, as Markdown",
+        description="Print (or write with --output) the Markdown table of a corpus's features, the captures that "
+        "exercise each and the routes they run through, the provider quirks and the bug classes of the catalogue "
+        "that a capture triggers. --check exits 1 when the corpus's COVERAGE.md is missing or stale.",
     )
     cover.add_argument("corpus", nargs="?", help="folder of captures (default: the shipped corpus)")
     cover.add_argument(

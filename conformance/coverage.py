@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TextIO
 
 from conformance.catalogue import BUG_CLASSES, QUIRKS, BugClass
+from conformance.client_request import unaskable
 from conformance.corpus import Capture, CaptureError, LoadedCorpus, load_corpus
 from conformance.protocols import PROTOCOL_NAMES
 from conformance.routes import Route, route_id
@@ -33,8 +34,13 @@ _NONE = "**none**"
 
 
 def capture_routes(capture: Capture) -> list[Route]:
-    """The routes a capture runs through: from its protocol to every client protocol."""
-    return [(capture.protocol, client) for client in sorted(PROTOCOL_NAMES)]
+    """The routes a capture runs through: from its protocol to every client protocol that can ask
+    for its stream."""
+    return [
+        (capture.protocol, client)
+        for client in sorted(PROTOCOL_NAMES)
+        if not unaskable(capture.request, capture.protocol, client)
+    ]
 
 
 def _count(number: int, noun: str) -> str:

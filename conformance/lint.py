@@ -20,7 +20,7 @@ from conformance.corpus import Capture
 from conformance.invariants import select
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 
-__all__ = ["Finding", "PLACEHOLDER", "lint_capture", "VENDORS"]
+__all__ = ["Finding", "PLACEHOLDER", "REQUEST_PLACEHOLDER", "lint_capture", "VENDORS"]
 
 VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic"}
 # A negative capture's stream is broken on purpose: only what arrived before the fault is compared.
@@ -52,19 +52,30 @@ class Finding:
         return f"{self.path}: {self.invariant}: {self.message}"
 
 
-# `conformance record` and `conformance import` start every field they cannot know with this.
+# `conformance record` and `conformance import` start every field they cannot know with this, in
+# the fields the contributor writes: the ones below, and the request they had no transcript of.
 PLACEHOLDER = "TODO:"
+REQUEST_PLACEHOLDER = f"{PLACEHOLDER} the request that produced this stream"
+_WRITTEN_BY_HAND = ("description", "model", "endpoint", "provenance", "negative")
 
 
-def _placeholders(value: Any, path: str) -> Iterator[str]:
-    if isinstance(value, str) and value.lstrip().startswith(PLACEHOLDER):
+def _placeholders(meta: dict[str, Any]) -> Iterator[str]:
+    """The fields still holding a placeholder; a prompt or an answer that starts with "TODO:" is
+    content, not one."""
+    for name in _WRITTEN_BY_HAND:
+        yield from _strings_starting(meta.get(name), name, PLACEHOLDER)
+    yield from _strings_starting(meta.get("request"), "request", REQUEST_PLACEHOLDER)
+
+
+def _strings_starting(value: Any, path: str, prefix: str) -> Iterator[str]:
+    if isinstance(value, str) and value.lstrip().startswith(prefix):
         yield path
     elif isinstance(value, dict):
         for key, item in value.items():
-            yield from _placeholders(item, f"{path}.{key}" if path else str(key))
+            yield from _strings_starting(item, f"{path}.{key}", prefix)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _placeholders(item, f"{path}[{index}]")
+            yield from _strings_starting(item, f"{path}[{index}]", prefix)
 
 
 def lint_capture(capture: Capture) -> list[Finding]:
@@ -85,7 +96,7 @@ def lint_capture(capture: Capture) -> list[Finding]:
         chosen = [inv for inv in chosen if inv.id.startswith("semantic.") or inv.level == "provider" or vendor]
     findings = [
         Finding(capture.id, str(capture.path), field, f"still holds a placeholder to write: {PLACEHOLDER} …")
-        for field in _placeholders(capture.meta, "")
+        for field in _placeholders(capture.meta)
     ]
     for verdict in check(ctx, chosen):
         if verdict.outcome != "fail":
@@ -104,6 +115,16 @@ def lint_capture(capture: Capture) -> list[Finding]:
                 str(capture.path),
                 verdict.invariant,
                 f"{where}{event}: {first.message}; expected {first.expected!r}, got {first.actual!r}",
+            )
+        )
+    reads = (capture.meta.get("timing") or {}).get("reads", [])
+    if reads and sum(size for _, size in reads) != len(capture.body):
+        findings.append(
+            Finding(
+                capture.id,
+                str(capture.path),
+                "timing.reads",
+                f"the reads add up to {sum(size for _, size in reads)} bytes, but the .sse file holds {len(capture.body)}",
             )
         )
     derived = ctx.message.expect(broken=capture.negative is not None)

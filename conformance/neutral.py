@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conformance.usage import reasoning_included
+from conformance.usage import details, reasoning_included
 
 __all__ = [
     "ToolCall",
@@ -113,10 +113,23 @@ class Message:
             expect["server_tools"] = list(self.server_tools)
         if self.citations:
             expect["citations"] = list(self.citations)
-        error = {key: self.error[key] for key in ("type", "code", "message") if key in (self.error or {})}
+        error = {
+            key: value
+            for key, value in (self.error or {}).items()
+            if key in _ERROR_FIELDS and _ERROR_FIELDS[key](value)
+        }
         if error:
             expect["error"] = error
         return expect
+
+
+# The error fields `expect.error` keeps, as the capture schema types them: a null type or message
+# (a frame that gave none) is left out; a code is kept as given, OpenRouter's numbers and null too.
+_ERROR_FIELDS = {
+    "type": lambda value: isinstance(value, str),
+    "message": lambda value: isinstance(value, str),
+    "code": lambda value: value is None or (isinstance(value, (str, int)) and not isinstance(value, bool)),
+}
 
 
 def _expected_call(call: ToolCall, broken: bool) -> dict[str, Any]:
@@ -208,11 +221,6 @@ def client_finish(finish: str | None, *, openai: bool) -> str | None:
     return "stop" if openai and finish == "pause_turn" else finish
 
 
-def _details(usage: dict[str, Any], name: str) -> dict[str, Any]:
-    details = usage.get(name)
-    return details if isinstance(details, dict) else {}
-
-
 def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
     """OpenAI `CompletionUsage` in neutral terms. `prompt_tokens` already counts the cached input
     (`prompt_tokens_details.cached_tokens`; DeepSeek's `prompt_cache_hit_tokens`), and
@@ -221,13 +229,13 @@ def openai_usage(usage: dict[str, Any]) -> dict[str, Any]:
         "input_tokens": usage.get("prompt_tokens"),
         "output_tokens": reasoning_included(usage),
     }
-    cached = _details(usage, "prompt_tokens_details").get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
+    cached = details(usage, "prompt_tokens_details").get("cached_tokens", usage.get("prompt_cache_hit_tokens"))
     if cached is not None:
         neutral["cached_input_tokens"] = cached
-    written = _details(usage, "prompt_tokens_details").get("cache_write_tokens")
+    written = details(usage, "prompt_tokens_details").get("cache_write_tokens")
     if written is not None:
         neutral["cache_creation_input_tokens"] = written
-    reasoning = _details(usage, "completion_tokens_details").get("reasoning_tokens")
+    reasoning = details(usage, "completion_tokens_details").get("reasoning_tokens")
     if reasoning is not None:
         neutral["reasoning_tokens"] = reasoning
     return neutral

@@ -403,8 +403,16 @@ def server_tools_preserved(ctx: Context) -> Iterator[Violation]:
 def citations_preserved(ctx: Context) -> Iterator[Violation]:
     """An Anthropic client receives the capture's citations, in order, unchanged."""
     expected = list((ctx.expect or {}).get("citations", []))
-    if ctx.message.citations != expected:
-        yield Violation("citations differ", f"{len(expected)} citation(s)", f"{len(ctx.message.citations)} citation(s)")
+    actual = ctx.message.citations
+    if actual != expected:
+        pairs = zip(expected, actual, strict=False)
+        at = next((n for n, (want, got) in enumerate(pairs) if want != got), min(len(expected), len(actual)))
+        yield Violation(
+            f"citations differ from citation {at} on ({len(expected)} expected, {len(actual)} received)",
+            expected[at] if at < len(expected) else None,
+            actual[at] if at < len(actual) else None,
+            path=f"citations[{at}]",
+        )
 
 
 def _error_compared(ctx: Context) -> bool:

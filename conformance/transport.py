@@ -36,7 +36,7 @@ from typing import Any
 
 from conformance.attribution import grade, upstream_violations
 from conformance.checks import build_context, check
-from conformance.client_request import client_request
+from conformance.client_request import client_request, unaskable
 from conformance.corpus import Capture, load_corpus
 from conformance.invariants import Verdict, evaluate, registry
 from conformance.protocols import OPENAI_CHAT
@@ -358,8 +358,12 @@ def _varying(one: dict[str, Any], other: dict[str, Any]) -> frozenset[str]:
 
 def isolation_captures(route: Route, captures: Sequence[Capture]) -> list[Capture]:
     """The captures `concurrent-isolation` may stream on `route`: complete ones (not negative, HTTP
-    200) of its upstream protocol, by id."""
-    chosen = [c for c in captures if c.protocol == route[0] and c.negative is None and c.status == 200]
+    200) of its upstream protocol that its client can ask for, by id."""
+    chosen = [
+        c
+        for c in captures
+        if c.protocol == route[0] and c.negative is None and c.status == 200 and not unaskable(c.request, *route)
+    ]
     return sorted(chosen, key=lambda c: c.id)
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["reasoning_included", "zeroed"]
+__all__ = ["details", "reasoning_included", "zeroed"]
 
 
-def _details(usage: dict[str, Any], name: str) -> dict[str, Any]:
-    details = usage.get(name)
-    return details if isinstance(details, dict) else {}
+def details(usage: dict[str, Any], name: str) -> dict[str, Any]:
+    """`usage[name]` (`prompt_tokens_details`, `completion_tokens_details`), or {} when it is not an object."""
+    found = usage.get(name)
+    return found if isinstance(found, dict) else {}
 
 
 def reasoning_included(usage: dict[str, Any]) -> Any:
@@ -19,7 +20,7 @@ def reasoning_included(usage: dict[str, Any]) -> Any:
     out, so that its `total_tokens` is prompt + completion + reasoning (307 + 26 + 227 = 560 in
     vercel/ai's recorded grok-3-mini streams); that sum is how a stream says so."""
     completion = usage.get("completion_tokens")
-    reasoning = _details(usage, "completion_tokens_details").get("reasoning_tokens")
+    reasoning = details(usage, "completion_tokens_details").get("reasoning_tokens")
     counts = (usage.get("prompt_tokens"), completion, reasoning, usage.get("total_tokens"))
     if all(type(count) is int for count in counts) and reasoning and counts[3] == counts[0] + completion + reasoning:
         return completion + reasoning

@@ -332,3 +332,33 @@ def test_validate_prints_every_problem_of_a_capture_on_its_own_line(corpus: Path
         f"{CORPUS / 'features.txt'}, or add it to this corpus's own {corpus / 'features.txt'}",
     ]
     assert lines[2] == f"2 problem(s) in 1 capture(s) under {corpus}"
+
+
+def test_a_placeholder_left_in_a_field_to_write_is_refused_and_content_that_starts_with_todo_is_not(
+    corpus: Path,
+) -> None:
+    from conformance.lint import REQUEST_PLACEHOLDER, lint_capture
+
+    path = corpus / "openai-chat" / "openai" / "good.yaml"
+    _edit(path, lambda m: m["request"]["messages"][0].update(content="TODO: write a sort function"))
+    (capture,) = load_corpus(corpus).captures
+    assert [f for f in lint_capture(capture) if "placeholder" in f.message] == []
+    _edit(path, lambda m: m["request"]["messages"][0].update(content=REQUEST_PLACEHOLDER))
+    _edit(path, lambda m: m.update(description="TODO: say in one line what the stream shows"))
+    (capture,) = load_corpus(corpus).captures
+    fields = [f.invariant for f in lint_capture(capture) if "placeholder" in f.message]
+    assert fields == ["description", "request.messages[0].content"]
+
+
+def test_recorded_reads_must_add_up_to_the_stream(corpus: Path) -> None:
+    from conformance.lint import lint_capture
+
+    path = corpus / "openai-chat" / "openai" / "good.yaml"
+    size = len(path.with_suffix(".sse").read_bytes())
+    _edit(path, lambda m: m.update(timing={"reads": [[0.0, size - 10], [12.5, 10]]}))
+    (capture,) = load_corpus(corpus).captures
+    assert [f for f in lint_capture(capture) if f.invariant == "timing.reads"] == []
+    _edit(path, lambda m: m.update(timing={"reads": [[0.0, size - 10]]}))
+    (capture,) = load_corpus(corpus).captures
+    [finding] = [f for f in lint_capture(capture) if f.invariant == "timing.reads"]
+    assert f"{size - 10} bytes" in finding.message and str(size) in finding.message

@@ -3609,3 +3609,33 @@ def test_the_native_finish_is_judged_only_for_a_client_of_the_upstreams_protocol
     assert evaluate(registry()["semantic.native-finish"], ctx).outcome == "skipped"
     ctx = build_context(OA_TEXT, OA, expect=expect, expect_protocol=OA)
     assert evaluate(registry()["semantic.native-finish"], ctx).outcome == "fail"
+
+
+def test_a_repeated_id_without_a_name_continues_its_call_and_a_named_one_at_a_used_index_starts_one() -> None:
+    repeated = openai(
+        oa_role(None, tool_calls=[head(0, CALL_A, "get_weather")]),
+        oa_calls({"index": 0, "id": CALL_B, "function": {"arguments": '{"city":'}}),
+        oa_calls(args(0, ' "Paris"}')),
+        oa_finish("tool_calls"),
+    )
+    [call] = build_context(repeated, OA).message.tool_calls
+    assert (call.id, call.name, call.arguments) == (CALL_A, "get_weather", {"city": "Paris"})
+    calls = build_context(OA_PARALLEL_ALL_INDEX_0, OA).message.tool_calls
+    assert [(c.id, c.name) for c in calls] == [(CALL_A, "get_weather"), (CALL_B, "get_time")]
+
+
+def test_a_changed_citation_is_shown_with_its_place() -> None:
+    other = {**CITATION, "cited_text": "Tokyo has about 37 million people in its metropolitan area."}
+    ctx = build_context(AN_WEB_SEARCH, AN, expect={**AN_WEB_SEARCH_EXPECT, "citations": [other]})
+    verdict = evaluate(registry()["semantic.citations"], ctx)
+    [violation] = verdict.violations
+    assert "from citation 0 on" in violation.message and violation.path == "citations[0]"
+    assert (violation.expected, violation.actual) == (other, CITATION)
+
+
+def test_expect_keeps_the_error_fields_the_capture_schema_types() -> None:
+    from conformance.neutral import Message
+
+    error = {"type": None, "code": 400, "message": "Provider returned error", "status": 400, "param": None}
+    assert Message(error=error).expect()["error"] == {"code": 400, "message": "Provider returned error"}
+    assert "error" not in Message(error={"type": None, "message": None}).expect()

@@ -156,16 +156,19 @@ class _Calls:
     def add(self, call: dict[str, Any]) -> None:
         key, call_id = call.get("index"), call.get("id")
         new_id = isinstance(call_id, str) and bool(call_id)
+        function = call.get("function") if isinstance(call.get("function"), dict) else {}
         if isinstance(key, int):
             position = self._by_index.get(key)
-            if position is None or (new_id and self.slots[position][0]["id"] not in ("", call_id)):
+            # A new call at a used index comes with its own id and name (Ollama); an id alone on a
+            # continuation is a provider repeating it, read as openai-python reads it: by index.
+            named = isinstance(function.get("name"), str) and bool(function["name"])
+            if position is None or (new_id and named and self.slots[position][0]["id"] not in ("", call_id)):
                 position = self._open()
                 self._by_index[key] = position
         else:
             position = self._open() if new_id or self._last is None else self._last
         self._last = position
         slot, arguments = self.slots[position]
-        function = call.get("function") if isinstance(call.get("function"), dict) else {}
         if new_id and not slot["id"]:
             slot["id"] = call_id
         if isinstance(function.get("name"), str) and function["name"] and not slot["name"]:
