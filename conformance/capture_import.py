@@ -96,14 +96,16 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         source = read_sse(path)
     if args.request:
         source = dataclasses.replace(source, request=load_request(Path(args.request)))
-    endpoint = _endpoint(args.endpoint) or source.endpoint
-    protocol = args.protocol or infer_protocol(source.body, endpoint)
+    if args.endpoint is not None:
+        source = dataclasses.replace(source, endpoint=_endpoint(args.endpoint))
+    protocol = args.protocol or infer_protocol(source.body, source.endpoint)
     if protocol is None:
+        said = f" and {source.endpoint}" if source.endpoint else ""
         raise ImportProblem(
-            f"{path}: cannot tell the wire protocol from the stream{' and ' + endpoint if endpoint else ''}; "
-            f"pass --protocol ({' or '.join(PROTOCOL_NAMES)})"
+            f"{path}: cannot tell the wire protocol from the stream{said}; pass --protocol ({' or '.join(PROTOCOL_NAMES)})"
         )
-    if kind == "jsonl" and args.done and protocol == ANTHROPIC_MESSAGES:
+    # Checked here, once the protocol is known, whether given or inferred.
+    if args.done and protocol == ANTHROPIC_MESSAGES:
         raise ImportProblem("--done is for openai-chat: an Anthropic stream ends with its message_stop event")
     draft = compose(
         source,
@@ -111,7 +113,6 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
         provider=args.provider,
         name=args.name,
         model=args.model,
-        endpoint=endpoint,
         provenance=_provenance(args, source),
     )
     corpus = Path(args.corpus)
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
         return _run(args, out)
     except ImportProblem as error:
-        print(f"error: {error}", file=out)
+        print(error.error_line(), file=out)
         return 2
 
 
@@ -148,7 +149,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--protocol", choices=PROTOCOL_NAMES, help="the stream's wire protocol (default: inferred)")
     parser.add_argument("--provider", required=True, help="who sent the bytes: the folder below the protocol")
     parser.add_argument("--name", required=True, help="the capture's file name, saying what is inside")
-    parser.add_argument("--model", help="the model (default: from the request or the stream)")
+    parser.add_argument(
+        "--model", help="the model (default: the one the stream names, else the request's; this overrides both)"
+    )
     parser.add_argument("--endpoint", help="'POST /path' or a URL (default: from the HAR, else the usual path)")
     parser.add_argument("--corpus", default="corpus", help="the corpus folder (default: corpus)")
     parser.add_argument(

@@ -1,16 +1,17 @@
 """From a stream's bytes to a capture on disk: what `conformance import` and `conformance record` share.
 
-Inference: `infer_protocol` tells the wire protocol from the endpoint and the events, `expect_from`
-fills in `expect`, and `negative_from` guesses the `negative` block of a stream that did not end
-cleanly.
+Inference: `infer_protocol` tells the wire protocol from the endpoint and the events, and
+`negative_from` guesses the `negative` block of a stream that did not end cleanly; `expect` is the
+assembled message's own `Message.expect`, which the lint compares against, so a capture written
+here always agrees with it.
 
 Composition: `compose` redacts secrets (`conformance.secret_scan`), keeps the headers that matter
 (`kept_headers`), assembles the stream with the protocol's own assembler and builds the metadata
 into a `Draft`. Fields it cannot know are written as `TODO: …` placeholders that pass the schema;
 the contributor replaces each (CONTRIBUTING.md).
 
-Writing: `write_capture` writes `<corpus>/<protocol>/<provider>/<name>.sse` and `.yaml`, and
-`report_written` says what was written and redacted and what is left to do.
+Writing: `write_capture` writes `<corpus>/<protocol>/<provider>/<name>.sse` and `.yaml` (the paths
+`capture_paths` gives), and `report_written` says what was written and redacted and what is left to do.
 """
 
 from __future__ import annotations
@@ -26,9 +27,8 @@ from typing import Any, TextIO
 import yaml
 
 from conformance.checks import build_context
-from conformance.neutral import Message
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
-from conformance.secret_scan import Redaction, marker, redact_bytes, redact_text, scan_file
+from conformance.secret_scan import Redaction, marker, redact_bytes, redact_text, redactable, scan_file
 from conformance.sse import parse
 from conformance.stream import Context
 from conformance.transcripts import CREDENTIAL_HEADERS, ImportProblem, Source
@@ -37,9 +37,9 @@ __all__ = [
     "DEFAULT_ENDPOINTS",
     "TODO",
     "Draft",
+    "capture_paths",
     "check_names",
     "compose",
-    "expect_from",
     "infer_protocol",
     "kept_headers",
     "negative_from",
@@ -73,6 +73,9 @@ _KEPT_HEADERS = frozenset(
 _ACCOUNT_HEADERS = frozenset(
     {"openai-organization", "openai-project", "anthropic-organization-id", "x-organization-id", "x-account-id"}
 )
+# Metadata that names the capture's place and model: never redacted (a local server's dummy key may
+# be `ollama`, the provider's name too), and checked by `conformance validate` like every field.
+_NEVER_REDACTED = ("protocol", "provider", "model")
 
 
 def package_version() -> str:
@@ -121,14 +124,6 @@ def _stream_model(ctx: Context) -> str | None:
         if isinstance(model, str) and model:
             return model
     return None
-
-
-def expect_from(message: Message, *, broken: bool = False) -> dict[str, Any]:
-    """The `expect` block of a capture whose stream assembles to `message` (corpus/README.md,
-    Metadata): what `conformance validate` holds the capture to. `broken`: the capture is negative,
-    so a tool call the fault cut off is given by its `arguments_prefix`. The mapping itself is
-    `Message.expect`, which the lint compares against, so an imported capture always agrees."""
-    return message.expect(broken=broken)
 
 
 def negative_from(ctx: Context, status: int = 200) -> dict[str, str] | None:
@@ -230,6 +225,8 @@ class Draft:
     """One line per redaction, naming the file and line or the header."""
     todo: tuple[str, ...]
     """What the contributor still has to write or check, one field each."""
+    notes: tuple[str, ...] = ()
+    """What the user should know, such as a sent key too short to redact."""
 
 
 def _placeholder_request(protocol: str, model: str, ctx: Context) -> dict[str, Any]:
@@ -257,19 +254,27 @@ def compose(
     provider: str,
     name: str,
     model: str | None = None,
-    endpoint: str | None = None,
     provenance: dict[str, str],
     literals: Sequence[tuple[str, str]] = (),
     timing: Sequence[Sequence[float]] | None = None,
 ) -> Draft:
     """Redact `source`, assemble it and build its metadata. `literals` are (kind, value) pairs
-    redacted wherever they occur (the key that was sent), besides every secret pattern."""
+    redacted wherever they stand as a word (the key that was sent), besides every secret pattern,
+    when they are long enough to be told from ordinary text (`secret_scan.redactable`). The model
+    is `model` when given, else the one the stream names, else the request's; the endpoint is the
+    source's, else the protocol's usual path."""
     check_names(provider, name)
     literals = [*literals, *source.secrets]
+    notes = [
+        f"the {kind} that was sent is {len(value)} characters, too short to tell from ordinary text: "
+        "not redacted; check the files for it"
+        for kind, value in dict.fromkeys(literals)
+        if value and not redactable(value)
+    ]
     body, body_hits = redact_bytes(source.body, literals)
     redacted = [f"{name}.sse line {hit.line}: {hit.description} -> {hit.replacement}" for hit in body_hits]
-    headers, notes = kept_headers(source.headers)
-    redacted += notes
+    headers, header_notes = kept_headers(source.headers)
+    redacted += header_notes
     todo: list[str] = []
     ctx = build_context(body, protocol, request=source.request or {}, status=source.status)
     # The stream names the exact model that answered (a dated snapshot where the request named an alias).
@@ -284,8 +289,7 @@ def compose(
         raise ImportProblem(
             f"{source.origin}: the request does not ask for a stream (stream: true); is it the right one?"
         )
-    if endpoint is None:
-        endpoint = source.endpoint
+    endpoint = source.endpoint
     if endpoint is None:
         endpoint = DEFAULT_ENDPOINTS[protocol]
         todo.append(f"endpoint: check it ({endpoint} is the usual path; --endpoint sets it)")
@@ -304,7 +308,7 @@ def compose(
     if timing is not None:
         meta["timing"] = {"reads": _remap_reads(timing, body_hits) if body_hits else [list(r) for r in timing]}
     negative = negative_from(ctx, source.status)
-    meta["expect"] = expect_from(ctx.message, broken=negative is not None)
+    meta["expect"] = ctx.message.expect(broken=negative is not None)
     if negative is not None:
         if negative["kind"] == "cut-off" and protocol == OPENAI_CHAT and not source.recorded:
             # Rebuilt events end where the log ends: only the user knows whether [DONE] came next.
@@ -312,9 +316,12 @@ def compose(
         meta["negative"] = negative
         todo.append(f"negative: check the guess ({negative['kind']}) and rewrite its reason")
     meta_hits: list[Redaction] = []
-    meta = _redact_value(meta, literals, meta_hits)
+    meta = {
+        key: value if key in _NEVER_REDACTED else _redact_value(value, literals, meta_hits)
+        for key, value in meta.items()
+    }
     redacted += [f"{name}.yaml: {hit.description} -> {hit.replacement}" for hit in meta_hits]
-    return Draft(protocol, provider, name, body, meta, tuple(redacted), tuple(todo))
+    return Draft(protocol, provider, name, body, meta, tuple(redacted), tuple(todo), tuple(notes))
 
 
 # ------------------------------------------------------------------------------------- writing
@@ -340,11 +347,17 @@ def _dump(meta: dict[str, Any]) -> str:
     return yaml.dump(meta, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100, default_flow_style=False)
 
 
+def capture_paths(corpus: Path, protocol: str, provider: str, name: str) -> tuple[Path, Path]:
+    """`<corpus>/<protocol>/<provider>/<name>.sse` and `.yaml`: the name is kept whole, dots and all
+    (`gpt-4.1-text`), where `Path.with_suffix` would cut it at its last dot."""
+    folder = corpus / protocol / provider
+    return folder / f"{name}.sse", folder / f"{name}.yaml"
+
+
 def write_capture(draft: Draft, corpus: Path, *, force: bool = False) -> tuple[Path, Path]:
-    """Write `<corpus>/<protocol>/<provider>/<name>.sse` and `.yaml`; never over an existing
-    capture unless `force`."""
-    folder = corpus / draft.protocol / draft.provider
-    sse, meta = folder / f"{draft.name}.sse", folder / f"{draft.name}.yaml"
+    """Write `capture_paths`; never over an existing capture unless `force`."""
+    sse, meta = capture_paths(corpus, draft.protocol, draft.provider, draft.name)
+    folder = sse.parent
     existing = [p for p in (sse, meta) if p.exists()]
     if existing and not force:
         raise ImportProblem(f"{existing[0]}: already exists; choose another --name, or pass --force to overwrite it")
@@ -365,6 +378,8 @@ def report_written(draft: Draft, paths: tuple[Path, Path], corpus: Path, out: Te
         print(f"redacted: {line}", file=out)
     if not draft.redacted:
         print("redacted: nothing (no key, account id, credential header or email address found)", file=out)
+    for note in draft.notes:
+        print(f"note: {note}", file=out)
     left = [finding for path in paths for finding in scan_file(path)]
     for finding in left:
         print(f"error: {finding}", file=out)

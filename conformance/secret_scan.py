@@ -9,7 +9,12 @@ refuses to start or end inside a longer run of base64 or id characters, so think
 `toolu_…`/`call_…` tool ids and `chatcmpl-…`/`msg_…` ids do not match. What they cannot see: a
 secret split across several stream events (a model echoing a key token by token), one written with
 JSON escapes (`\\u0040`), or an account id without a recognisable prefix (Anthropic's organization
-ids are plain UUIDs); `conformance record` redacts those headers by name instead.
+ids are plain UUIDs): for the response headers that carry those, `conformance.drafts.kept_headers`
+(for both `conformance record` and `conformance import`) keeps a marker or leaves the header out.
+
+A value known to be secret (the key that was sent) is redacted as a whole word wherever it
+appears, but only when it is long enough to be one (`redactable`): a local server's dummy key
+`ollama` is also a provider's name, and redacting it would mangle the capture.
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "AUTH_SCHEME",
     "MARKER",
+    "MIN_LITERAL_LENGTH",
     "PATTERNS",
     "Finding",
     "Redaction",
     "SecretPattern",
     "marker",
     "redact_bytes",
+    "redactable",
     "redact_text",
     "scan_corpus",
     "scan_file",
@@ -90,6 +98,30 @@ PATTERNS: tuple[SecretPattern, ...] = (
         _key(r"AIza[0-9A-Za-z_-]{35}"),
     ),
     SecretPattern(
+        "groq-key",
+        "a Groq API key (gsk_…)",
+        # https://console.groq.com/docs/quickstart: gsk_ and 52 letters and digits.
+        _key(r"gsk_[A-Za-z0-9]{48,}"),
+    ),
+    SecretPattern(
+        "xai-key",
+        "an xAI API key (xai-…)",
+        # https://docs.x.ai/docs/overview: xai- and 80 letters and digits.
+        _key(r"xai-[A-Za-z0-9]{70,}"),
+    ),
+    SecretPattern(
+        "perplexity-key",
+        "a Perplexity API key (pplx-…)",
+        # https://docs.perplexity.ai/guides/getting-started: pplx- and 48 letters and digits.
+        _key(r"pplx-[A-Za-z0-9]{40,}"),
+    ),
+    SecretPattern(
+        "huggingface-token",
+        "a Hugging Face access token (hf_…)",
+        # https://huggingface.co/docs/hub/security-tokens: hf_ and 34 letters.
+        _key(r"hf_[A-Za-z0-9]{30,}"),
+    ),
+    SecretPattern(
         "aws-access-key",
         "an AWS access key id (AKIA…/ASIA…)",
         # https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_identifiers.html#identifiers-unique-ids
@@ -111,9 +143,9 @@ PATTERNS: tuple[SecretPattern, ...] = (
     ),
     SecretPattern(
         "credential-header",
-        "an Authorization, x-api-key or cookie header value",
+        "an Authorization, x-api-key, api-key or cookie header value",
         re.compile(
-            r"(?<![A-Za-z0-9_-])(?:proxy-authorization|authorization|x-api-key|api-key|x-goog-api-key|cookie|set-cookie)"
+            r"(?<![A-Za-z0-9_-])(?:proxy-authorization|authorization|x-api-key|api-key|api_key|x-goog-api-key|cookie|set-cookie)"
             r"[\"']?[ \t]*[:=][ \t]*[\"']?(?P<secret>[^\r\n\"'}]+)",
             re.ASCII | re.IGNORECASE,
         ),
@@ -131,8 +163,20 @@ PATTERNS: tuple[SecretPattern, ...] = (
 
 # RFC 2606 and RFC 6761 reserve these for examples: an address there belongs to nobody.
 _RESERVED_DOMAINS = re.compile(r"(?:^|\.)(?:example\.(?:com|net|org)|example|test|invalid|localhost)$", re.IGNORECASE)
+# An address whose "top-level domain" is a file extension is a file name (`image@2x.png`,
+# `font@v1.woff`). The extensions that are also country codes (.py is Paraguay's, .sh Saint
+# Helena's, .rs Serbia's, .md Moldova's) are left out only after a single label (`mod@v2.py`), since
+# those countries' addresses have two (`ana@empresa.com.py`).
+_FILE_EXTENSIONS = frozenset(
+    "png jpg jpeg gif svg webp avif bmp ico tif tiff heic woff woff2 ttf otf eot js mjs cjs jsx ts tsx "
+    "css scss less map json yaml yml toml xml html htm txt csv pdf zip gz tgz tar wasm lock ini cfg".split()
+)
+_COUNTRY_EXTENSIONS = frozenset({"py", "sh", "rs", "md"})
 _MARKERS = re.compile(r"\[REDACTED[^\]]*\]")
-_SCHEME = re.compile(r"^\s*(?:Bearer|Basic|Token)\b", re.IGNORECASE)
+AUTH_SCHEME = re.compile(r"^\s*(?:Bearer|Basic|Token)\b", re.IGNORECASE)
+"""The auth scheme before a credential (`Bearer …`): not part of the secret."""
+MIN_LITERAL_LENGTH = 16
+"""A value known to be secret this long or longer is redacted wherever it stands as a word."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,16 +212,27 @@ class Finding:
         )
 
 
+def _not_an_address(match: re.Match[str]) -> bool:
+    """A reserved example domain, a file name (`image@2x.png`) or a git remote (`git@github.com:`)."""
+    domain = match.group("domain")
+    labels = domain.lower().split(".")
+    if _RESERVED_DOMAINS.search(domain) or labels[-1] in _FILE_EXTENSIONS:
+        return True
+    if labels[-1] in _COUNTRY_EXTENSIONS and len(labels) == 2:
+        return True
+    return match.group().split("@", 1)[0] == "git"
+
+
 def _span(pattern: SecretPattern, match: re.Match[str]) -> tuple[int, int] | None:
     """Where the secret of `match` is, or None when the match is not one."""
-    if pattern.kind == "email" and _RESERVED_DOMAINS.search(match.group("domain")):
+    if pattern.kind == "email" and _not_an_address(match):
         return None
     if "secret" not in pattern.regex.groupindex:
         return match.span()
     value = match.group("secret")
     if value.startswith(MARKER):
         return None
-    rest = _SCHEME.sub("", _MARKERS.sub("", value)).strip()
+    rest = AUTH_SCHEME.sub("", _MARKERS.sub("", value)).strip()
     word = re.split(r"[\s;,]", rest, maxsplit=1)[0]
     if len(word) < max(pattern.min_length, 1):
         return None
@@ -216,18 +271,45 @@ def _bisect(starts: list[int], offset: int) -> int:
     return low + 1
 
 
+def redactable(value: str) -> bool:
+    """Whether a value known to be secret is redacted where it appears: when it is long enough to be
+    a real secret (`MIN_LITERAL_LENGTH`) or has a key's shape. A shorter one (a local server's
+    dummy key such as `ollama`) is also an ordinary word, and redacting it would mangle the text."""
+    return len(value.strip()) >= MIN_LITERAL_LENGTH or any(
+        p.regex.fullmatch(value) for p in PATTERNS if "secret" not in p.regex.groupindex and p.kind != "email"
+    )
+
+
+# A literal is redacted only as a whole word: never the end of `fp_ollama` or a part of a longer id.
+_WORD = "A-Za-z0-9_"
+
+
 def _literal_redactions(text: str, literals: Iterable[tuple[str, str]]) -> list[Redaction]:
-    """Exact values known to be secret (the key that was sent), wherever they appear."""
+    """Exact values known to be secret (the key that was sent), wherever they stand as a word."""
     starts = _line_starts(text)
     found = []
     for kind, value in literals:
-        if len(value) < 4:  # too short to redact without mangling ordinary text
+        if not redactable(value):
             continue
-        for match in re.finditer(re.escape(value), text):
+        for match in re.finditer(rf"(?<![{_WORD}]){re.escape(value)}(?![{_WORD}])", text):
             found.append(
                 Redaction(kind, f"the {kind} that was sent", match.start(), match.end(), _bisect(starts, match.start()))
             )
     return found
+
+
+def _without_overlaps(found: list[Redaction]) -> list[Redaction]:
+    """One redaction per run of overlapping ones, covering all of them: a sweep over the list sorted
+    by start, keeping the running end of the last kept one; the longest names the run."""
+    kept: list[Redaction] = []
+    for r in sorted(found, key=lambda r: (r.start, r.start - r.end)):
+        last = kept[-1] if kept else None
+        if last is None or r.start >= last.end:
+            kept.append(r)
+            continue
+        longer = r if r.end - r.start > last.end - last.start else last
+        kept[-1] = Redaction(longer.kind, longer.description, last.start, max(last.end, r.end), last.line)
+    return kept
 
 
 def _apply(text: str, found: list[Redaction]) -> str:
@@ -240,14 +322,11 @@ def _apply(text: str, found: list[Redaction]) -> str:
 
 def redact_text(text: str, literals: Iterable[tuple[str, str]] = ()) -> tuple[str, list[Redaction]]:
     """`text` with every secret replaced by its marker, and what was replaced. `literals` are
-    `(kind, value)` pairs redacted wherever they occur, before the patterns run."""
+    `(kind, value)` pairs redacted wherever they stand as a word, before the patterns run, when they
+    are `redactable`; overlapping redactions become one marker over all of them."""
     found = _literal_redactions(text, literals)
-    # Literals win over patterns; the patterns then see the text around them.
-    patterned = [r for r in _find(text) if not any(r.start < f.end and f.start < r.end for f in found)]
-    merged = sorted([*found, *patterned], key=lambda r: r.start)
-    overlapping = [r for i, r in enumerate(merged) if i and r.start < merged[i - 1].end]
-    for redaction in overlapping:
-        merged.remove(redaction)
+    # Listed first, a literal names a span a pattern also matches: the key that was sent.
+    merged = _without_overlaps([*found, *_find(text)])
     return _apply(text, merged), merged
 
 

@@ -7,15 +7,16 @@ Four sources:
   bytes exactly as received; `curl -i` output, headers and body in one file, works too;
 - a HAR 1.2 file (`read_har`), as browsers and mitmproxy export it: one entry, picked by URL or
   index, with its request, status, headers and `response.content.text` (base64 when so encoded);
-- JSON lines of events (`read_jsonl`): each line a bare payload (`data: <json>`) or
-  `{"event": name, "data": payload-or-string}`;
+- JSON lines of events (`read_jsonl`): each line a bare payload (`data: <json>`, with `event:
+  <type>` for an Anthropic payload) or `{"event": name, "data": payload-or-string}`;
 - an `.sse` file of raw bytes (`read_sse`).
 
 A `Source` is `recorded` when its bytes are a byte-for-byte transcript of live traffic; events read
 from JSON lines are not, since the SSE framing is written here. `credentials` picks the secret
 values out of credential headers so that they can be redacted wherever they appear, and
 `load_request` reads a request body from a JSON or YAML file (for `conformance import` and
-`conformance record`). What cannot be read is an `ImportProblem`, whose message names the file.
+`conformance record`), dates kept as written (`load_yaml`). What cannot be read is an
+`ImportProblem`, whose message names the file.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from conformance.protocols import ANTHROPIC_MESSAGES
+from conformance.protocols import OPENAI_CHAT
+from conformance.secret_scan import AUTH_SCHEME
 from conformance.sse import format_event
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "Source",
     "credentials",
     "load_request",
+    "load_yaml",
     "read_curl",
     "read_har",
     "read_jsonl",
@@ -57,6 +60,12 @@ class ImportProblem(Exception):
     """A source that cannot be read or a choice the user must make; the message names the file."""
 
     code = "cannot-import"
+
+    def error_line(self) -> str:
+        """As `conformance import` and `conformance record` print it, like the rest of the CLI:
+        `error: MESSAGE [code]`, the code ending the first line when a listing follows."""
+        first, newline, rest = str(self).partition("\n")
+        return f"error: {first} [{self.code}]{newline}{rest}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +158,15 @@ def _har_entries(path: Path) -> list[dict[str, Any]]:
     return entries
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    """A HAR object, or {} for a field that is missing, null or of another type."""
+    return value if isinstance(value, dict) else {}
+
+
 def _har_headers(headers: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     for header in headers if isinstance(headers, list) else []:
+        header = _dict(header)
         name, value = str(header.get("name", "")).lower(), str(header.get("value", ""))
         # HTTP/2 pseudo-headers (":status") are not headers.
         if name and not name.startswith(":"):
@@ -160,20 +175,35 @@ def _har_headers(headers: Any) -> dict[str, str]:
 
 
 def _har_streamed(entry: dict[str, Any]) -> bool:
-    response = entry.get("response", {})
-    mime = str(response.get("content", {}).get("mimeType", "")) + _har_headers(response.get("headers")).get(
+    response = _dict(entry.get("response"))
+    mime = str(_dict(response.get("content")).get("mimeType", "")) + _har_headers(response.get("headers")).get(
         "content-type", ""
     )
     if "text/event-stream" in mime:
         return True
-    text = entry.get("request", {}).get("postData", {}).get("text", "")
+    text = _dict(_dict(entry.get("request")).get("postData")).get("text", "")
     return bool(re.search(r'"stream"\s*:\s*true', str(text)))
 
 
 def _har_line(index: int, entry: dict[str, Any]) -> str:
-    request, response = entry.get("request", {}), entry.get("response", {})
-    mime = response.get("content", {}).get("mimeType", "")
+    request, response = _dict(entry.get("request")), _dict(entry.get("response"))
+    mime = _dict(response.get("content")).get("mimeType", "")
     return f"  --entry {index}: {request.get('method', '?')} {request.get('url', '?')} -> {response.get('status', '?')} {mime}"
+
+
+def _har_status(path: Path, index: int, response: dict[str, Any]) -> int:
+    """`response.status`: an HTTP status, an integer of at least 100. Browsers write 0 for a request
+    that was aborted or never answered (Chrome does for a stream cut short)."""
+    status = response.get("status")
+    if isinstance(status, str) and status.strip().isdigit():
+        status = int(status)
+    if isinstance(status, bool) or not isinstance(status, int) or not 100 <= status <= 999:
+        why = " (the browser wrote 0: the request was aborted or never answered)" if status == 0 else ""
+        raise ImportProblem(
+            f"{path}: entry {index}: response.status must be an HTTP status, an integer from 100 to 999, "
+            f"not {status!r}{why}"
+        )
+    return status
 
 
 def _har_pick(path: Path, entries: list[dict[str, Any]], url: str | None, entry: int | None) -> int:
@@ -183,7 +213,7 @@ def _har_pick(path: Path, entries: list[dict[str, Any]], url: str | None, entry:
         return entry
     indices = list(range(len(entries)))
     if url is not None:
-        indices = [i for i in indices if url in str(entries[i].get("request", {}).get("url", ""))]
+        indices = [i for i in indices if url in str(_dict(entries[i].get("request")).get("url", ""))]
         if not indices:
             listing = "\n".join(_har_line(i, e) for i, e in enumerate(entries))
             raise ImportProblem(f"{path}: no entry's URL contains {url!r}; its entries:\n{listing}")
@@ -208,7 +238,7 @@ def credentials(headers: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
     found = []
     for name, value in headers.items():
         if name.lower() in CREDENTIAL_HEADERS:
-            value = re.sub(r"^\s*(?:Bearer|Basic|Token)\s+", "", value, flags=re.IGNORECASE).strip()
+            value = AUTH_SCHEME.sub("", value).strip()
             found.append(("api-key" if name.lower() != "cookie" else "cookie", value))
     return tuple(found)
 
@@ -218,8 +248,8 @@ def read_har(path: Path, url: str | None = None, entry: int | None = None) -> So
     entries = _har_entries(path)
     index = _har_pick(path, entries, url, entry)
     chosen = entries[index]
-    request, response = chosen.get("request", {}), chosen.get("response", {})
-    content = response.get("content", {})
+    request, response = _dict(chosen.get("request")), _dict(chosen.get("response"))
+    content = _dict(response.get("content"))
     text = content.get("text")
     if not isinstance(text, str) or not text:
         raise ImportProblem(
@@ -233,8 +263,9 @@ def read_har(path: Path, url: str | None = None, entry: int | None = None) -> So
             raise ImportProblem(f"{path}: entry {index}: response.content.text is not valid base64: {error}") from None
     else:
         body = text.encode("utf-8")
+    status = _har_status(path, index, response)
     body_request = None
-    post = request.get("postData", {}).get("text")
+    post = _dict(request.get("postData")).get("text")
     if isinstance(post, str):
         try:
             parsed = json.loads(post)
@@ -247,7 +278,7 @@ def read_har(path: Path, url: str | None = None, entry: int | None = None) -> So
         body,
         f"HAR entry {index} of {path.name}",
         True,
-        int(response.get("status") or 200),
+        status,
         _har_headers(response.get("headers")),
         body_request,
         endpoint,
@@ -255,8 +286,20 @@ def read_har(path: Path, url: str | None = None, entry: int | None = None) -> So
     )
 
 
+def _event_name(item: Any, protocol: str | None) -> str | None:
+    """The `event:` name of a bare payload: its `type`, for an Anthropic payload (a `type` and no
+    `choices`), since Anthropic's clients dispatch on the event name and drop unnamed events."""
+    if protocol == OPENAI_CHAT or not isinstance(item, dict) or "choices" in item:
+        return None
+    kind = item.get("type")
+    return kind if isinstance(kind, str) and kind else None
+
+
 def read_jsonl(path: Path, protocol: str | None = None, done: bool = False) -> Source:
-    """JSON lines of events, framed as `data: <json>\\n\\n` (with `event:` when named)."""
+    """JSON lines of events, framed as `data: <json>\\n\\n`, with `event: <name>` when the line
+    names it or the payload is Anthropic's (see `_event_name`; not for `protocol` openai-chat).
+    `done` ends the stream with `data: [DONE]` unless it ends so already (an OpenAI terminator:
+    `conformance import` refuses it for an Anthropic stream)."""
     pieces: list[bytes] = []
     ends_done = False
     for number, line in enumerate(_read(path).decode("utf-8", errors="replace").splitlines(), 1):
@@ -272,23 +315,37 @@ def read_jsonl(path: Path, protocol: str | None = None, done: bool = False) -> S
         name = None
         if isinstance(item, dict) and "data" in item and set(item) <= {"event", "data"}:
             name, item = item.get("event"), item["data"]
+        name = name or _event_name(item, protocol)
         data = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, separators=(",", ":"))
         pieces.append(format_event(data, str(name) if name else None))
         ends_done = data.strip() == "[DONE]"
     if not pieces:
         raise ImportProblem(f"{path}: holds no events")
-    if done:
-        if protocol == ANTHROPIC_MESSAGES:
-            raise ImportProblem("--done is for openai-chat: an Anthropic stream ends with its message_stop event")
-        if not ends_done:
-            pieces.append(format_event("[DONE]"))
+    if done and not ends_done:
+        pieces.append(format_event("[DONE]"))
     return Source(b"".join(pieces), f"JSON lines {path.name}", False)
 
 
+class _DateFreeLoader(yaml.SafeLoader):
+    """Safe YAML without the timestamp resolver."""
+
+
+_DateFreeLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def load_yaml(text: str | bytes) -> Any:
+    """Safe YAML that keeps dates as written (`2024-01-01` stays a string), as
+    `conformance.corpus` loads a capture: a request body is sent as JSON, which has no dates."""
+    return yaml.load(text, Loader=_DateFreeLoader)
+
+
 def load_request(path: Path) -> dict[str, Any]:
-    """A request body from a JSON or YAML file (JSON is YAML)."""
+    """A request body from a JSON or YAML file (JSON is YAML), dates kept as written."""
     try:
-        data = yaml.safe_load(_read(path))
+        data = load_yaml(_read(path))
     except yaml.YAMLError as error:
         raise ImportProblem(f"{path}: is neither JSON nor YAML: {error}") from None
     if not isinstance(data, dict):

@@ -1,25 +1,29 @@
-"""`conformance import` on the sample transcripts in tests/samples/, and `expect_from`/`negative_from`.
+"""`conformance import` on the sample transcripts in tests/samples/, `Message.expect` and `negative_from`.
 
 The samples are written for these tests in the formats the tools produce: `curl -N -D headers.txt`
 (a 100 Continue block before the final one), a HAR 1.2 file as mitmproxy exports it (four entries,
-one body base64-encoded), JSON lines of events in both shapes, and a CRLF-framed .sse file.
+one body base64-encoded), JSON lines of events in both shapes (Anthropic's both named and bare),
+and a CRLF-framed .sse file.
 """
 
 from __future__ import annotations
 
 import base64
+import inspect
 import io
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
+from conformance import drafts, secret_scan, transcripts
 from conformance.cli import main
 from conformance.corpus import default_corpus
-from conformance.drafts import expect_from, infer_protocol
+from conformance.drafts import infer_protocol
 from conformance.lint import PLACEHOLDER
 from conformance.neutral import Message, ToolCall
 from conformance.transcripts import ImportProblem, read_curl, read_har, read_sse
@@ -223,6 +227,109 @@ def test_json_lines_of_named_events(corpus: Path) -> None:
     assert code == 2 and "--done is for openai-chat" in out
 
 
+def test_bare_anthropic_payloads_are_named_by_their_type(corpus: Path) -> None:
+    # Anthropic's clients dispatch on the event name: an unnamed event is dropped.
+    imported(corpus, str(SAMPLES / "jsonl" / "anthropic-bare.jsonl"), "--provider", "anthropic", "--name", "bare")
+    imported(corpus, str(SAMPLES / "jsonl" / "anthropic-events.jsonl"), "--provider", "anthropic", "--name", "named")
+    sse, meta = written(corpus, "anthropic-messages/anthropic/bare")
+    assert sse.startswith(b'event: message_start\ndata: {"type":"message_start",')
+    assert sse == written(corpus, "anthropic-messages/anthropic/named")[0]
+    assert meta["expect"]["text"] == "Hallo Welt!"
+    assert_valid(corpus)
+    # OpenAI chunks have no `type`, and openai-chat never gets a name from one.
+    imported(corpus, str(SAMPLES / "jsonl" / "openai-chunks.jsonl"), "--provider", "openai", "--name", "o")
+    assert b"event:" not in written(corpus, "openai-chat/openai/o")[0]
+
+
+def test_done_for_an_anthropic_stream_is_refused_whether_the_protocol_is_given_or_inferred(corpus: Path) -> None:
+    for given in ((), ("--protocol", "anthropic-messages")):
+        code, out = cli(
+            *("import", str(SAMPLES / "jsonl" / "anthropic-events.jsonl"), "--done", *given),
+            *("--provider", "a", "--name", "k", "--corpus", str(corpus)),
+        )
+        assert (code, out.strip()) == (
+            2,
+            "error: --done is for openai-chat: an Anthropic stream ends with its message_stop event [cannot-import]",
+        )
+    assert not list(corpus.rglob("*.sse"))
+
+
+def test_each_rule_is_kept_in_one_place() -> None:
+    # `expect` is `Message.expect`, the endpoint fallback is `compose`'s, the auth scheme is the scan's.
+    assert not hasattr(drafts, "expect_from")
+    assert "endpoint" not in inspect.signature(drafts.compose).parameters
+    assert transcripts.AUTH_SCHEME is secret_scan.AUTH_SCHEME
+    assert transcripts.credentials({"Authorization": "Bearer abc.def", "Cookie": "a=b"}) == (
+        ("api-key", "abc.def"),
+        ("cookie", "a=b"),
+    )
+
+
+def test_endpoint_overrides_the_hars_own(corpus: Path) -> None:
+    url = "https://gw.example/openai/v1/chat/completions"
+    imported(corpus, str(HAR), "--entry", "1", "--endpoint", url, "--provider", "openai", "--name", "gw")
+    assert written(corpus, "openai-chat/openai/gw")[1]["endpoint"] == "POST /openai/v1/chat/completions"
+
+
+def _har_with(tmp_path: Path, change: Callable[[list[dict[str, Any]]], None]) -> Path:
+    data = json.loads(HAR.read_text())
+    change(data["log"]["entries"])
+    path = tmp_path / "odd.har"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda entries: entries[1]["response"].update(status="abc"), "response.status"),
+        (lambda entries: entries[1]["response"].update(status=0), "response.status"),
+        (lambda entries: entries[1]["response"].update(status=True), "response.status"),
+        (lambda entries: entries[1]["response"].pop("status"), "response.status"),
+        (lambda entries: entries[1].update(response=None), "response.content.text"),
+        (lambda entries: entries[1]["response"].update(content=[]), "response.content.text"),
+    ],
+    ids=["status-text", "status-0", "status-bool", "status-missing", "response-null", "content-list"],
+)
+def test_a_har_entry_of_odd_types_is_refused_naming_file_entry_and_field(
+    tmp_path: Path, corpus: Path, change: Callable[[list[dict[str, Any]]], None], field: str
+) -> None:
+    path = _har_with(tmp_path, change)
+    code, out = cli("import", str(path), "--entry", "1", "--provider", "openai", "--name", "x", "--corpus", str(corpus))
+    assert code == 2
+    (line,) = out.splitlines()
+    assert line.startswith(f"error: {path}: entry 1") and field in line and line.endswith("[cannot-import]")
+    assert not list(corpus.rglob("*.sse"))
+
+
+def test_a_har_status_of_0_says_the_request_was_aborted(tmp_path: Path) -> None:
+    path = _har_with(tmp_path, lambda entries: entries[1]["response"].update(status=0))
+    with pytest.raises(ImportProblem, match="not 0 .the browser wrote 0: the request was aborted"):
+        read_har(path, entry=1)
+
+
+def test_a_har_with_null_post_data_odd_headers_and_a_null_response_elsewhere_still_reads(
+    tmp_path: Path, corpus: Path
+) -> None:
+    def change(entries: list[dict[str, Any]]) -> None:
+        entries[0]["response"] = None  # not streamed: listed, never read
+        entries[1]["request"]["postData"] = None
+        entries[1]["request"]["headers"].insert(0, "authorization")
+        entries[1]["response"]["headers"][:0] = [None, ["x", "y"]]
+        entries[3]["request"] = None
+
+    path = _har_with(tmp_path, change)
+    code, out = cli("import", str(path), "--provider", "openai", "--name", "x", "--corpus", str(corpus))
+    assert code == 2 and "2 entries match" in out
+    imported(corpus, str(path), "--url", "chat/completions", "--provider", "openai", "--name", "nulls")
+    sse, meta = written(corpus, "openai-chat/openai/nulls")
+    entry = json.loads(HAR.read_text())["log"]["entries"][1]
+    assert sse == entry["response"]["content"]["text"].encode()
+    assert meta["request"]["messages"][0]["content"].startswith("TODO")  # no postData: a placeholder
+    assert meta["response"]["headers"]["content-type"] == "text/event-stream; charset=utf-8"
+    assert_valid(corpus)
+
+
 def test_an_sse_file_is_recorded_unless_said_otherwise(corpus: Path) -> None:
     source = SAMPLES / "sse" / "anthropic-crlf.sse"
     imported(corpus, str(source), "--provider", "anthropic", "--name", "crlf")
@@ -263,7 +370,7 @@ def test_refusals_exit_2_and_write_nothing(tmp_path: Path, corpus: Path) -> None
     assert code == 2 and "--provider '../up' must be a file name" in out
 
 
-def test_expect_from_gives_a_broken_call_by_its_prefix() -> None:
+def test_expect_gives_a_broken_call_by_its_prefix() -> None:
     message = Message(
         text="a",
         reasoning="r",
@@ -276,7 +383,7 @@ def test_expect_from_gives_a_broken_call_by_its_prefix() -> None:
         usage={"input_tokens": 3, "output_tokens": 4},
         error={"type": "server_error", "message": "boom", "param": None},
     )
-    assert expect_from(message, broken=True) == {
+    assert message.expect(broken=True) == {
         "text": "a",
         "reasoning": "r",
         "refusal": "",
@@ -291,7 +398,7 @@ def test_expect_from_gives_a_broken_call_by_its_prefix() -> None:
     }
 
 
-# Shipped captures of every shape expect_from and negative_from meet: tool calls, reasoning,
+# Shipped captures of every shape Message.expect and negative_from meet: tool calls, reasoning,
 # signatures, usage, native finish, n > 1, server tools, citations, and each kind of broken stream.
 ROUND_TRIPS = [
     "openai-chat/openai/parallel-tool-calls",

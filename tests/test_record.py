@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import io
+import itertools
 import json
+import re
 import shutil
 import socket
-from collections.abc import AsyncIterator
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +23,11 @@ from test_import import filled_in
 
 from conformance.cli import main
 from conformance.corpus import default_corpus
+from conformance.drafts import compose
 from conformance.record import ANTHROPIC_VERSION, endpoint_url
 from conformance.replay import ReplayServer
+from conformance.secret_scan import marker
+from conformance.transcripts import Source
 
 OPENAI_KEY = "sk-" + "proj-" + "R3c0rd" * 8
 ANTHROPIC_KEY = "sk-" + "ant-" + "api03-" + "R3c0rd" * 8
@@ -229,7 +236,9 @@ async def test_refuses_to_overwrite_before_sending_anything(server: ReplayServer
     assert (await cli(*args))[0] == 0
     code, out = await cli(*args)
     assert code == 2
-    assert out.strip().endswith("already exists; choose another --name, or pass --force to overwrite it")
+    assert out.strip().endswith(
+        "already exists; choose another --name, or pass --force to overwrite it [cannot-record]"
+    )
     assert len(slot.requests) == 1
     assert (await cli(*args, "--force"))[0] == 0
 
@@ -283,6 +292,9 @@ def test_an_unset_key_env_is_a_usage_error(corpus: Path, monkeypatch: pytest.Mon
         ("https://api.anthropic.com", "anthropic-messages", "https://api.anthropic.com/v1/messages"),
         ("https://gw.example/anthropic/v1", "anthropic-messages", "https://gw.example/anthropic/v1/messages"),
         ("https://api.anthropic.com/v1/messages", "anthropic-messages", "https://api.anthropic.com/v1/messages"),
+        # An endpoint without /v1 is given whole: a bare host gets /v1.
+        ("https://api.perplexity.ai/chat/completions", "openai-chat", "https://api.perplexity.ai/chat/completions"),
+        ("https://api.perplexity.ai", "openai-chat", "https://api.perplexity.ai/v1/chat/completions"),
     ],
 )
 def test_endpoint_url_follows_each_sdks_base_url(url: str, protocol: str, endpoint: str) -> None:
@@ -299,3 +311,188 @@ def test_a_request_file_may_be_json(tmp_path: Path, corpus: Path) -> None:
         out,
     )
     assert code == 2 and "the request says stream: false" in out.getvalue()
+
+
+def test_the_url_help_states_how_the_endpoint_is_built(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["record", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "openai-chat appends /chat/completions to its path (/v1/chat/completions when it has no path" in shown
+    assert "anthropic-messages appends /messages to a path ending in /v1, else /v1/messages" in shown
+    assert "as each SDK builds it" not in (endpoint_url.__doc__ or "")
+
+
+async def test_a_short_dummy_key_is_not_redacted_and_the_provider_stays(
+    server: ReplayServer, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ollama takes any key; `ollama` is the usual one, and the provider's name, and the end of
+    # every system_fingerprint it sends.
+    body, meta_path = shipped("openai-chat/ollama/reasoning-gpt-oss")
+    assert b'"system_fingerprint":"fp_ollama"' in body
+    slot = server.register(body, schedule="event", headers=SSE_HEADERS)
+    monkeypatch.setenv("OLLAMA_KEY", "ollama")
+    code, out = await cli(
+        "record",
+        *("--url", slot.url + "/v1", "--provider", "ollama", "--name", "dummy-key", "--key-env", "OLLAMA_KEY"),
+        *("--request", str(meta_path), "--corpus", str(corpus)),
+    )
+    assert code == 0, out
+    sse, meta = written(corpus, "openai-chat/ollama/dummy-key")
+    assert sse == body
+    assert (meta["protocol"], meta["provider"], meta["model"]) == ("openai-chat", "ollama", "gpt-oss:20b")
+    assert "[REDACTED" not in (corpus / "openai-chat/ollama/dummy-key.yaml").read_text()
+    assert "note: the api-key that was sent is 6 characters, too short to tell from ordinary text" in out
+    code, out = validate(corpus)
+    assert code == 0, out
+
+
+def test_protocol_provider_and_model_are_never_redacted() -> None:
+    body, _ = shipped(TEXT)
+    name = "gateway-on-my-desk"  # as long as a key: redacted wherever else it stands
+    source = Source(body, "test", True, request={"model": name, "stream": True, "messages": []})
+    draft = compose(
+        source,
+        **{"protocol": "openai-chat", "provider": name, "name": "n", "model": name},
+        provenance={"kind": "recorded", "date": "2026-01-01", "tool": "test"},
+        literals=[("api-key", name)],
+    )
+    assert (draft.meta["protocol"], draft.meta["provider"], draft.meta["model"]) == ("openai-chat", name, name)
+    assert draft.meta["request"]["model"] == marker("api-key")
+
+
+def test_overlapping_secrets_become_one_marker_and_the_reads_still_add_up() -> None:
+    body, _ = shipped(TEXT)
+    first, second, third = "a" * 16 + "." + "b" * 16 + "." + "c" * 16, "b" * 16, "c" * 16 + "." + "d" * 16
+    served = body.replace(b'"content":" capital"', f'"content":" {first}.{"d" * 16} "'.encode())
+    assert served != body
+    reads = [[float(at), len(served[at : at + 7])] for at in range(0, len(served), 7)]
+    draft = compose(
+        Source(served, "test", True, request={"model": "m", "stream": True, "messages": []}),
+        **{"protocol": "openai-chat", "provider": "p", "name": "n"},
+        provenance={"kind": "recorded", "date": "2026-01-01", "tool": "test"},
+        literals=[("api-key", first), ("cookie", second), ("api-key", third)],
+        timing=reads,
+    )
+    assert draft.body == served.replace(f"{first}.{'d' * 16}".encode(), marker("api-key").encode())
+    assert sum(size for _, size in draft.meta["timing"]["reads"]) == len(draft.body)
+
+
+async def test_a_dotted_name_is_checked_before_sending(server: ReplayServer, corpus: Path) -> None:
+    body, meta_path = shipped(TEXT)
+    slot = server.register(body, headers=SSE_HEADERS)
+    args = ("record", "--url", slot.url + "/v1", "--provider", "openai", "--name", "gpt-4.1-text")
+    args += ("--request", str(meta_path), "--corpus", str(corpus), "--key-env", "PATH")
+    assert (await cli(*args))[0] == 0
+    assert (corpus / "openai-chat/openai/gpt-4.1-text.sse").is_file()
+    code, out = await cli(*args)
+    assert code == 2 and "gpt-4.1-text.sse: already exists" in out
+    assert len(slot.requests) == 1
+
+
+async def test_re_recording_a_capture_sends_its_top_level_model(server: ReplayServer, corpus: Path) -> None:
+    # Azure names the deployment in the URL: the capture's request has no model, its metadata has.
+    body, meta_path = shipped("openai-chat/azure/content-filter")
+    meta = yaml.safe_load(meta_path.read_text())
+    assert "model" not in meta["request"]
+    slot = server.register(body, headers=SSE_HEADERS)
+    code, out = await cli(
+        "record",
+        *("--url", slot.url + "/v1", "--provider", "azure", "--name", "again", "--request", str(meta_path)),
+        *("--corpus", str(corpus), "--key-env", "PATH"),
+    )
+    assert code == 0, out
+    (sent,) = slot.requests
+    assert sent.json() == {"model": meta["model"], **meta["request"]}
+
+
+async def test_a_request_file_keeps_dates_as_written(server: ReplayServer, corpus: Path, tmp_path: Path) -> None:
+    body, meta_path = shipped(TEXT)
+    request = tmp_path / "request.yaml"
+    sent_before = yaml.safe_dump(yaml.safe_load(meta_path.read_text())["request"])
+    request.write_text(sent_before + "metadata: {day: 2024-01-01}\n")
+    slot = server.register(body, headers=SSE_HEADERS)
+    args = ("record", "--url", slot.url + "/v1", "--protocol", "openai-chat", "--provider", "openai")
+    args += ("--corpus", str(corpus), "--key-env", "PATH")
+    code, out = await cli(*args, "--name", "dated", "--request", str(request))
+    assert code == 0, out
+    (sent,) = slot.requests
+    assert sent.json()["metadata"] == {"day": "2024-01-01"}
+    assert written(corpus, "openai-chat/openai/dated")[1]["request"]["metadata"] == {"day": "2024-01-01"}
+    # What JSON cannot carry is the command's error, not a traceback.
+    for extra in ("blob: !!binary aGVsbG8=", "temperature: .nan"):
+        request.write_text(sent_before + extra + "\n")
+        code, out = await cli(*args, "--name", "odd", "--request", str(request))
+        assert code == 2, out
+        (line,) = out.splitlines()
+        assert line.startswith(f"error: {request}: the request cannot be sent as JSON: ")
+        assert line.endswith("[cannot-record]")
+    assert len(slot.requests) == 1
+
+
+class PingingServer:
+    """An upstream on 127.0.0.1 that sends the first events of a stream, then `: ping` comments
+    every 20 ms for as long as the client listens: it never ends the body."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first = first
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/v1"
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        self.listener.settimeout(10)
+        connection, _ = self.listener.accept()
+        with connection:
+            connection.settimeout(10)
+            received = b""
+            while b"\r\n\r\n" not in received:
+                received += connection.recv(65536)
+            head, _, rest = received.partition(b"\r\n\r\n")
+            declared = re.search(rb"(?i)content-length: *(\d+)", head)
+            length = int(declared.group(1)) if declared else 0
+            while len(rest) < length:
+                rest += connection.recv(65536)
+            connection.sendall(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+            )
+            for piece in itertools.chain([self.first], itertools.repeat(b": ping\n\n")):
+                if self.stop.is_set():
+                    return
+                try:
+                    connection.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                except OSError:  # the client hung up
+                    return
+                time.sleep(0.02)
+
+
+@pytest.fixture
+def pinging() -> Iterator[PingingServer]:
+    body, _ = shipped(TEXT)
+    server = PingingServer(b"\n\n".join(body.split(b"\n\n")[:3]) + b"\n\n")
+    yield server
+    server.stop.set()
+    server.thread.join(timeout=5)
+    server.listener.close()
+
+
+def test_a_body_that_never_ends_is_cut_at_max_time_and_recorded(pinging: PingingServer, corpus: Path) -> None:
+    _, meta_path = shipped(TEXT)
+    out = io.StringIO()
+    began = time.monotonic()
+    code = main(
+        ["record", "--url", pinging.url, "--provider", "openai", "--name", "pings", "--max-time", "0.5"]
+        + ["--request", str(meta_path), "--corpus", str(corpus), "--key-env", "PATH"],
+        out,
+    )
+    assert time.monotonic() - began < 5
+    assert code == 0, out.getvalue()
+    assert "warning: the body was cut after" in out.getvalue()
+    assert "--max-time 0.5 s ran out before the body ended); recorded as received" in out.getvalue()
+    sse, meta = written(corpus, "openai-chat/openai/pings")
+    assert sse.startswith(pinging.first) and sse[len(pinging.first) :].startswith(b": ping\n\n")
+    assert meta["negative"]["kind"] == "cut-off"
+    assert sum(size for _, size in meta["timing"]["reads"]) == len(sse)
+    code, text = validate(corpus)
+    assert code == 0, text

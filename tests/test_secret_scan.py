@@ -14,7 +14,7 @@ import pytest
 
 from conformance.cli import main
 from conformance.corpus import default_corpus
-from conformance.secret_scan import marker, redact_bytes, redact_text, scan_corpus, scan_text
+from conformance.secret_scan import marker, redact_bytes, redact_text, redactable, scan_corpus, scan_text
 
 ANTHROPIC_KEY = "sk-ant-" + "api03-" + "Zx9" * 30 + "-AA"
 PROJECT_KEY = "sk-" + "proj-" + "Ab1_" * 12
@@ -26,7 +26,12 @@ POSITIVES = {
     "aws-access-key": "AK" + "IA" + "Q3EGXMPL7RZ2NB4W",
     "organization-id": "org-" + "a1B2c3D4e5F6g7H8i9J0k1L2",
     "bearer-token": "Authorization header was Bearer " + "tok_" + "9a8b7c6d5e4f",
+    "groq-key": "GROQ_API_KEY=" + "gsk_" + "Gr0q" * 13,
+    "xai-key": "api key xai-" + "Q7x" * 27,
+    "perplexity-key": "pplx-" + "P3px" * 12,
+    "huggingface-token": "token hf_" + "Hf" * 17,
     "credential-header": "x-api-key: " + "hunter2-" + "hunter2",
+    "api_key": '{"api_key": "' + "hunter2-" + 'hunter2"}',
     "cookie": "Cookie: session=" + "abc123def456; theme=dark",
     "email": "write to ada.lovelace@" + "analytical-engines.co.uk today",
 }
@@ -43,6 +48,15 @@ NEGATIVES = [
     "Anthropic authenticates with x-api-key: the key from the console",
     "cookie: consent accepted",
     "mail alice@example.com or bob@mail.example.org",
+    # File names and git remotes look like addresses.
+    "git clone git@github.com:org/repo.git",
+    "push to git@gitlab.com",
+    "src: url(fonts/inter@v1.woff) and url(fonts/inter@v1.woff2)",
+    "![logo](img/logo@2x.png) ![icon](icon@3x.webp) chunk@1.2.js styles@main.css",
+    "data@v2.json and module@v2.py",
+    # Ids that start like the newer keys: a key pattern wants a key's length and alphabet.
+    "xai-streams-tool-call",
+    "gsk_short and hf_hub_download and pplx-api",
     marker("anthropic-key"),
     "x-api-key: " + marker("api-key"),
     "Authorization: Bearer " + marker("openai-key"),
@@ -51,7 +65,7 @@ NEGATIVES = [
 
 @pytest.mark.parametrize(("kind", "text"), POSITIVES.items(), ids=list(POSITIVES))
 def test_each_pattern_finds_its_secret(kind: str, text: str) -> None:
-    kind = {"cookie": "credential-header"}.get(kind, kind)
+    kind = {"cookie": "credential-header", "api_key": "credential-header"}.get(kind, kind)
     findings = scan_text(text, Path("x.sse"))
     assert [f.kind for f in findings] == [kind]
     assert str(findings[0]).startswith("x.sse:1: looks like ")
@@ -92,6 +106,43 @@ def test_literals_are_redacted_wherever_they_are() -> None:
     text, found = redact_text("echo: plainsecretvalue!", [("api-key", "plainsecretvalue")])
     assert text == "echo: " + marker("api-key") + "!"
     assert [r.kind for r in found] == ["api-key"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ana.perez@empresa.com.py",  # .py is Paraguay's, and its addresses have two labels
+        "ops@analytical-engines.io",
+        "digit@mail.org",  # not a git remote: the local part is not `git`
+        "git.user@company.co.uk",
+        "images@cdn-team.net",
+    ],
+)
+def test_real_addresses_are_still_caught(text: str) -> None:
+    assert [f.kind for f in scan_text(text, Path("x"))] == ["email"]
+
+
+def test_a_short_sent_key_is_left_alone_and_a_long_one_is_redacted_only_as_a_word() -> None:
+    # Ollama's dummy key is also the provider's name and the end of its system_fingerprint.
+    text = "provider: ollama\nsystem_fingerprint: fp_ollama\nmodel: ollama/llama3\n"
+    assert not redactable("ollama")
+    assert redact_text(text, [("api-key", "ollama")]) == (text, [])
+    key = "plainsecretvalue"
+    assert redactable(key) and redactable(PROJECT_KEY[:20])
+    inside = f"noplainsecretvalues, x{key}, {key}_2"
+    assert redact_text(inside, [("api-key", key)]) == (inside, [])
+    assert redact_text(f"({key}) {key}-2", [("api-key", key)])[0] == f"({marker('api-key')}) {marker('api-key')}-2"
+
+
+def test_overlapping_redactions_become_one_marker_over_all_of_them() -> None:
+    # Three values known to be secret, as a key and the header values that carry it might be: the
+    # second inside the first, the third starting inside the first and ending after it.
+    first, second, third = "a" * 16 + "." + "b" * 16 + "." + "c" * 16, "b" * 16, "c" * 16 + "." + "d" * 16
+    text = f"P {first}.{'d' * 16} Q"
+    literals = [("api-key", first), ("cookie", second), ("api-key", third)]
+    redacted, found = redact_text(text, literals)
+    assert redacted == f"P {marker('api-key')} Q"
+    assert [(r.start, r.end) for r in found] == [(2, len(text) - 2)]
 
 
 def test_redact_bytes_keeps_bytes_that_are_not_utf8_and_counts_in_bytes() -> None:
