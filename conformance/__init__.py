@@ -17,7 +17,8 @@ if _TYPE_CHECKING:
     from conformance.invariants import Invariant, Verdict, Violation, invariant, registry
     from conformance.neutral import Message, ToolCall
     from conformance.sse import Event, Observation, SSEParser, format_event, parse
-    from conformance.targets.base import PROTOCOL_VERSION, Exchange, Route, Target
+    from conformance.targets._wire import anthropic_error, anthropic_error_type, openai_error
+    from conformance.targets.base import PROTOCOL_VERSION, Abort, Exchange, Head, Route, Target
 
 # Imported on first use (PEP 562): a process that needs one module, like a hosted target's child or
 # a pytest run without --target (the plugin is registered by entry point), does not pay for the
@@ -41,9 +42,15 @@ _HOMES = {
     "format_event": "conformance.sse",
     "parse": "conformance.sse",
     "PROTOCOL_VERSION": "conformance.targets.base",
+    "Abort": "conformance.targets.base",
     "Exchange": "conformance.targets.base",
+    "Head": "conformance.targets.base",
     "Route": "conformance.targets.base",
     "Target": "conformance.targets.base",
+    # What a target writes to its client when its upstream fails (README: Write a target).
+    "anthropic_error": "conformance.targets._wire",
+    "anthropic_error_type": "conformance.targets._wire",
+    "openai_error": "conformance.targets._wire",
 }
 
 __all__ = sorted(_HOMES)

@@ -2,12 +2,14 @@
 
 Hook phases, in the order pytest calls them:
 - `pytest_addoption`: the `conformance` option group.
-- `pytest_configure`: with `--target`, loads the target first, then registers a
-  `ConformanceSession` (`conformance.session`, stashed under `SESSION_KEY`); without it the plugin
-  does nothing, and imports nothing more than this module.
+- `pytest_configure`: with `--target`, loads the target first (and connects once to a running
+  proxy): one that cannot run here stops the run with a usage error. Then it registers a
+  `ConformanceSession` (`conformance.session`, stashed under `SESSION_KEY`); without `--target` the
+  plugin does nothing, and imports nothing more than this module.
 - `pytest_collection_modifyitems`: adds one item per capture × route × schedule, before
   `-k`/`-m` deselection runs, plus an errored item per capture that does not load or lint (a row
-  of the report too, marked `refused`).
+  of the report too, marked `refused`), and deselects every other item (the repository's own
+  tests) unless `--conformance-with-tests` keeps them.
 - `pytest_collection_finish`: freezes what the collection built (`gc.freeze`, as it does after
   loading the target), so that garbage collections while items run skip it; a clean-up added at
   configure time unfreezes it.
@@ -32,7 +34,7 @@ from conformance._keys import SESSION_KEY
 if TYPE_CHECKING:
     from conformance.targets import Target, TargetUnavailable
 
-__all__ = ["SESSION_KEY", "load_target"]
+__all__ = ["SESSION_KEY", "load_target", "unavailable"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -105,6 +107,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="skip the transport checks, which otherwise run on every route: incremental streaming, cancel propagation, 32 concurrent streams, and upstream faults (HTTP 429/500, a connection reset, a stall, bad JSON, bad UTF-8, no terminator)",
     )
     group.addoption(
+        "--conformance-with-tests",
+        dest="conformance_with_tests",
+        action="store_true",
+        default=False,
+        help="with --target, also run the tests pytest collects in this repository; without it they are deselected and only the conformance items run",
+    )
+    group.addoption(
         "--conformance-timeout",
         dest="conformance_timeout",
         type=float,
@@ -130,7 +139,13 @@ def pytest_configure(config: pytest.Config) -> None:
     # (LiteLLM's import takes seconds) starts that much sooner, and the harness's imports and
     # collection run beside it. An xdist controller runs no items, so it loads none.
     started = time.perf_counter()
-    loaded = None if _xdist_controller(config) else load_target(spec)
+    controller = _xdist_controller(config)
+    probe = not config.getoption("collectonly")  # listing the items needs no proxy running
+    loaded = None if controller else load_target(spec, probe=probe)
+    if controller and probe and spec.startswith(("http://", "https://")):
+        # A URL parsed and one TCP connect: cheap enough for the controller to stop the run once
+        # when nothing listens there, rather than each worker failing on its own.
+        load_target(spec)
     from conformance.session import ConformanceSession
 
     session = ConformanceSession(config, spec, chosen, loaded, started, load_target)
@@ -147,17 +162,34 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "conformance-session")
 
 
-def load_target(spec: str) -> Target | TargetUnavailable:
-    """The target `spec` names, or why it cannot run here; a spec naming nothing loadable is a
-    usage error."""
+def load_target(spec: str, *, probe: bool = True) -> Target:
+    """The target `spec` names, ready to run. A spec naming nothing loadable, a target that cannot
+    run here (its package is not installed) and, with `probe`, a running proxy that nothing answers
+    at are usage errors: the run stops at its start with one message, before anything is collected
+    or written, instead of erroring every item."""
     from conformance.targets import TargetError, TargetUnavailable, load
 
     try:
-        return load(spec)
+        target = load(spec)
+        if probe and spec.startswith(("http://", "https://")):
+            from conformance.targets.http import HttpTarget
+
+            if isinstance(target, HttpTarget):
+                target.probe()
     except TargetUnavailable as error:
-        return error
+        raise pytest.UsageError(unavailable(spec, error)) from error
     except TargetError as error:
         raise pytest.UsageError(f"--target={spec}: {error} [{error.code}]") from error
+    return target
+
+
+def unavailable(spec: str, error: TargetUnavailable) -> str:
+    """The one message of a run stopped at its start because its target cannot run here: which
+    target, what was tried and why it failed, what to do, and that nothing was run or written."""
+    return (
+        f"--target={spec} cannot run here [{error.code}]: {str(error).rstrip('.')}.\n"
+        "The run stopped before collecting anything: no item ran, and no report was written."
+    )
 
 
 def _xdist_controller(config: pytest.Config) -> bool:

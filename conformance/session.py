@@ -27,7 +27,7 @@ from conformance.results import gated
 from conformance.routes import route_id
 from conformance.runner import Case, CaseResult, Pending, Runner, routes_for
 from conformance.schedules import DEFAULT_SCHEDULES
-from conformance.targets import Target, TargetUnavailable
+from conformance.targets import Target
 
 __all__ = ["ConformanceSession"]
 
@@ -40,12 +40,13 @@ class ConformanceSession:
         config: pytest.Config,
         spec: str,
         chosen_schedules: list[str],
-        loaded: Target | TargetUnavailable | None,
+        loaded: Target | None,
         started: float,
-        load: Callable[[str], Target | TargetUnavailable],
+        load: Callable[[str], Target],
     ) -> None:
         """`loaded` is the target the plugin loaded at configure time, or None where it loaded none
-        (an xdist controller); `load` loads it later if this process collects after all."""
+        (an xdist controller); `load` loads it later if this process collects after all. A target
+        that cannot run here never gets this far: `load` stops the run with a usage error."""
         self.config = config
         self._load = load
         self.spec = spec
@@ -59,9 +60,9 @@ class ConformanceSession:
         self.transport: bool = config.getoption("conformance_transport")
         self.expectations = expectations.Expectations(self.report_dir / "expectations.yaml", spec, ())
         self.timeout: float = config.getoption("conformance_timeout")
+        self.with_tests: bool = config.getoption("conformance_with_tests")
         self.replay_port: int = config.getoption("conformance_replay_port")
         self.target: Target | None = None
-        self.unavailable: TargetUnavailable | None = None
         if loaded is not None:
             self._take(loaded)
         self.runner: Runner | None = None
@@ -86,11 +87,8 @@ class ConformanceSession:
 
     # -- collection -----------------------------------------------------------------------------
 
-    def _take(self, loaded: Target | TargetUnavailable) -> None:
-        if isinstance(loaded, TargetUnavailable):
-            self.unavailable, self.target = loaded, _Unavailable(self.spec)
-        else:
-            self.target = loaded
+    def _take(self, loaded: Target) -> None:
+        self.target = loaded
         _freeze_heap()  # the target's imports, before the corpus and the SDKs add to the heap
 
     @pytest.hookimpl(tryfirst=True)
@@ -153,7 +151,7 @@ class ConformanceSession:
                     )
                     new.append(CaseItem.from_parent(collector, name=case.id, case=case, skip=skip))
         self.captures = tuple(clean)
-        if self.transport and self.unavailable is None:
+        if self.transport:
             for check in transport.CHECKS:
                 for route in sorted(self.target.routes):
                     tcase = transport.TransportCase(check, route)
@@ -162,7 +160,18 @@ class ConformanceSession:
                     )
                     new.append(TransportItem.from_parent(collector, name=tcase.id, case=tcase, skip=skip))
         collector.made = new
-        items[:0] = new
+        # As if pytest had collected the corpus collector itself: the terminal's "collected N items
+        # / M deselected / K selected" then counts these items (else only the repository's tests).
+        config.hook.pytest_collectreport(report=pytest.CollectReport(collector.nodeid, "passed", None, new))
+        if self.with_tests:
+            items[:0] = new
+            return
+        # In a user's repository `pytest --target=…` collects its own tests too: deselected (and
+        # counted as such by pytest), so that the run is the conformance run and nothing else.
+        theirs = list(items)
+        items[:] = new
+        if theirs:
+            config.hook.pytest_deselected(items=theirs)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         _freeze_heap()
@@ -188,12 +197,6 @@ class ConformanceSession:
         self.next_item = nextitem
 
     def run(self, case: Case) -> CaseResult:
-        if self.unavailable is not None:
-            return CaseResult(
-                case,
-                "errored",
-                error=f"target {self.spec} is unavailable [{self.unavailable.code}]; the reason is printed once, at the end of the run",
-            )
         if self.runner is None:
             self.runner = Runner(timeout=self.timeout, replay_port=self.replay_port)
         assert self.target is not None
@@ -252,8 +255,6 @@ class ConformanceSession:
             "capture_features": self.capture_features,
         }
         notes = list(getattr(self.target, "notes", ()))
-        if self.unavailable is not None:
-            notes.append(f"the target is unavailable [{self.unavailable.code}]: {self.unavailable}")
         if notes:  # what the target says this run does not cover
             header["notes"] = notes
         log = self._copy_target_log()
@@ -303,11 +304,6 @@ class ConformanceSession:
         return [f"conformance: target {self.spec}, schedules {', '.join(self.schedules)}"]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if self.unavailable is not None:
-            terminalreporter.write_line(
-                f"conformance: target {self.spec} is unavailable, so every item errored [{self.unavailable.code}]: {self.unavailable}",
-                red=True,
-            )
         summary = getattr(self, "summary", None)
         if summary is not None:
             line = report.verdict_line(summary, "strict" if self.strict else "default").replace("**", "")
@@ -328,18 +324,6 @@ class ConformanceSession:
         if row is None or row["outcome"] not in ("non-strict", "inherited"):
             return None
         return row["outcome"], "n" if row["outcome"] == "non-strict" else "i", row["outcome"].upper()
-
-
-class _Unavailable:
-    """Stands in for a target that cannot run here, so its items are collected and errored."""
-
-    version = "unavailable"
-
-    def __init__(self, spec: str) -> None:
-        from conformance.checks import PROTOCOLS
-
-        self.name = spec
-        self.routes = frozenset((upstream, client) for upstream in PROTOCOLS for client in PROTOCOLS)
 
 
 def _freeze_heap() -> None:

@@ -1,4 +1,6 @@
-"""The project's own tests. With --target, pytest replays the corpus instead, so they step aside."""
+"""The project's own tests. With --target, pytest replays the corpus instead, so they step aside:
+not even collected (the plugin would deselect them, but only after importing every module), unless
+--conformance-with-tests asks for them too."""
 
 from __future__ import annotations
 
@@ -14,6 +16,10 @@ pytest_plugins = ["pytester"]
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if config.getoption("conformance_target", None) and collection_path.name != "conftest.py":
+    if (
+        config.getoption("conformance_target", None)
+        and not config.getoption("conformance_with_tests", False)
+        and collection_path.name != "conftest.py"
+    ):
         return True
     return None

@@ -18,7 +18,7 @@ from conformance.corpus import default_corpus, load_corpus
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.replay import TOKEN_HEADER, ReplayServer
 from conformance.runner import Case, Runner, collect
-from conformance.targets import TargetError, load
+from conformance.targets import TargetError, TargetUnavailable, load
 from conformance.targets import http as http_target
 from conformance.targets.base import Abort, Exchange, Head
 from conformance.targets.http import ALL_ROUTES, HttpTarget, ProxyUnreachable, post_stream
@@ -50,7 +50,10 @@ class PassthroughProxy:
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            try:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            except asyncio.IncompleteReadError:  # the plugin's probe: a TCP connect, closed at once
+                return
             method, path, _ = head[0].split(" ")
             headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in head[1:] if line)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
@@ -182,6 +185,40 @@ def test_connection_refused_errors_the_item_with_one_clear_message(runner: Runne
     assert result.outcome == "errored"
     assert f"cannot connect to http://127.0.0.1:{port}/v1/messages" in result.error
     assert "is the proxy running?" in result.error
+
+
+def test_the_probe_passes_a_proxy_that_listens() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        HttpTarget(f"http://127.0.0.1:{listening.getsockname()[1]}?routes={SAME_PROTOCOL}").probe(timeout=1)
+
+
+def test_the_probe_of_a_proxy_not_listening_says_what_was_tried_and_what_to_do() -> None:
+    port = closed_port()
+    with pytest.raises(TargetUnavailable) as caught:
+        HttpTarget(f"http://127.0.0.1:{port}").probe(timeout=1)
+    assert caught.value.code == "proxy-unreachable"
+    message = str(caught.value)
+    assert f"nothing accepted a connection to http://127.0.0.1:{port} (TCP 127.0.0.1:{port}" in message
+    assert "ConnectionRefusedError" in message
+    assert message.endswith(
+        "Is the proxy running? Start it, or pass the URL it listens on as --target=http://HOST:PORT"
+    )
+
+
+def test_the_probe_is_one_connect_bounded_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = []
+
+    def silent(address: tuple[str, int], timeout: float) -> socket.socket:
+        tried.append((address, timeout))
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(http_target.socket, "create_connection", silent)
+    with pytest.raises(TargetUnavailable, match=r"tried once for up to 0.5 s: TimeoutError: timed out"):
+        HttpTarget("http://127.0.0.1:4000/gateway").probe(timeout=0.5)
+    assert tried == [(("127.0.0.1", 4000), 0.5)]
+    assert http_target.PROBE_TIMEOUT <= 5
 
 
 # -- how the response ends: an Abort when it was cut off, nothing when it simply ended -------------
@@ -423,6 +460,38 @@ def test_pytest_against_a_proxy_configured_for_a_fixed_replay_port(pytester: pyt
         )  # fmt: skip
     result.assert_outcomes(passed=4, skipped=4)
     result.stdout.fnmatch_lines(["*does not serve route openai-chat-to-anthropic-messages*"])
+
+
+def test_a_proxy_not_listening_stops_the_run_at_its_start(pytester: pytest.Pytester) -> None:
+    """One message and a usage error, where every item used to error one by one: nothing runs, so
+    nothing passes, and no report is written."""
+    port = closed_port()
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", f"--target=http://127.0.0.1:{port}?read_timeout=2", "--report-dir", str(pytester.path / "out"),
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            f"ERROR: --target=http://127.0.0.1:{port}?read_timeout=2 cannot run here [[]proxy-unreachable[]]: "
+            f"nothing accepted a connection to http://127.0.0.1:{port} (TCP 127.0.0.1:{port}, tried once for up to 3 s: "
+            "ConnectionRefusedError: *). Is the proxy running? Start it, or pass the URL it listens on as --target=http://HOST:PORT.",
+            "The run stopped before collecting anything: no item ran, and no report was written.",
+        ]
+    )
+    assert "passed" not in result.stdout.str() and "error" not in result.stdout.str()
+    assert not (pytester.path / "out").exists()
+
+
+def test_listing_the_items_of_a_proxy_not_listening_needs_no_proxy(pytester: pytest.Pytester) -> None:
+    port = closed_port()
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    result = pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--no-transport", f"--target=http://127.0.0.1:{port}", f"--corpus={corpus}", "--collect-only", "-q",
+    )  # fmt: skip
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["conformance::openai-chat/openai/text-lf[[]openai-chat-to-openai-chat[]][[]event[]]"])
 
 
 LOGGING_TARGET = '''

@@ -158,6 +158,7 @@ def test_options_sit_in_one_group(pytester: pytest.Pytester) -> None:
             "*--corpus=DIR*",
             "*--schedule=NAME*",
             "*--report-dir=DIR*",
+            "*--conformance-with-tests*",
             "*--conformance-timeout=SECONDS*",
         ]
     )
@@ -669,19 +670,24 @@ def Missing():
 """
 
 
-def test_an_unavailable_target_errors_every_item_with_one_clear_message(pytester: pytest.Pytester) -> None:
+def test_an_unavailable_target_stops_the_run_at_its_start_with_one_clear_message(pytester: pytest.Pytester) -> None:
+    """Not one errored item per case: one message, naming the target, why and the fix; nothing runs,
+    so nothing passes, and no report (not even a partial one) is written."""
     pytester.makepyfile(missingtarget=UNAVAILABLE_TARGET)
+    pytester.makepyfile(test_theirs="def test_one():\n    assert True\n")
     pytester.syspathinsert()
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
     result = run(pytester, "--target=missingtarget:Missing", f"--corpus={corpus}")
-    result.assert_outcomes(errors=4)
-    assert result.stdout.str().count("the thing is not installed here; pip install thing") == 1
-    result.stdout.fnmatch_lines(
-        ["*target missingtarget:Missing is unavailable, so every item errored [[]thing-not-installed[]]*"]
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: --target=missingtarget:Missing cannot run here [[]thing-not-installed[]]: the thing is not installed here; pip install thing.",
+            "The run stopped before collecting anything: no item ran, and no report was written.",
+        ]
     )
-    report = read_report(pytester, "missingtarget-Missing")
-    assert report["summary"]["errored"] == 4
-    assert any("thing-not-installed" in note for note in report["header"]["notes"])
+    assert (result.stdout.str() + result.stderr.str()).count("pip install thing") == 1
+    assert "passed" not in result.stdout.str() and "test_one" not in result.stdout.str()
+    assert not (pytester.path / "out").exists()
 
 
 def test_without_target_the_plugin_imports_nothing_of_the_harness() -> None:
@@ -768,3 +774,69 @@ def test_under_xdist_only_the_workers_load_the_target(
     )
     assert_classes(result, passed=2, non_strict=2)
     assert len(set(log.read_text().split())) == 2
+
+
+MY_TARGET = """
+from conformance.targets.reference import Reference
+
+TARGET = Reference("mytarget")
+"""
+
+
+def _without_the_current_folder(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """`python -m pytest` puts the current folder on sys.path; the `pytest` script does not."""
+    kept = [entry for entry in sys.path if entry not in ("", ".", os.getcwd(), str(folder))]
+    monkeypatch.setattr(sys, "path", kept)
+
+
+def test_a_target_in_the_current_folder_loads_without_pythonpath(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytester.makepyfile(mytarget=MY_TARGET)
+    _without_the_current_folder(monkeypatch, pytester.path)
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = run(pytester, "--target=mytarget:TARGET", f"--corpus={corpus}", "-v")
+    assert_classes(result, passed=2, non_strict=2)
+    result.stdout.fnmatch_lines(["*conformance::openai-chat/openai/text-lf[[]openai-chat-to-openai-chat[]]*PASSED*"])
+
+
+def test_the_current_folder_is_on_sys_path_only_while_the_target_is_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from conformance.targets import TargetError, load
+
+    (tmp_path / "heretarget.py").write_text(MY_TARGET)
+    monkeypatch.chdir(tmp_path)
+    _without_the_current_folder(monkeypatch, tmp_path)
+    monkeypatch.delitem(sys.modules, "heretarget", raising=False)
+    before = list(sys.path)
+    try:
+        assert load("heretarget:TARGET").name == "mytarget"
+    finally:
+        sys.modules.pop("heretarget", None)
+    assert sys.path == before
+    with pytest.raises(
+        TargetError, match=r"'nowhere' importable from this environment, or a module or package in the current folder"
+    ):
+        load("nowhere:TARGET")
+
+
+def test_the_repository_s_own_tests_are_deselected_and_counted(pytester: pytest.Pytester) -> None:
+    """`pytest --target=…` in a proxy's repository is the conformance run: its own tests are
+    deselected, as pytest reports deselection, and do not make the conformance report partial."""
+    pytester.makepyfile(test_theirs="def test_one():\n    assert True\n\ndef test_two():\n    assert False\n")
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = run(pytester, "--target=reference", f"--corpus={corpus}")
+    assert_classes(result, passed=2, non_strict=2, deselected=2)
+    result.stdout.fnmatch_lines(["collected 6 items / 2 deselected / 4 selected"])
+    assert "test_theirs" not in result.stdout.str()
+    assert read_report(pytester, "reference")["header"]["partial"] == "--no-transport"
+
+
+def test_with_tests_the_repository_s_own_tests_run_beside_the_conformance_items(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_theirs="def test_one():\n    assert True\n\ndef test_two():\n    assert False\n")
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
+    result = run(pytester, "--target=reference", f"--corpus={corpus}", "--conformance-with-tests")
+    assert_classes(result, passed=3, non_strict=2, failed=1)
+    result.stdout.fnmatch_lines(["collected 6 items", "*test_theirs.py .F*"])
+    assert read_report(pytester, "reference")["header"]["partial"] == "--no-transport"

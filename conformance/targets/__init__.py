@@ -4,7 +4,8 @@
 - `reference`: our faithful implementation of every route;
 - `mutant:<name>`: the reference with one real-world bug seeded (see `conformance targets`);
 - a name registered by another package under the entry-point group `conformance.targets`;
-- `module:attr`: an object, class or zero-argument factory importable from `module`;
+- `module:attr`: an object, class or zero-argument factory importable from `module`, looked for in
+  the current folder first;
 - `http://HOST:PORT[?routes=…&model=…]` (or https): a proxy already running (`targets/http.py`);
 - `litellm-proxy`: the LiteLLM proxy server, started as a subprocess (`targets/litellm_proxy.py`);
 - `litellm`: LiteLLM's SDK in a process of its own (`targets/litellm_sdk.py`, `targets/hosted.py`;
@@ -13,7 +14,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+import sys
 import traceback
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -51,8 +55,9 @@ class TargetError(Exception):
 
 
 class TargetUnavailable(TargetError):
-    """A target that exists but cannot run here (its package is not installed, say): its items
-    are errored with this message, where a misspelt `--target` stops the run."""
+    """A target that exists but cannot run here: its package is not installed, or nothing listens
+    at a running proxy's URL. The message says what was tried and ends with how to fix it; a
+    pytest run stops at its start with it (`conformance.plugin.load_target`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +87,29 @@ def _mutants() -> dict[str, Any]:
 
 def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+def _import_from_cwd(module_name: str) -> Any:
+    """Import `module_name` with the current folder first on `sys.path`, as `python -m` would, so
+    that `--target=mytarget:Target` finds `./mytarget.py` without `PYTHONPATH=.` (the `pytest`
+    script, unlike `python -m pytest`, leaves the current folder off `sys.path`).
+
+    The folder is on `sys.path` for this import only. The harness imports a good deal after the
+    target loads (the official SDKs, jsonschema, yaml, httpx's transports), and a user's repository
+    may well hold a module of one of those names; it must not shadow them for the rest of the run.
+    The target's module, and whatever it imports when it is imported, stay in `sys.modules`, and
+    a package's own submodules are found through its `__path__`: only a module the target imports
+    later, by a top-level name from the current folder, would not be found (README: Write a target).
+    A target in a process of its own (`targets/hosted.py`) is imported by `python -m`, which puts
+    the current folder first in that process anyway."""
+    folder = os.getcwd()
+    sys.path.insert(0, folder)
+    importlib.invalidate_caches()  # a module written since the folder was last listed
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        with contextlib.suppress(ValueError):  # the import itself may have edited sys.path
+            sys.path.remove(folder)
 
 
 def load(spec: str) -> Target:
@@ -117,13 +145,14 @@ def load(spec: str) -> Target:
     if ":" in spec:
         module_name, _, attr = spec.partition(":")
         try:
-            obj: Any = importlib.import_module(module_name)
+            obj: Any = _import_from_cwd(module_name)
             for part in attr.split("."):
                 obj = getattr(obj, part)
         except (ImportError, AttributeError) as error:
             raise TargetError(
                 "cannot-import",
-                f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment?",
+                f"cannot load target {spec!r}: {error}. Is {module_name!r} importable from this environment, "
+                f"or a module or package in the current folder ({os.getcwd()})?",
             ) from error
         return _instantiate(obj, spec)
     raise TargetError(

@@ -1,6 +1,10 @@
 """Output framing shared by the built-in targets: OpenAI `data:` chunks, Anthropic named events,
 and the error payload each protocol uses mid-stream.
 
+The error writers are public, as `conformance.openai_error`, `conformance.anthropic_error` and
+`conformance.anthropic_error_type`, for a target of one's own to tell its client that the upstream
+failed (README: Write a target).
+
 Everything is written in the canonical framing (LF line ends, one space after the colon) with
 compact JSON; checks compare parsed JSON, never bytes.
 """
@@ -51,7 +55,9 @@ def openai_chunk(chunk: dict[str, Any]) -> bytes:
 
 
 def openai_error(message: str, type_: str | None, code: Any = None) -> bytes:
-    """The in-stream OpenAI error frame; the caller closes without [DONE], as OpenAI does."""
+    """The in-stream OpenAI error frame, `data: {"error": {"message", "type", "code"}}`; the caller
+    closes without [DONE], as OpenAI does. `type_` is the upstream's error type when it gave one
+    (`server_error`, `rate_limit_exceeded`, ...), `code` its code or HTTP status."""
     return format_event(dumps({"error": {"message": message, "type": type_, "code": code}}))
 
 
@@ -61,7 +67,9 @@ def anthropic_event(payload: dict[str, Any]) -> bytes:
 
 
 def anthropic_error(type_: str, message: str) -> bytes:
-    """`event: error`, after which the stream ends: no message_delta, no message_stop, as Anthropic does."""
+    """`event: error` with `{"type": "error", "error": {"type": type_, "message": message}}`, after which
+    the stream ends: no message_delta, no message_stop, as Anthropic does. `type_` is one of
+    `ANTHROPIC_ERROR_TYPES`; `anthropic_error_type` picks it from what the upstream reported."""
     return anthropic_event({"type": "error", "error": {"type": type_, "message": message}})
 
 

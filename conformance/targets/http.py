@@ -33,12 +33,17 @@ Options, as a query string on the spec:
   configured; the transport check `fault-stall` needs it and is skipped without it.
 
 `CONFORMANCE_PROXY_API_KEY`, when set, is sent as `Authorization: Bearer …` and `x-api-key`.
+
+As a pytest run starts, the plugin connects once to the proxy's host and port (`HttpTarget.probe`):
+a proxy that is not listening stops the run there, with one message, rather than erroring every
+item. One that stops listening later errors the items it could not serve, each saying so.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -53,6 +58,7 @@ __all__ = [
     "ALL_ROUTES",
     "CLIENT_PATHS",
     "DEFAULT_MODEL",
+    "PROBE_TIMEOUT",
     "HttpTarget",
     "ProxyError",
     "ProxyUnreachable",
@@ -69,6 +75,8 @@ API_KEY_ENV = "CONFORMANCE_PROXY_API_KEY"
 
 # No read bound of our own beyond a generous one: the runner cancels a case after its time bound.
 _TIMEOUT = httpx.Timeout(300.0, connect=5.0)
+PROBE_TIMEOUT = 3.0
+"""How long the probe at the start of a run waits for the proxy to accept a TCP connection."""
 
 
 class ProxyError(Exception):
@@ -255,6 +263,30 @@ class HttpTarget:
         self.model = model if model is not None else parsed_model
         self.version = "unknown"
         self._probed = False
+
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> None:
+        """Connect once to the proxy's host and port (TCP only, bounded by `timeout`), as the run
+        starts: nothing listening there raises `TargetUnavailable` ("proxy-unreachable"), saying
+        what was tried and what to do, so that the run stops once instead of erroring every item."""
+        from conformance.targets import TargetError, TargetUnavailable
+
+        parts = urlsplit(self.base_url)
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError as error:
+            raise TargetError("bad-url", f"{self.base_url!r}: {error}; give http://HOST:PORT") from None
+        host = parts.hostname or ""
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return
+        except OSError as error:
+            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+            raise TargetUnavailable(
+                "proxy-unreachable",
+                f"nothing accepted a connection to {self.base_url} (TCP {host}:{port}, tried once for "
+                f"up to {timeout:g} s: {reason}). Is the proxy running? Start it, or pass the URL it "
+                f"listens on as --target=http://HOST:PORT",
+            ) from error
 
     async def _probe_version(self) -> None:
         """Best effort, once: LiteLLM's `/health/readiness` names its version; others may have `/version`."""
