@@ -171,7 +171,8 @@ def load_target(spec: str, *, probe: bool = True) -> Target:
 
     try:
         target = load(spec)
-        if probe and spec.startswith(("http://", "https://")):
+        if probe and (spec.startswith(("http://", "https://")) or spec.endswith(".toml")):
+            # A running proxy is reached once, and one the target file starts is started, here.
             from conformance.targets.http import HttpTarget
 
             if isinstance(target, HttpTarget):

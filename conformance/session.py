@@ -87,6 +87,12 @@ class ConformanceSession:
 
     # -- collection -----------------------------------------------------------------------------
 
+    @property
+    def label(self) -> str:
+        """What the report folder, its header and the expectations are named after: the target's
+        `report_name` when it has one (a target file's `name`), else the --target spec."""
+        return getattr(self.target, "report_name", None) or self.spec
+
     def _take(self, loaded: Target) -> None:
         self.target = loaded
         _freeze_heap()  # the target's imports, before the corpus and the SDKs add to the heap
@@ -98,11 +104,11 @@ class ConformanceSession:
         if self.target is None:  # judged an xdist controller at configure time, yet collecting after all
             self._take(self._load(self.spec))
         assert self.target is not None
-        self.report_dir = _report_folder(self.report_root, self.spec, self.target.version)
+        self.report_dir = _report_folder(self.report_root, self.label, self.target.version)
         chosen = self.config.getoption("conformance_expectations")
         try:
             self.expectations = expectations.load(
-                Path(chosen) if chosen else self.report_dir / "expectations.yaml", self.spec
+                Path(chosen) if chosen else self.report_dir / "expectations.yaml", self.label
             )
         except expectations.ExpectationsError as error:
             raise pytest.UsageError(f"--expectations: {error}") from error
@@ -245,7 +251,7 @@ class ConformanceSession:
         if self.is_worker or not self.records:
             return
         header = {
-            "target": self.spec,
+            "target": self.label,
             "target_version": getattr(self.target, "version", "unknown"),
             "suite_version": _suite_version(),
             "corpus": self.corpus_root.name if self.corpus_root == default_corpus() else str(self.corpus_root),
@@ -301,7 +307,7 @@ class ConformanceSession:
         return "proxy.log"
 
     def pytest_report_header(self) -> list[str]:
-        return [f"conformance: target {self.spec}, schedules {', '.join(self.schedules)}"]
+        return [f"conformance: target {self.label}, schedules {', '.join(self.schedules)}"]
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         summary = getattr(self, "summary", None)

@@ -21,13 +21,15 @@ PACKAGE = Path(__file__).resolve().parent.parent / "conformance"
 CHECK_LAYER = ("conformance.checks", "conformance.invariants", "conformance.stream", "conformance.semantics")
 CHECK_PACKAGES = ("conformance.protocols", "conformance.oracles")
 # What a target may import from outside `conformance.targets`: protocol names, SSE framing, the
-# replay server's token header and routes. Never a check.
+# replay server's token header and routes, and the schema helper (a target file's format is a
+# schema; it imports nothing of the checks). Never a check.
 TARGET_MAY_IMPORT = (
     "conformance.protocols",
     "conformance.sse",
     "conformance.replay",
     "conformance.routes",
     "conformance.usage",
+    "conformance.schemas",
 )
 
 

@@ -228,6 +228,14 @@ def expect_without(key: str) -> dict[str, Any]:
     return expect
 
 
+TARGET_FILE = {
+    "name": "portkey",
+    "version": "1.9.0",
+    "base_url": "http://127.0.0.1:8787",
+    "routes": ["openai-chat-to-openai-chat"],
+}
+
+
 ACCEPTED: list[tuple[str, str, Any]] = [
     # ---- OpenAI chat chunks (WIRE-FACTS §2) ----
     (
@@ -904,6 +912,20 @@ ACCEPTED: list[tuple[str, str, Any]] = [
             negative={"kind": "cut-off", "reason": "The connection closes after the second content chunk."},
         ),
     ),
+    ("target-file.minimal", "target-file", TARGET_FILE),
+    (
+        "target-file.started-with-headers",
+        "target-file",
+        {
+            **TARGET_FILE,
+            "model": "{token}",
+            "headers": {"x-portkey-custom-host": "{upstream}"},
+            "read_timeout": 30,
+            "start": ["npx", "@portkey-ai/gateway"],
+            "ready_url": "http://127.0.0.1:8787/",
+            "ready_timeout": 60,
+        },
+    ),
 ]
 
 
@@ -1207,6 +1229,13 @@ REJECTED: list[tuple[str, str, Any, str]] = [
         capture(expect={**CAPTURE_SYNTHESIZED["expect"], "tool_calls": [{"id": "c", "name": "f", "arguments": "{}"}]}),
         "'{}' is not of type 'object'",
     ),
+    (
+        "target-file.start-without-ready-url",
+        "target-file",
+        {**TARGET_FILE, "start": ["gateway"]},
+        "'ready_url' is a dependency of 'start'",
+    ),
+    ("target-file.bad-header-name", "target-file", {**TARGET_FILE, "headers": {"x y": "1"}}, "'x y' does not match"),
 ]
 
 

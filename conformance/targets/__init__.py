@@ -7,6 +7,8 @@
 - `module:attr`: an object, class or zero-argument factory importable from `module`, looked for in
   the current folder first;
 - `http://HOST:PORT[?routes=…&model=…]` (or https): a proxy already running (`targets/http.py`);
+- `path/to/proxy.toml`: a proxy described by a target file, maybe started by the suite
+  (`targets/http_file.py`);
 - `litellm-proxy`: the LiteLLM proxy server, started as a subprocess (`targets/litellm_proxy.py`);
 - `litellm`: LiteLLM's SDK in a process of its own (`targets/litellm_sdk.py`, `targets/hosted.py`;
   needs the `litellm` extra).
@@ -117,6 +119,12 @@ def load(spec: str) -> Target:
         from conformance.targets.http import HttpTarget
 
         return HttpTarget(spec)
+    from conformance.targets.http_file import is_target_file
+
+    if is_target_file(spec):
+        from conformance.targets.http_file import load_file
+
+        return load_file(spec)
     if spec == "litellm-proxy":
         from conformance.targets.litellm_proxy import LiteLLMProxy
 
@@ -220,6 +228,12 @@ def _proxy_infos() -> list[TargetInfo]:
             "http://HOST:PORT",
             "built-in",
             "any proxy already running; narrow with ?routes=… (README: Testing a running proxy)",
+            routes,
+        ),
+        TargetInfo(
+            "PATH.toml",
+            "built-in",
+            "a proxy described by a target file, started by the suite or by hand (README: Testing a running proxy)",
             routes,
         ),
     ]

@@ -26,9 +26,13 @@ Options, as a query string on the spec:
 - `routes=<route>,<route>`: serve only these (default: all four, `openai-chat-to-openai-chat`,
   `openai-chat-to-anthropic-messages`, `anthropic-messages-to-openai-chat`,
   `anthropic-messages-to-anthropic-messages`); a route the proxy lacks otherwise fails its items;
-- `model=<template>`: the model name sent, with `{token}`, `{provider}` and `{litellm}` (the
-  capture provider's LiteLLM prefix, `hosted_vllm` for `vllm`) filled in; default
+- `model=<template>`: the model name sent, with `{token}`, `{provider}`, `{upstream}` (the
+  exchange's replay upstream base URL, `http://127.0.0.1:<replay-port>/r/<token>`) and `{litellm}`
+  (the capture provider's LiteLLM prefix, `hosted_vllm` for `vllm`) filled in; default
   `{provider}/{token}`;
+- `header.<name>=<template>`: a request header sent with every request, its value a template as
+  for `model` (`{token}` optional), e.g. `header.x-portkey-provider={provider}` and
+  `header.x-portkey-custom-host={upstream}` for a gateway that routes by header;
 - `read_timeout=<seconds>`: how long the proxy waits for a silent upstream before it gives up, as
   configured; the transport check `fault-stall` needs it and is skipped without it.
 
@@ -37,12 +41,16 @@ Options, as a query string on the spec:
 As a pytest run starts, the plugin connects once to the proxy's host and port (`HttpTarget.probe`):
 a proxy that is not listening stops the run there, with one message, rather than erroring every
 item. One that stops listening later errors the items it could not serve, each saying so.
+
+A proxy can also be described by a TOML file, `--target=path/to/proxy.toml`, with the same options
+plus a name, a version and, optionally, the command that starts it (`targets/http_file.py`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -58,11 +66,15 @@ __all__ = [
     "ALL_ROUTES",
     "CLIENT_PATHS",
     "DEFAULT_MODEL",
+    "TEMPLATE_FIELDS",
     "PROBE_TIMEOUT",
     "HttpTarget",
     "ProxyError",
     "ProxyUnreachable",
     "abort_reason",
+    "check_header_name",
+    "check_template",
+    "fill",
     "post_stream",
 ]
 
@@ -94,10 +106,40 @@ def _litellm_prefix(provider: str) -> str:
     return litellm_prefix(provider)
 
 
-def model_name(template: str, exchange: Exchange) -> str:
+TEMPLATE_FIELDS = ("token", "provider", "upstream", "litellm")
+"""What a model or header template may name, in braces."""
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def fill(template: str, exchange: Exchange) -> str:
+    """`template` with the exchange's `{token}`, `{provider}`, `{upstream}` and `{litellm}`."""
     provider = exchange.provider or "openai"
     litellm = _litellm_prefix(provider) if "{litellm}" in template else ""
-    return template.format(token=exchange.token, provider=provider, litellm=litellm)
+    return template.format(token=exchange.token, provider=provider, upstream=exchange.upstream_url, litellm=litellm)
+
+
+model_name = fill  # the name the model template was first filled by
+
+
+def check_template(template: str, *, needs_token: bool) -> str | None:
+    """Why `template` cannot be filled (an unknown field, a stray brace, no `{token}` where one is
+    needed, a line break in it), or None when it can."""
+    if needs_token and "{token}" not in template:
+        return f"template {template!r} must contain {{token}}"
+    try:
+        filled = template.format(**{name: "x" for name in TEMPLATE_FIELDS})
+    except (KeyError, IndexError, ValueError) as error:
+        *first, last = (f"{{{name}}}" for name in TEMPLATE_FIELDS)
+        known = f"{', '.join(first)} and {last}"
+        return f"template {template!r} may use only {known} ({type(error).__name__}: {error})"
+    if "\r" in filled or "\n" in filled:
+        return f"template {template!r} must be one line"
+    return None
+
+
+def check_header_name(name: str) -> str | None:
+    """Why `name` is not an HTTP header name, or None when it is."""
+    return None if _HEADER_NAME.match(name) else f"{name!r} is not an HTTP header name"
 
 
 def abort_reason(error: httpx.TransportError) -> str:
@@ -199,21 +241,32 @@ async def post_stream(
                 await response.aclose()
 
 
-def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
-    """`http://host:port/path?routes=…&model=…&read_timeout=…` → (base URL, routes, model
-    template, upstream read timeout)."""
+def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None, tuple[tuple[str, str], ...]]:
+    """`http://host:port/path?routes=…&model=…&read_timeout=…&header.NAME=…` → (base URL, routes,
+    model template, upstream read timeout, header templates)."""
     from conformance.targets import TargetError
 
     parts = urlsplit(spec)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise TargetError("bad-url", f"{spec!r} is not a proxy URL; give http://HOST:PORT")
     query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = sorted(set(query) - {"routes", "model", "read_timeout"})
+    unknown = sorted(
+        key for key in query if key not in {"routes", "model", "read_timeout"} and not key.startswith("header.")
+    )
     if unknown:
         raise TargetError(
             "bad-url",
-            f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>, read_timeout=<seconds>",
+            f"{spec!r}: unknown option {', '.join(unknown)}; known: routes=<route>,<route>, model=<template>, "
+            "read_timeout=<seconds>, header.<name>=<template>",
         )
+    headers: list[tuple[str, str]] = []
+    for key, values in query.items():
+        if key.startswith("header."):
+            name = key.removeprefix("header.")
+            problem = check_header_name(name) or check_template(values[-1], needs_token=False)
+            if problem:
+                raise TargetError("bad-url", f"{spec!r}: {key}: {problem}")
+            headers.append((name.lower(), values[-1]))
     routes = ALL_ROUTES
     if "routes" in query:
         by_id = {route_id(r): r for r in ALL_ROUTES}
@@ -226,15 +279,9 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
             )
         routes = frozenset(by_id[name] for name in names)
     template = query["model"][-1] if "model" in query else DEFAULT_MODEL
-    if "{token}" not in template:
-        raise TargetError("bad-url", f"{spec!r}: model template {template!r} must contain {{token}}")
-    try:
-        template.format(token="t", provider="p", litellm="l")
-    except (KeyError, IndexError, ValueError) as error:
-        raise TargetError(
-            "bad-url",
-            f"{spec!r}: model template {template!r} may use only {{token}}, {{provider}} and {{litellm}} ({error})",
-        ) from None
+    problem = check_template(template, needs_token=True)
+    if problem:
+        raise TargetError("bad-url", f"{spec!r}: model {problem}")
     read_timeout: float | None = None
     if "read_timeout" in query:
         try:
@@ -247,7 +294,7 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None]:
                 f"{spec!r}: read_timeout must be a positive number of seconds, got {query['read_timeout'][-1]!r}",
             )
     base = urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
-    return base, routes, template, read_timeout
+    return base, routes, template, read_timeout, tuple(headers)
 
 
 class HttpTarget:
@@ -255,12 +302,20 @@ class HttpTarget:
 
     name = "http"
 
-    def __init__(self, base_url: str, routes: Iterable[Route] | None = None, model: str | None = None) -> None:
-        """`base_url` may carry the `?routes=…&model=…&read_timeout=…` options; explicit arguments
-        win over them. `upstream_read_timeout` stays None without `read_timeout`."""
-        self.base_url, parsed_routes, parsed_model, self.upstream_read_timeout = parse_spec(base_url)
+    def __init__(
+        self,
+        base_url: str,
+        routes: Iterable[Route] | None = None,
+        model: str | None = None,
+        headers: Iterable[tuple[str, str]] | None = None,
+    ) -> None:
+        """`base_url` may carry the `?routes=…&model=…&read_timeout=…&header.NAME=…` options;
+        explicit arguments win over them. `upstream_read_timeout` stays None without `read_timeout`.
+        `headers` are (name, template) pairs, filled per exchange like the model template."""
+        self.base_url, parsed_routes, parsed_model, self.upstream_read_timeout, parsed_headers = parse_spec(base_url)
         self.routes: frozenset[Route] = frozenset(routes) if routes is not None else parsed_routes
         self.model = model if model is not None else parsed_model
+        self.headers: tuple[tuple[str, str], ...] = tuple(headers) if headers is not None else parsed_headers
         self.version = "unknown"
         self._probed = False
 
@@ -310,7 +365,10 @@ class HttpTarget:
             await self._probe_version()
         # aclosing: a client that stops reading closes the connection now, not when the loop
         # gets round to finalizing an abandoned generator.
-        async with contextlib.aclosing(post_stream(self.base_url, exchange, model_name(self.model, exchange))) as items:
+        sent = [(name, fill(template, exchange)) for name, template in self.headers]
+        async with contextlib.aclosing(
+            post_stream(self.base_url, exchange, fill(self.model, exchange), headers=sent)
+        ) as items:
             async for item in items:
                 yield item
 
