@@ -118,13 +118,14 @@ def lint_capture(capture: Capture) -> list[Finding]:
             )
         )
     reads = (capture.meta.get("timing") or {}).get("reads", [])
-    if reads and sum(size for _, size in reads) != len(capture.body):
+    read = sum(size for _, size in reads)
+    if reads and read != len(capture.body):
         findings.append(
             Finding(
                 capture.id,
                 str(capture.path),
                 "timing.reads",
-                f"the reads add up to {sum(size for _, size in reads)} bytes, but the .sse file holds {len(capture.body)}",
+                f"the reads add up to {read} bytes, but the .sse file holds {len(capture.body)}",
             )
         )
     derived = ctx.message.expect(broken=capture.negative is not None)

@@ -111,11 +111,10 @@ def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
 def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
     """The output makes the capture's tool calls in order, with the same names and the same parsed arguments; a call the upstream broke off keeps the argument text that arrived, unaltered, or is left out."""
     expected = _calls((ctx.expect or {}).get("tool_calls", []))
-    actual = [
-        _call(call, "arguments_prefix" in expected[-1] and position == len(expected) - 1 if expected else False)
-        for position, call in enumerate(ctx.message.tool_calls)
-    ]
-    if expected and "arguments_prefix" in expected[-1] and len(actual) == len(expected) - 1:
+    unfinished = bool(expected) and "arguments_prefix" in expected[-1]
+    last = len(expected) - 1
+    actual = [_call(call, unfinished and position == last) for position, call in enumerate(ctx.message.tool_calls)]
+    if unfinished and len(actual) == last:
         expected = expected[:-1]  # holding back an unfinished call loses nothing a client can use
     if expected != actual:
         yield Violation("tool calls differ", expected, actual)
