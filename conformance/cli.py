@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import difflib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from conformance import capture_import, coverage, record, report, schedules, secret_scan
+import yaml
+
+from conformance import capture_import, coverage, model_names, record, report, schedules, secret_scan, site, transport
+from conformance.checks import PROTOCOLS
 from conformance.corpus import CaptureError, default_corpus, load_corpus
 from conformance.invariants import Invariant, registry
 from conformance.lint import lint_capture
@@ -156,6 +160,39 @@ def _replay(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+MODEL_FORMATS = ("lines", "json", "yaml")
+
+
+def _models(args: argparse.Namespace, out: TextIO) -> int:
+    root = Path(args.corpus) if args.corpus else default_corpus()
+    try:
+        corpus = load_corpus(root)
+    except CaptureError as error:
+        print(f"error: {error}", file=out)
+        return 2
+    routes = [(upstream, client) for upstream in PROTOCOLS for client in PROTOCOLS]
+    checks = [] if args.no_transport else [(check, route) for check in transport.NAMED for route in routes]
+    found = model_names.names(corpus.captures, checks)
+    if args.provider:
+        known = sorted({provider for provider, _ in found})
+        if args.provider not in known:
+            print(
+                f"error: --provider {args.provider!r}: no capture of {root} is from it; known: {', '.join(known)}",
+                file=out,
+            )
+            return 2
+        found = [(provider, name) for provider, name in found if provider == args.provider]
+    listed = [name for _, name in found]
+    if args.format == "json":
+        print(json.dumps(listed, indent=2), file=out)
+    elif args.format == "yaml":
+        print(yaml.safe_dump(listed, default_flow_style=False, sort_keys=False), end="", file=out)
+    else:
+        for name in listed:
+            print(name, file=out)
+    return 0
+
+
 def _report(args: argparse.Namespace, out: TextIO) -> int:
     path = Path(args.report)
     try:
@@ -168,6 +205,16 @@ def _report(args: argparse.Namespace, out: TextIO) -> int:
         return 2
     print(report.markdown(data), file=out, end="")
     return 0
+
+
+def _site(args: argparse.Namespace, out: TextIO) -> int:
+    return site.command(
+        Path(args.reports),
+        Path(args.output),
+        Path(args.corpus) if args.corpus else None,
+        Path(args.summary) if args.summary else None,
+        out,
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -220,9 +267,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--delay", type=float, default=0.0, help="seconds between writes")
     replay.set_defaults(run=_replay)
+    models = commands.add_parser(
+        "models",
+        help="list the stable model names the suite sends, to paste into a proxy's configuration",
+        description="Print the model name each item sends with the http target's default model template {name}: "
+        "<provider>/<capture> for every capture of the corpus, and <openai|anthropic>/conformance-<check>-to-<client "
+        "protocol> for the transport checks, which synthesize their own upstreams. A gateway that routes only the names "
+        "its configuration lists can be given these; the replay server answers to each while its stream is in flight.",
+    )
+    models.add_argument("--provider", help="only the names of this capture provider (e.g. openrouter)")
+    models.add_argument(
+        "--format", choices=MODEL_FORMATS, default="lines", help="one per line (default), or a JSON or YAML list"
+    )
+    models.add_argument("--corpus", help="folder of captures (default: the shipped corpus)")
+    models.add_argument("--no-transport", action="store_true", help="leave out the transport checks' names")
+    models.set_defaults(run=_models)
     render = commands.add_parser("report", help="render a JSON report as Markdown")
     render.add_argument("report", help="path to report.json")
     render.set_defaults(run=_report)
+    pages = commands.add_parser(
+        "site",
+        help="build a static report site from report folders: the matrix, a page per implementation, coverage",
+        description="Build static HTML pages from every REPORTS/<folder>/report.json (a partial run's report is "
+        "left out): index.html, the matrix of implementations with their counts and a capture x route grid; "
+        "impl/<folder>.html, each failing item with its output split into SSE events and the offending one "
+        "highlighted; coverage.html, the corpus's features x routes x captures; badges/<folder>.json for "
+        "shields.io; data/*.json, the data of the pages; and summary.md. The pages need no server and fetch "
+        "nothing. Exit 0 when built, 2 naming the file and field of a report that cannot be read.",
+    )
+    pages.add_argument("reports", nargs="?", default="reports", help="folder of report folders (default: reports)")
+    pages.add_argument(
+        "-o", "--output", default="site", metavar="DIR", help="folder to build the site in (default: site)"
+    )
+    pages.add_argument("--corpus", help="folder of captures for the coverage page (default: the shipped corpus)")
+    pages.add_argument(
+        "--summary",
+        metavar="FILE",
+        help='also append the matrix as Markdown to FILE, e.g. --summary "$GITHUB_STEP_SUMMARY"',
+    )
+    pages.set_defaults(run=_site)
     record.add_parser(commands)
     capture_import.add_parser(commands)
     return parser
@@ -230,7 +313,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
-    return int(args.run(args, out or sys.stdout))
+    try:
+        return int(args.run(args, out or sys.stdout))
+    except BrokenPipeError:  # `conformance models | head`: the reader had enough
+        # As the Python docs advise: what is left to flush at exit goes nowhere, not to a traceback.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

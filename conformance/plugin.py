@@ -141,7 +141,9 @@ def pytest_configure(config: pytest.Config) -> None:
     started = time.perf_counter()
     controller = _xdist_controller(config)
     probe = not config.getoption("collectonly")  # listing the items needs no proxy running
-    loaded = None if controller else load_target(spec, probe=probe)
+    loaded = (
+        None if controller else load_target(spec, probe=probe, replay_port=config.getoption("conformance_replay_port"))
+    )
     if controller and probe and spec.startswith(("http://", "https://")):
         # A URL parsed and one TCP connect: cheap enough for the controller to stop the run once
         # when nothing listens there, rather than each worker failing on its own.
@@ -162,11 +164,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(session, "conformance-session")
 
 
-def load_target(spec: str, *, probe: bool = True) -> Target:
+def load_target(spec: str, *, probe: bool = True, replay_port: int = 0) -> Target:
     """The target `spec` names, ready to run. A spec naming nothing loadable, a target that cannot
     run here (its package is not installed) and, with `probe`, a running proxy that nothing answers
     at are usage errors: the run stops at its start with one message, before anything is collected
-    or written, instead of erroring every item."""
+    or written, instead of erroring every item. `replay_port` (--replay-port) is where a proxy a
+    target file starts is pointed at."""
     from conformance.targets import TargetError, TargetUnavailable, load
 
     try:
@@ -176,6 +179,8 @@ def load_target(spec: str, *, probe: bool = True) -> Target:
             from conformance.targets.http import HttpTarget
 
             if isinstance(target, HttpTarget):
+                if replay_port and hasattr(target, "replay_port"):
+                    target.replay_port = replay_port
                 target.probe()
     except TargetUnavailable as error:
         raise pytest.UsageError(unavailable(spec, error)) from error

@@ -8,7 +8,9 @@ the first of these that names a registered slot:
 2. the `x-conformance-token` header, on any path;
 3. the JSON body's `model`: the token itself, or `<anything>/<token>` (a proxy keeps or strips a
    `provider/` prefix), so a proxy whose upstream base URL is fixed (`http://127.0.0.1:<port>`)
-   reaches the right capture by the model name it forwards.
+   reaches the right capture by the model name it forwards;
+4. the JSON body's `model` as a stable name (`conformance.model_names`) claimed by a slot in
+   flight (`claimed`): the whole name or its last segment.
 
 It records exactly what the target sent, and answers with the capture's bytes, one HTTP chunk per
 schedule piece. Real sockets
@@ -34,7 +36,7 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from types import TracebackType
@@ -96,6 +98,8 @@ class Slot:
     token: str
     url: str
     """`base_url + "/r/" + token`: the upstream base URL handed to a target."""
+    name: str = ""
+    """The stable model name this slot answers to while `claimed`."""
     requests: list[RecordedRequest] = field(default_factory=list)
     """Every request served from this slot, in order (retries included)."""
     disconnects: int = 0
@@ -161,6 +165,10 @@ class ReplayServer:
         self._base_url: str | None = None
         self._closed = False
         self._entries: dict[str, tuple[Slot, _Reply]] = {}
+        # Claimed stable names, by last segment: the token in flight, and a lock per name so that
+        # a second stream of the name waits for the first.
+        self._names: dict[str, str] = {}
+        self._name_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
@@ -228,6 +236,7 @@ class ReplayServer:
         protocol: str | None = None,
         stall: tuple[int, float] | None = None,
         reset_pause: float = RESET_PAUSE,
+        name: str = "",
     ) -> Slot:
         """Make `body` available at a fresh slot. The schedule is applied now, so a bad name fails
         here rather than inside a connection.
@@ -260,13 +269,26 @@ class ReplayServer:
             pieces, body, status, _response_headers(status, headers), delay, reset_at_end, protocol, stall, reset_pause
         )
         token = secrets.token_hex(8)
-        slot = Slot(token, f"{self.base_url}/r/{token}")
+        slot = Slot(token, f"{self.base_url}/r/{token}", name)
         self._entries[token] = (slot, reply)
         return slot
 
     def unregister(self, token: str) -> None:
         """Forget a slot (later requests get 404); unknown tokens are ignored, so cleanup is idempotent."""
         self._entries.pop(token, None)
+
+    @contextlib.asynccontextmanager
+    async def claimed(self, slot: Slot) -> AsyncIterator[None]:
+        """Answer requests for `slot.name` from `slot` while inside, once no other slot of that name
+        (or of its last segment) is: a stream of a name already in flight waits for it to end."""
+        name = _name_key(slot.name)
+        lock = self._name_locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            self._names[name] = slot.token
+            try:
+                yield
+            finally:
+                del self._names[name]
 
     def _on_connect(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # A plain callback rather than a coroutine: the task is created and tracked right here, so
@@ -319,7 +341,7 @@ class ReplayServer:
                     f"prefix, there is no {TOKEN_HEADER} header and the body has no JSON model"
                 )
             else:
-                message = f"no capture registered for token {token!r}"
+                message = f"no capture registered for {token!r}: no slot has that token, and no stream of that model name is in flight"
             await _write_whole(writer, 404, _error_body(message, "not_found"))
             return
         slot, reply = entry
@@ -337,7 +359,8 @@ class ReplayServer:
 
     def _token_for(self, request: RecordedRequest) -> str | None:
         """The path token if registered, else the header token, else the body's model (whole, or its
-        last `/` segment); else whichever was given, for the 404."""
+        last `/` segment), else the slot that claimed the model as its name; else whichever was
+        given, for the 404."""
         path = request.path if request.path.startswith("/") else urlsplit(request.path).path
         match = _PATH_TOKEN.match(path)
         candidates = [match.group(1)] if match else []
@@ -352,7 +375,14 @@ class ReplayServer:
         for candidate in candidates:
             if candidate in self._entries:
                 return candidate
+        if model and _name_key(model) in self._names:
+            return self._names[_name_key(model)]
         return candidates[0] if candidates else None
+
+
+def _name_key(name: str) -> str:
+    """What a gateway may keep of a stable name: its last segment, after any `provider/` prefixes."""
+    return name.rsplit("/", 1)[-1]
 
 
 def _body_model(body: bytes) -> str | None:

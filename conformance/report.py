@@ -335,7 +335,8 @@ def markdown(report: dict[str, Any], unexplained: int = 0) -> str:
             "",
         ]
     lines += [
-        f"# Conformance: `{header['target']}` {header.get('target_version', '')}".rstrip(),
+        f"# Conformance: `{header['target']}` {header.get('target_version', '')}".rstrip()
+        + (f", configuration `{header['configuration']}`" if header.get("configuration") else ""),
         "",
         f"Suite {header['suite_version']}, corpus `{header['corpus_revision']}`, schedules "
         f"{', '.join(header['schedules'])}.",

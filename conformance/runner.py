@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import Coroutine
@@ -23,6 +24,7 @@ from conformance.attribution import Upstream, grade, upstream_violations
 from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture
+from conformance.model_names import capture_name
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.replay import ReplayServer, Slot
 from conformance.results import CaseResult, Output, item_class
@@ -31,7 +33,7 @@ from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
 from conformance.targets.base import Abort, Exchange, Head, Target
 
-__all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "collect", "routes_for"]
+__all__ = ["Case", "CaseResult", "Pending", "Runner", "Streamed", "collect", "routes_for", "unserved"]
 
 T = TypeVar("T")
 
@@ -56,6 +58,13 @@ def routes_for(capture: Capture, target: Target) -> tuple[list[Route], list[Rout
 
     wanted = [(capture.protocol, client) for client in PROTOCOLS]
     return [r for r in wanted if r in target.routes], [r for r in wanted if r not in target.routes]
+
+
+def unserved(capture: Capture, target: Target) -> str | None:
+    """Why `target` does not serve captures of this one's provider (a proxy configured for some
+    providers only: `HttpTarget.unserved`), or None."""
+    reason = getattr(target, "unserved", None)
+    return reason(capture.protocol, capture.provider) if reason is not None else None
 
 
 def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:
@@ -184,21 +193,29 @@ class Runner:
             headers=capture.headers,
             reset_at_end=capture.ending == "aborted",
             protocol=capture.protocol,
+            name=capture_name(capture),
         )
         request = client_request(capture.client_body, case.route[0], case.route[1])
-        exchange = Exchange(case.route, request, slot.url, token=slot.token, provider=capture.provider)
-        return Pending(case, target.name, request, slot, self.submit(self._streamed(target, exchange)))
+        exchange = Exchange(case.route, request, slot.url, token=slot.token, name=slot.name, provider=capture.provider)
+        return Pending(case, target.name, request, slot, self.submit(self._streamed(target, exchange, slot)))
 
-    async def _streamed(self, target: Target, exchange: Exchange) -> Streamed:
-        # Timed and bounded on the loop, so that a case begun ahead of its turn is judged by its own time.
-        started = time.perf_counter()
-        try:
-            output = await asyncio.wait_for(collect(target, exchange), self.timeout)
-        except TimeoutError:
-            return Streamed(time.perf_counter() - started, error=timed_out(target.name, self.timeout), timed_out=True)
-        except Exception as error:  # a crashing target is a verdict on the target, not on the run
-            return Streamed(time.perf_counter() - started, error=failure(target, error))
-        return Streamed(time.perf_counter() - started, output)
+    def claimed(self, target: Target, slot: Slot) -> contextlib.AbstractAsyncContextManager[None]:
+        """While inside, the replay server answers to the slot's stable name, if the target uses
+        names; a stream of a name in flight waits here for it to end."""
+        return self.replay.claimed(slot) if getattr(target, "stable_names", False) else contextlib.nullcontext()
+
+    async def _streamed(self, target: Target, exchange: Exchange, slot: Slot) -> Streamed:
+        async with self.claimed(target, slot):
+            # Timed once its name is free, so that a case begun ahead of its turn is judged by its own time.
+            started = time.perf_counter()
+            try:
+                output = await asyncio.wait_for(collect(target, exchange), self.timeout)
+            except TimeoutError:
+                error = timed_out(target.name, self.timeout)
+                return Streamed(time.perf_counter() - started, error=error, timed_out=True)
+            except Exception as error:  # a crashing target is a verdict on the target, not on the run
+                return Streamed(time.perf_counter() - started, error=failure(target, error))
+            return Streamed(time.perf_counter() - started, output)
 
     def wait(self, pending: Pending) -> Streamed:
         """The case's stream once it has ended. A bound here too: a target that blocks the loop

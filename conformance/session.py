@@ -25,7 +25,7 @@ from conformance.items import RECORD, BrokenCaptureItem, CaseItem, CorpusCollect
 from conformance.lint import lint_capture
 from conformance.results import gated
 from conformance.routes import route_id
-from conformance.runner import Case, CaseResult, Pending, Runner, routes_for
+from conformance.runner import Case, CaseResult, Pending, Runner, routes_for, unserved
 from conformance.schedules import DEFAULT_SCHEDULES
 from conformance.targets import Target
 
@@ -95,6 +95,8 @@ class ConformanceSession:
 
     def _take(self, loaded: Target) -> None:
         self.target = loaded
+        # A target file's proxy is configured for its replay port (or was started pointed at one).
+        self.replay_port = self.replay_port or getattr(loaded, "replay_port", 0)
         _freeze_heap()  # the target's imports, before the corpus and the SDKs add to the heap
 
     @pytest.hookimpl(tryfirst=True)
@@ -104,7 +106,9 @@ class ConformanceSession:
         if self.target is None:  # judged an xdist controller at configure time, yet collecting after all
             self._take(self._load(self.spec))
         assert self.target is not None
-        self.report_dir = _report_folder(self.report_root, self.label, self.target.version)
+        self.report_dir = _report_folder(
+            self.report_root, self.label, self.target.version, getattr(self.target, "configuration", None)
+        )
         chosen = self.config.getoption("conformance_expectations")
         try:
             self.expectations = expectations.load(
@@ -153,7 +157,7 @@ class ConformanceSession:
                     skip = (
                         f"target {self.spec} does not serve route {route_id(route)}"
                         if route not in served
-                        else unaskable(capture.request, *route) or None
+                        else unaskable(capture.request, *route) or unserved(capture, self.target)
                     )
                     new.append(CaseItem.from_parent(collector, name=case.id, case=case, skip=skip))
         self.captures = tuple(clean)
@@ -260,6 +264,9 @@ class ConformanceSession:
             "routes": sorted(route_id(r) for r in getattr(self.target, "routes", ())),
             "capture_features": self.capture_features,
         }
+        configuration = getattr(self.target, "configuration", None)
+        if configuration:
+            header["configuration"] = configuration
         notes = list(getattr(self.target, "notes", ()))
         if notes:  # what the target says this run does not cover
             header["notes"] = notes
@@ -364,11 +371,12 @@ def _selection(config: pytest.Config, schedules: list[str], transport_on: bool, 
     return "; ".join(reasons)
 
 
-def _report_folder(root: Path, spec: str, version: str) -> Path:
-    """`root/<target>-<version>/` when that folder was committed (one per pinned version of a
-    target), else `root/<target>/`."""
-    versioned = root / f"{report.slug(spec)}-{report.slug(version)}"
-    return versioned if versioned.is_dir() else root / report.slug(spec)
+def _report_folder(root: Path, spec: str, version: str, configuration: str | None = None) -> Path:
+    """`root/<target>-<version>[-<configuration>]/` when that folder was committed (one per pinned
+    version and configuration of a target), else `root/<target>[-<configuration>]/`."""
+    suffix = f"-{report.slug(configuration)}" if configuration else ""
+    versioned = root / f"{report.slug(spec)}-{report.slug(version)}{suffix}"
+    return versioned if versioned.is_dir() else root / f"{report.slug(spec)}{suffix}"
 
 
 def _suite_version() -> str:

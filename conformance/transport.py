@@ -39,17 +39,28 @@ from conformance.checks import build_context, check
 from conformance.client_request import client_request, unaskable
 from conformance.corpus import Capture, load_corpus
 from conformance.invariants import Verdict, evaluate, registry
+from conformance.model_names import capture_name, transport_name, transport_provider
 from conformance.protocols import OPENAI_CHAT
 from conformance.protocols.transport import Cancellation, Isolation, Pacing
 from conformance.replay import Slot
 from conformance.results import CaseResult, Output, item_class
 from conformance.routes import Route, route_id
-from conformance.runner import Runner, collect
+from conformance.runner import Runner, collect, unserved
 from conformance.sse import SSEParser
 from conformance.targets import failure, timed_out
 from conformance.targets.base import Exchange, Target
 
-__all__ = ["CHECKS", "SCHEDULE", "WAITING", "TransportCase", "isolation_captures", "run_check", "skip_reason", "start"]
+__all__ = [
+    "CHECKS",
+    "NAMED",
+    "SCHEDULE",
+    "WAITING",
+    "TransportCase",
+    "isolation_captures",
+    "run_check",
+    "skip_reason",
+    "start",
+]
 
 SCHEDULE = "transport"
 """The `schedule` of every transport item in reports and expectations files."""
@@ -208,7 +219,7 @@ def skip_reason(
 ) -> str | None:
     """Why `check` cannot run on this target (on `route`, with the run's `captures`), or None."""
     if check == "concurrent-isolation" and route is not None and captures is not None:
-        if not isolation_captures(route, captures):
+        if not isolation_captures(route, captures, target):
             return (
                 f"the corpus has no complete {route[0]} capture (not negative, HTTP 200) to stream concurrently "
                 f"on route {route_id(route)}"
@@ -229,15 +240,9 @@ async def _watch_request(slot: Slot) -> float:
     return time.monotonic()
 
 
-def _exchange(route: Route, slot: Slot, provider: str = "") -> Exchange:
+def _exchange(route: Route, slot: Slot) -> Exchange:
     request = client_request(_request(route[0]), route[0], route[1])
-    return Exchange(
-        route,
-        request,
-        slot.url,
-        token=slot.token,
-        provider=provider or ("openai" if route[0] == OPENAI_CHAT else "anthropic"),
-    )
+    return Exchange(route, request, slot.url, token=slot.token, name=slot.name, provider=transport_provider(route))
 
 
 def _verdicts(context: Pacing | Cancellation | Isolation, ids: tuple[str, ...]) -> list[Verdict]:
@@ -262,11 +267,14 @@ def _never_contacted(case: TransportCase, output: Output) -> CaseResult:
 async def _incremental(runner: Runner, target: Target, route: Route) -> CaseResult:
     case = TransportCase("incremental", route)
     body, _ = _text_body(route[0], INCREMENTAL_EVENTS - len(_opening(route[0])) - len(_closing(route[0], 0)))
-    slot = runner.replay.register(body, schedule="event", delay=PACE, protocol=route[0])
+    slot = runner.replay.register(
+        body, schedule="event", delay=PACE, protocol=route[0], name=transport_name(case.check, route)
+    )
     try:
         watcher = asyncio.ensure_future(_watch_request(slot))
         times: list[float] = []
-        output = await collect(target, _exchange(route, slot), times=times)
+        async with runner.claimed(target, slot):
+            output = await collect(target, _exchange(route, slot), times=times)
         began = await asyncio.wait_for(watcher, 1) if slot.requests else None
     finally:
         runner.replay.unregister(slot.token)
@@ -281,9 +289,12 @@ async def _incremental(runner: Runner, target: Target, route: Route) -> CaseResu
 async def _cancel(runner: Runner, target: Target, route: Route) -> CaseResult:
     case = TransportCase("cancel-propagates", route)
     body, _ = _text_body(route[0], CANCEL_EVENTS)
-    slot = runner.replay.register(body, schedule="event", delay=CANCEL_PACE, protocol=route[0])
+    slot = runner.replay.register(
+        body, schedule="event", delay=CANCEL_PACE, protocol=route[0], name=transport_name(case.check, route)
+    )
     try:
-        output = await collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
+        async with runner.claimed(target, slot):
+            output = await collect(target, _exchange(route, slot), stop_after=CANCEL_AFTER)
         closed = time.monotonic()
         disconnect: float | None = None
         while slot.requests and time.monotonic() - closed < CANCEL_BOUND + 0.5:
@@ -307,13 +318,20 @@ class _NothingToCompare(Exception):
 async def _one_capture(runner: Runner, target: Target, route: Route, capture: Capture) -> dict[str, Any]:
     """What the client of one stream of `capture` assembles; a run that raises is an outcome too."""
     slot = runner.replay.register(
-        capture.body, schedule="event", status=capture.status, headers=capture.headers, protocol=capture.protocol
+        capture.body,
+        schedule="event",
+        status=capture.status,
+        headers=capture.headers,
+        protocol=capture.protocol,
+        name=capture_name(capture),
     )
     try:
         request = client_request(capture.client_body, route[0], route[1])
-        exchange = Exchange(route, request, slot.url, token=slot.token, provider=capture.provider)
+        exchange = Exchange(route, request, slot.url, token=slot.token, name=slot.name, provider=capture.provider)
         try:
-            output = await collect(target, exchange)
+            # A capture streamed twice at once under a stable name runs its second stream after the first.
+            async with runner.claimed(target, slot):
+                output = await collect(target, exchange)
         except Exception as error:  # a crash alone and under load must match too
             return {"raised": failure(target, error), "upstream_requests": len(slot.requests)}
     finally:
@@ -356,20 +374,24 @@ def _varying(one: dict[str, Any], other: dict[str, Any]) -> frozenset[str]:
     return frozenset(key for key in left.keys() | right.keys() if left.get(key) != right.get(key))
 
 
-def isolation_captures(route: Route, captures: Sequence[Capture]) -> list[Capture]:
+def isolation_captures(route: Route, captures: Sequence[Capture], target: Target) -> list[Capture]:
     """The captures `concurrent-isolation` may stream on `route`: complete ones (not negative, HTTP
-    200) of its upstream protocol that its client can ask for, by id."""
+    200) of its upstream protocol that its client can ask for and the target serves, by id."""
     chosen = [
         c
         for c in captures
-        if c.protocol == route[0] and c.negative is None and c.status == 200 and not unaskable(c.request, *route)
+        if c.protocol == route[0]
+        and c.negative is None
+        and c.status == 200
+        and not unaskable(c.request, *route)
+        and not unserved(c, target)
     ]
     return sorted(chosen, key=lambda c: c.id)
 
 
 async def _concurrent(runner: Runner, target: Target, route: Route, corpus: Sequence[Capture]) -> CaseResult:
     case = TransportCase("concurrent-isolation", route)
-    captures = isolation_captures(route, corpus)
+    captures = isolation_captures(route, corpus, target)
     if not captures:
         return CaseResult(
             case, "errored", error=f"the corpus has no complete {route[0]} capture to stream concurrently"
@@ -470,10 +492,11 @@ async def _fault(runner: Runner, target: Target, route: Route, name: str) -> Cas
         negative = {"kind": "invalid-utf8"}
     else:
         raise ValueError(f"unknown fault {name!r}")
-    slot = runner.replay.register(body, **kwargs)
+    slot = runner.replay.register(body, name=transport_name(name, route), **kwargs)
     try:
         exchange = _exchange(route, slot)
-        output = await collect(target, exchange)
+        async with runner.claimed(target, slot):
+            output = await collect(target, exchange)
     finally:
         runner.replay.unregister(slot.token)
     if not slot.requests:
@@ -523,6 +546,10 @@ CHECKS: dict[str, str] = {
 }
 """Every transport check, by name: what it does."""
 
+
+NAMED = tuple(check for check in CHECKS if check != "concurrent-isolation")
+"""The checks whose streams go by a name of their own (`model_names.transport_name`); the
+concurrent one streams the corpus's captures, under theirs."""
 
 WAITING = frozenset({"incremental", "fault-stall"})
 """Checks that spend nearly all their time waiting on a paced or stalled upstream: a run may

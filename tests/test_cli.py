@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import yaml
 
 from conformance.cli import main
 from conformance.corpus import default_corpus
@@ -162,3 +163,24 @@ def test_replay_serves_a_capture_on_loopback() -> None:
 def test_replay_of_an_unknown_capture_exits_2() -> None:
     code, out = cli("replay", "no/such/capture")
     assert code == 2 and "no capture 'no/such/capture'" in out
+
+
+def test_models_lists_stable_names_in_each_format() -> None:
+    code, lines = cli("models", "--provider", "openrouter", "--no-transport")
+    assert code == 0
+    names = lines.split()
+    assert "openrouter/tool-call" in names and all(name.startswith("openrouter/") for name in names)
+    code, listed = cli("models", "--provider", "openrouter", "--no-transport", "--format", "json")
+    assert code == 0 and json.loads(listed) == names
+    code, listed = cli("models", "--provider", "openrouter", "--no-transport", "--format", "yaml")
+    assert code == 0 and yaml.safe_load(listed) == names
+    code, every = cli("models")
+    assert "openai/conformance-incremental-to-anthropic-messages" in every.split()
+    assert "anthropic/conformance-fault-stall-to-openai-chat" in every.split()
+    assert len(every.split()) == len(set(every.split()))
+
+
+def test_models_names_an_unknown_provider() -> None:
+    code, out = cli("models", "--provider", "nobody")
+    assert code == 2
+    assert "--provider 'nobody'" in out and "openrouter" in out

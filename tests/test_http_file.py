@@ -198,3 +198,40 @@ def test_a_started_proxy_is_stopped_when_the_run_fails(pytester: pytest.Pytester
     pid = int((pytester.path / "pid.txt").read_text())
     assert gone(pid)
     assert "tiny proxy listening" in (pytester.path / "out" / "tiny" / "proxy.log").read_text()
+
+
+def test_a_configuration_names_its_report_and_unmapped_providers_are_skipped(pytester: pytest.Pytester) -> None:
+    replay_port = closed_port()
+    corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf", "openai-chat/openrouter/tool-call")
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    (pytester.path / "out" / "fakeproxy-2.0-plain").mkdir(parents=True)
+    with proxy_in_a_thread(f"http://127.0.0.1:{replay_port}") as passthrough:
+        path = write(
+            pytester.path,
+            f'name = "fakeproxy"\nversion = "2.0"\nconfiguration = "plain"\nbase_url = "{passthrough.url}"\n'
+            'routes = ["openai-chat-to-openai-chat"]\nmodel = "{provider},{name}"\n'
+            f"replay_port = {replay_port}\n"
+            '[providers]\nopenrouter = "or"\n',
+        )
+        result = pytester.runpytest_inprocess(
+            "-p", "no:cacheprovider", "--no-transport", f"--target={path}", f"--corpus={corpus}",
+            "--schedule=event", "--report-dir", str(pytester.path / "out"), "-rs",
+        )  # fmt: skip
+    result.stdout.fnmatch_lines(["*has no provider of its own for openai-chat captures from 'openai'*"])
+    header = json.loads((pytester.path / "out" / "fakeproxy-2.0-plain" / "report.partial.json").read_text())["header"]
+    assert header["configuration"] == "plain"
+    assert passthrough.seen and {seen["body"]["model"] for seen in passthrough.seen} == {"or,openrouter/tool-call"}
+
+
+def test_a_started_proxy_is_told_the_replay_url(tmp_path: Path) -> None:
+    script = TINY_PROXY.replace(
+        'Path(sys.argv[2]).write_text(str(os.getpid()))',
+        'Path(sys.argv[2]).write_text(str(os.getpid())); Path("replay.txt").write_text(os.environ["CONFORMANCE_REPLAY_URL"])',
+    )
+    target = load(str(started_file(tmp_path, closed_port(), script)))
+    try:
+        target.probe()
+        assert isinstance(target, FileTarget) and target.replay_port
+        assert (tmp_path / "replay.txt").read_text() == f"http://127.0.0.1:{target.replay_port}"
+    finally:
+        asyncio.run(target.aclose())

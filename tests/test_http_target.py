@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import socket
 import threading
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import pytest
 from _outcomes import assert_classes
 
 from conformance.corpus import default_corpus, load_corpus
+from conformance.model_names import capture_name
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.replay import TOKEN_HEADER, ReplayServer
 from conformance.runner import Case, Runner, collect
@@ -32,9 +34,10 @@ class PassthroughProxy:
     with its status, content type and body bytes, one chunk per upstream read. `fail_with` makes
     it answer 502 itself."""
 
-    def __init__(self, upstream: str, fail_with: bytes | None = None) -> None:
+    def __init__(self, upstream: str, fail_with: bytes | None = None, strip_prefix: bool = False) -> None:
         self.upstream = upstream
         self.fail_with = fail_with
+        self.strip_prefix = strip_prefix  # forward only the model's last segment, as a `provider/*` route does
         self.seen: list[dict] = []
         self._server: asyncio.Server | None = None
         self.url = ""
@@ -69,6 +72,9 @@ class PassthroughProxy:
                 )
                 await writer.drain()
                 return
+            if self.strip_prefix:
+                sent = json.loads(body)
+                body = json.dumps({**sent, "model": sent["model"].rsplit("/", 1)[-1]}).encode()
             async with httpx.AsyncClient(timeout=10) as client:
                 async with client.stream(
                     method, self.upstream + path, content=body, headers={"content-type": "application/json"}
@@ -129,9 +135,53 @@ def test_a_text_capture_passes_through_a_passthrough_proxy(
     assert result.upstream_requests == 1
     sent = proxy.seen[0]
     assert sent["path"] == ("/v1/chat/completions" if route[1] == OPENAI_CHAT else "/v1/messages")
-    provider, _, token = sent["body"]["model"].partition("/")
-    assert provider == capture(capture_id).provider and sent["headers"][TOKEN_HEADER] == token
+    # The stable name by default, the fresh token in its header.
+    assert sent["body"]["model"] == capture_name(capture(capture_id)) == f"{capture(capture_id).provider}/{capture_id.rsplit('/', 1)[1]}"
+    assert re.fullmatch("[0-9a-f]{16}", sent["headers"][TOKEN_HEADER])
     assert sent["body"]["stream"] is True
+
+
+def test_a_proxy_that_strips_the_provider_prefix_reaches_the_capture_by_name(runner: Runner) -> None:
+    stripping = PassthroughProxy(runner.replay.base_url, strip_prefix=True)
+    runner.call(stripping.start(), timeout=5)
+    try:
+        target = load(f"{stripping.url}?routes=openai-chat-to-openai-chat")
+        result = runner.run(Case(capture("openai-chat/openrouter/tool-call"), (OPENAI_CHAT, OPENAI_CHAT), "event"), target)
+    finally:
+        runner.call(stripping.close(), timeout=5)
+    assert result.outcome != "errored" and result.upstream_requests == 1, result.error
+    assert stripping.seen[0]["body"]["model"] == "openrouter/tool-call"
+
+
+def test_streams_of_one_name_are_never_in_flight_together(runner: Runner, proxy: PassthroughProxy) -> None:
+    # The proxy forwards no token header, so the replay server knows each stream only by its name:
+    # begun together, the second waits for the first, and each gets its own capture's bytes.
+    target = load(f"{proxy.url}?routes=openai-chat-to-openai-chat")
+    assert target.stable_names
+    text = capture("openai-chat/openai/text-lf")
+    pending = [runner.begin(Case(text, (OPENAI_CHAT, OPENAI_CHAT), schedule), target) for schedule in ("event", "byte")]
+    results = [runner.judge(one, runner.wait(one)) for one in pending]
+    assert [r.outcome for r in results] == ["pass", "pass"], [r.error for r in results]
+    assert [len(one.slot.requests) for one in pending] == [1, 1]
+
+
+def test_a_token_template_uses_no_names() -> None:
+    assert not HttpTarget("http://127.0.0.1:1?model={provider}/{token}").stable_names
+    assert HttpTarget("http://127.0.0.1:1?model={token}&header.x-model={name}").stable_names
+
+
+def test_the_providers_table_names_the_provider_and_leaves_the_rest_unserved() -> None:
+    providers = {"openrouter": "openrouter", "openai-chat/*": "openai", "anthropic-messages/moonshot": "anthropic"}
+    target = HttpTarget("http://127.0.0.1:1", providers=providers)
+    assert target.provider_name(OPENAI_CHAT, "openrouter") == "openrouter"
+    assert target.provider_name(OPENAI_CHAT, "vllm") == "openai"
+    assert target.provider_name(ANTHROPIC_MESSAGES, "moonshot") == "anthropic"
+    assert target.unserved(OPENAI_CHAT, "moonshot") is None
+    reason = target.unserved(ANTHROPIC_MESSAGES, "zai")
+    assert reason is not None and "anthropic-messages captures from 'zai'" in reason
+    assert HttpTarget("http://127.0.0.1:1").provider_name(ANTHROPIC_MESSAGES, "zai") == "zai"
+    exchange = Exchange((OPENAI_CHAT, OPENAI_CHAT), {}, "http://x/r/t", token="t", name="vllm/a", provider="vllm")
+    assert http_target.fill("{provider}|{name}", exchange, target.provider_name(OPENAI_CHAT, "vllm")) == "openai|vllm/a"
 
 
 def test_model_template_sends_just_the_token(runner: Runner, proxy: PassthroughProxy) -> None:
@@ -389,8 +439,8 @@ def test_read_timeout_declares_the_proxy_timeout_for_the_stall_check() -> None:
         ),
         ("http://127.0.0.1:4000?routes=", "unknown route (none given)"),
         ("http://127.0.0.1:4000?rootes=x", "unknown option rootes"),
-        ("http://127.0.0.1:4000?model=fixed-name", "must contain {token}"),
-        ("http://127.0.0.1:4000?model={token}-{region}", "may use only {token}, {provider}, {upstream} and {litellm}"),
+        ("http://127.0.0.1:4000?model=fixed-name", "must contain {name} or {token}"),
+        ("http://127.0.0.1:4000?model={token}-{region}", "may use only {name}, {token}, {provider}, {upstream} and {litellm}"),
         ("http://127.0.0.1:4000?header.x-route={region}", "header.x-route: template '{region}' may use only"),
         ("http://127.0.0.1:4000?header.bad%20name=x", "'bad name' is not an HTTP header name"),
         ("http://", "is not a proxy URL"),

@@ -224,7 +224,7 @@ async def test_unknown_token_is_a_json_404(server: ReplayServer, client: httpx.A
     assert response.status_code == 404
     error = response.json()["error"]
     assert error["type"] == "not_found"
-    assert "no capture registered for token 'nope'" in error["message"]
+    assert "no capture registered for 'nope'" in error["message"]
     bare = await client.get(server.base_url + "/v1/models")
     assert bare.status_code == 404
     assert TOKEN_HEADER in bare.json()["error"]["message"]
@@ -385,3 +385,36 @@ async def test_a_request_for_the_other_protocol_is_refused_with_the_reason() -> 
     assert refused.json()["error"]["type"] == "protocol_mismatch"
     assert "speaks openai-chat" in refused.json()["error"]["message"]
     assert served.status_code == 200 and served.content == b"data: [DONE]\n\n"
+
+
+# -- stable names ---------------------------------------------------------------------------------
+
+
+async def test_a_claimed_name_is_served_by_whole_name_or_last_segment(
+    server: ReplayServer, client: httpx.AsyncClient
+) -> None:
+    slot = server.register(BODY, name="openrouter/tool-call")
+    async with server.claimed(slot):
+        for model in ("openrouter/tool-call", "tool-call", "openai/openrouter/tool-call"):
+            response = await client.post(server.base_url + "/v1/chat/completions", json={**REQUEST, "model": model})
+            assert response.status_code == 200 and response.content == BODY, model
+    assert len(slot.requests) == 3
+    # Only while claimed: a name whose stream is over is nobody's.
+    response = await client.post(server.base_url + "/v1/chat/completions", json={**REQUEST, "model": "tool-call"})
+    assert response.status_code == 404
+    assert "no stream of that model name is in flight" in response.json()["error"]["message"]
+
+
+async def test_a_second_claim_of_a_name_waits_for_the_first(server: ReplayServer) -> None:
+    first = server.register(BODY, name="openai/text")
+    second = server.register(BODY, name="vllm/text")  # the same last segment: a gateway may keep only that
+    order: list[str] = []
+
+    async def hold(slot: object, label: str) -> None:
+        async with server.claimed(slot):  # type: ignore[arg-type]
+            order.append(f"{label} in")
+            await asyncio.sleep(0.05)
+            order.append(f"{label} out")
+
+    await asyncio.gather(hold(first, "first"), hold(second, "second"))
+    assert order == ["first in", "first out", "second in", "second out"]

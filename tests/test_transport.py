@@ -292,8 +292,8 @@ def test_transport_items_stream_the_corpus_given_with_corpus(
 
 def test_concurrent_isolation_streams_only_what_the_routes_client_can_ask_for() -> None:
     captures = load_corpus().captures
-    on_adapter = {c.id for c in transport.isolation_captures((OA, AM), captures)}
-    on_normalizer = {c.id for c in transport.isolation_captures((OA, OA), captures)}
+    on_adapter = {c.id for c in transport.isolation_captures((OA, AM), captures, Reference())}
+    on_normalizer = {c.id for c in transport.isolation_captures((OA, OA), captures, Reference())}
     assert "openai-chat/openai/n-3-choices" in on_normalizer
     assert "openai-chat/openai/n-3-choices" not in on_adapter
     assert on_adapter == on_normalizer - {"openai-chat/openai/n-3-choices"}

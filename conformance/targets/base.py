@@ -18,7 +18,9 @@ response its client got was cut off (the chunked body never ended, or the connec
 it yields one `Abort` last: to the client that is an error, where a body that simply ends is a
 clean end. A target knows nothing of the checks that will run on its output.
 
-A target that needs set-up across a whole run may also define `async def aclose(self)`.
+A target that needs set-up across a whole run may also define `async def aclose(self)`. One that
+sends its upstream the exchange's stable model name (`exchange.name`) rather than its token sets
+`stable_names = True`: the harness then never has two streams of one name in flight at once.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class Exchange:
     """Names this exchange to the replay server. A proxy whose upstream URL is fixed reaches the
     right capture by sending the token as the upstream model name (optionally after a `provider/`
     prefix) or in the `x-conformance-token` header."""
+    name: str = ""
+    """The exchange's stable model name, `<provider>/<capture>` (`conformance.model_names`): the same
+    on every run, so a gateway that routes only the names its configuration lists can be given them.
+    The replay server answers to it while the exchange is in flight, if the target says it uses it
+    (`stable_names`)."""
     provider: str = ""
     """Who produced the upstream bytes (`openrouter`, `deepseek`, `anthropic`, …), for a target that
     configures provider-specific parsing, as a gateway's model list would."""

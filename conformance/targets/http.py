@@ -15,10 +15,12 @@ The replay server then picks the capture for each request by, in order: a `/r/<t
 prefix, an `x-conformance-token: <token>` header, or the upstream request's JSON `model` when it
 is `<token>` or ends in `/<token>`. This target therefore
 
-- sets the client request's `model` to `<provider>/<token>` by default (`provider` is the
-  capture's provider folder: `openai`, `openrouter`, `deepseek`, `vllm`, `anthropic`, ...), so a
-  proxy routes on the prefix (e.g. a LiteLLM `model_name: "openrouter/*"` entry) and forwards the
-  rest, or the whole name, as the upstream model;
+- sets the client request's `model` to the exchange's stable name by default, `<provider>/<capture>`
+  (`provider` is the capture's provider folder: `openai`, `openrouter`, `deepseek`, `vllm`,
+  `anthropic`, ...; `conformance models` lists every name), so a proxy routes on the prefix (e.g. a
+  LiteLLM `model_name: "openrouter/*"` entry) or on the listed names, and forwards the rest, or the
+  whole name, as the upstream model. The replay server answers to a name while its stream is in
+  flight, and two streams of one name are never in flight together;
 - and sends `x-conformance-token: <token>`, for a proxy that forwards client headers.
 
 Options, as a query string on the spec:
@@ -26,10 +28,11 @@ Options, as a query string on the spec:
 - `routes=<route>,<route>`: serve only these (default: all four, `openai-chat-to-openai-chat`,
   `openai-chat-to-anthropic-messages`, `anthropic-messages-to-openai-chat`,
   `anthropic-messages-to-anthropic-messages`); a route the proxy lacks otherwise fails its items;
-- `model=<template>`: the model name sent, with `{token}`, `{provider}`, `{upstream}` (the
-  exchange's replay upstream base URL, `http://127.0.0.1:<replay-port>/r/<token>`) and `{litellm}`
-  (the capture provider's LiteLLM prefix, `hosted_vllm` for `vllm`) filled in; default
-  `{provider}/{token}`;
+- `model=<template>`: the model name sent, with `{name}` (the stable name), `{token}` (a fresh
+  token per exchange), `{provider}`, `{upstream}` (the exchange's replay upstream base URL,
+  `http://127.0.0.1:<replay-port>/r/<token>`) and `{litellm}` (the capture provider's LiteLLM
+  prefix, `hosted_vllm` for `vllm`) filled in; it names the exchange by `{name}` or `{token}`;
+  default `{name}`;
 - `header.<name>=<template>`: a request header sent with every request, its value a template as
   for `model` (`{token}` optional), e.g. `header.x-portkey-provider={provider}` and
   `header.x-portkey-custom-host={upstream}` for a gateway that routes by header;
@@ -52,7 +55,7 @@ import contextlib
 import os
 import re
 import socket
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Mapping
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
@@ -82,7 +85,7 @@ ALL_ROUTES: frozenset[Route] = frozenset(
     (upstream, client) for upstream in (OPENAI_CHAT, ANTHROPIC_MESSAGES) for client in (OPENAI_CHAT, ANTHROPIC_MESSAGES)
 )
 CLIENT_PATHS = {OPENAI_CHAT: "/v1/chat/completions", ANTHROPIC_MESSAGES: "/v1/messages"}
-DEFAULT_MODEL = "{provider}/{token}"
+DEFAULT_MODEL = "{name}"
 API_KEY_ENV = "CONFORMANCE_PROXY_API_KEY"
 
 # No read bound of our own beyond a generous one: the runner cancels a case after its time bound.
@@ -106,26 +109,33 @@ def _litellm_prefix(provider: str) -> str:
     return litellm_prefix(provider)
 
 
-TEMPLATE_FIELDS = ("token", "provider", "upstream", "litellm")
+TEMPLATE_FIELDS = ("name", "token", "provider", "upstream", "litellm")
 """What a model or header template may name, in braces."""
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 
 
-def fill(template: str, exchange: Exchange) -> str:
-    """`template` with the exchange's `{token}`, `{provider}`, `{upstream}` and `{litellm}`."""
-    provider = exchange.provider or "openai"
-    litellm = _litellm_prefix(provider) if "{litellm}" in template else ""
-    return template.format(token=exchange.token, provider=provider, upstream=exchange.upstream_url, litellm=litellm)
+def fill(template: str, exchange: Exchange, provider: str | None = None) -> str:
+    """`template` with the exchange's `{name}`, `{token}`, `{provider}` (or `provider`, the name the
+    proxy knows the capture's provider by), `{upstream}` and `{litellm}`."""
+    own = exchange.provider or "openai"
+    litellm = _litellm_prefix(own) if "{litellm}" in template else ""
+    return template.format(
+        name=exchange.name,
+        token=exchange.token,
+        provider=provider or own,
+        upstream=exchange.upstream_url,
+        litellm=litellm,
+    )
 
 
 model_name = fill  # the name the model template was first filled by
 
 
-def check_template(template: str, *, needs_token: bool) -> str | None:
-    """Why `template` cannot be filled (an unknown field, a stray brace, no `{token}` where one is
-    needed, a line break in it), or None when it can."""
-    if needs_token and "{token}" not in template:
-        return f"template {template!r} must contain {{token}}"
+def check_template(template: str, *, names_exchange: bool) -> str | None:
+    """Why `template` cannot be filled (an unknown field, a stray brace, neither `{name}` nor
+    `{token}` where the exchange must be named, a line break in it), or None when it can."""
+    if names_exchange and "{token}" not in template and "{name}" not in template:
+        return f"template {template!r} must contain {{name}} or {{token}}"
     try:
         filled = template.format(**{name: "x" for name in TEMPLATE_FIELDS})
     except (KeyError, IndexError, ValueError) as error:
@@ -263,7 +273,7 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None, tup
     for key, values in query.items():
         if key.startswith("header."):
             name = key.removeprefix("header.")
-            problem = check_header_name(name) or check_template(values[-1], needs_token=False)
+            problem = check_header_name(name) or check_template(values[-1], names_exchange=False)
             if problem:
                 raise TargetError("bad-url", f"{spec!r}: {key}: {problem}")
             headers.append((name.lower(), values[-1]))
@@ -279,7 +289,7 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None, tup
             )
         routes = frozenset(by_id[name] for name in names)
     template = query["model"][-1] if "model" in query else DEFAULT_MODEL
-    problem = check_template(template, needs_token=True)
+    problem = check_template(template, names_exchange=True)
     if problem:
         raise TargetError("bad-url", f"{spec!r}: model {problem}")
     read_timeout: float | None = None
@@ -308,16 +318,47 @@ class HttpTarget:
         routes: Iterable[Route] | None = None,
         model: str | None = None,
         headers: Iterable[tuple[str, str]] | None = None,
+        providers: Mapping[str, str] | None = None,
     ) -> None:
         """`base_url` may carry the `?routes=…&model=…&read_timeout=…&header.NAME=…` options;
         explicit arguments win over them. `upstream_read_timeout` stays None without `read_timeout`.
-        `headers` are (name, template) pairs, filled per exchange like the model template."""
+        `headers` are (name, template) pairs, filled per exchange like the model template.
+        `providers` maps a capture's provider to the name the proxy knows it by, for `{provider}`,
+        keyed by `<protocol>/<provider>`, `<provider>`, `<protocol>/*` or `*` (the most specific
+        wins); without it `{provider}` is the capture's own, and with it a capture of a provider it
+        does not map is not served (`unserved`)."""
         self.base_url, parsed_routes, parsed_model, self.upstream_read_timeout, parsed_headers = parse_spec(base_url)
         self.routes: frozenset[Route] = frozenset(routes) if routes is not None else parsed_routes
         self.model = model if model is not None else parsed_model
         self.headers: tuple[tuple[str, str], ...] = tuple(headers) if headers is not None else parsed_headers
+        self.providers = dict(providers) if providers is not None else None
         self.version = "unknown"
         self._probed = False
+
+    @property
+    def stable_names(self) -> bool:
+        """Whether the proxy is asked for the exchange's stable name, so that two streams of one
+        name must not be in flight together."""
+        return any("{name}" in template for template in (self.model, *(value for _, value in self.headers)))
+
+    def provider_name(self, protocol: str, provider: str) -> str | None:
+        """The name the proxy knows `provider` (of a `protocol` upstream) by, or None when it does
+        not serve it."""
+        if self.providers is None:
+            return provider
+        for key in (f"{protocol}/{provider}", provider, f"{protocol}/*", "*"):
+            if key in self.providers:
+                return self.providers[key]
+        return None
+
+    def unserved(self, protocol: str, provider: str) -> str | None:
+        """Why the captures of `provider` (a `protocol` upstream) are not served, or None when they are."""
+        if self.provider_name(protocol, provider) is not None:
+            return None
+        return (
+            f"target {self.name} has no provider of its own for {protocol} captures from {provider!r}: "
+            f"its providers table has none of {protocol}/{provider}, {provider}, {protocol}/* and *"
+        )
 
     def probe(self, timeout: float = PROBE_TIMEOUT) -> None:
         """Connect once to the proxy's host and port (TCP only, bounded by `timeout`), as the run
@@ -365,9 +406,12 @@ class HttpTarget:
             await self._probe_version()
         # aclosing: a client that stops reading closes the connection now, not when the loop
         # gets round to finalizing an abandoned generator.
-        sent = [(name, fill(template, exchange)) for name, template in self.headers]
+        provider = self.provider_name(exchange.route[0], exchange.provider or "openai")
+        if provider is None:
+            raise ValueError(self.unserved(exchange.route[0], exchange.provider))
+        sent = [(name, fill(template, exchange, provider)) for name, template in self.headers]
         async with contextlib.aclosing(
-            post_stream(self.base_url, exchange, fill(self.model, exchange), headers=sent)
+            post_stream(self.base_url, exchange, fill(self.model, exchange, provider), headers=sent)
         ) as items:
             async for item in items:
                 yield item

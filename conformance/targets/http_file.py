@@ -1,29 +1,39 @@
 """A proxy described by a TOML file: `--target=path/to/proxy.toml`, the `http` target without code.
 
     name = "portkey"
-    version = "1.9.0"                  # or: version_command = ["npx", "@portkey-ai/gateway", "--version"]
+    version = "1.15.2"                 # or: version_command = ["node", "-p", "..."]
+    configuration = "default"          # optional: one of several gated configurations
     base_url = "http://127.0.0.1:8787"
     routes = ["openai-chat-to-openai-chat"]
-    model = "{token}"
+    model = "{name}"
     read_timeout = 30
-    start = ["npx", "@portkey-ai/gateway", "--port", "8787"]   # optional, with ready_url
+    start = ["node", "server.js", "--port=8787"]   # optional, with ready_url
     ready_url = "http://127.0.0.1:8787/"
+    replay_port = 8765                 # optional
 
     [headers]
-    x-portkey-provider = "openai"
+    x-portkey-provider = "{provider}"
     x-portkey-custom-host = "{upstream}"
+
+    [providers]                        # optional: what {provider} is, per capture provider
+    openrouter = "openrouter"
+    "openai-chat/*" = "openai"
 
 The fields mean what the `http://` target's options mean (`targets/http.py`): `routes` are the
 routes served (the others are skipped, with the reason), `model` and each header value are
-templates with `{token}`, `{provider}`, `{upstream}` and `{litellm}`, and `read_timeout` is the
-proxy's own upstream read timeout. The report is named after `name` and `version`
-(`reports/<name>-<version>/` when that folder exists, else `reports/<name>/`).
+templates with `{name}`, `{token}`, `{provider}`, `{upstream}` and `{litellm}`, and `read_timeout`
+is the proxy's own upstream read timeout. `providers` says what `{provider}` is for the captures of
+each provider (`HttpTarget.provider_name`); the captures of a provider it leaves out are skipped,
+with the reason. The report is named after `name`, `version` and `configuration`
+(`reports/<name>-<version>[-<configuration>]/` when that folder exists, else
+`reports/<name>[-<configuration>]/`).
 
 With `start`, the suite runs that command (in the file's folder, in a session of its own, its
-output to a log) as the run starts, waits up to `ready_timeout` seconds (default 30) for a GET of
-`ready_url` to get any answer, and stops it at the end by its PID (its process group: SIGTERM,
-then SIGKILL), whether the run passed, failed or stopped early. Its output is copied next to the
-report as `proxy.log`.
+output to a log, with `CONFORMANCE_REPLAY_URL` set to the replay server's base URL, at
+`replay_port` or a free port the suite picks) as the run starts, waits up to `ready_timeout`
+seconds (default 30) for a GET of `ready_url` to get any answer, and stops it at the end by its PID
+(its process group: SIGTERM, then SIGKILL), whether the run passed, failed or stopped early. Its
+output is copied next to the report as `proxy.log`.
 
 The file is checked against `schemas/target-file.schema.json`; a wrong field is a `TargetError`
 ("bad-target-file") naming the file and the field.
@@ -36,6 +46,7 @@ import contextlib
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -50,6 +61,7 @@ from conformance.targets.http import PROBE_TIMEOUT, HttpTarget, check_template
 
 __all__ = [
     "DEFAULT_READY_TIMEOUT",
+    "REPLAY_URL_ENV",
     "STOP_TIMEOUT",
     "SUFFIX",
     "VERSION_COMMAND_TIMEOUT",
@@ -59,12 +71,21 @@ __all__ = [
 ]
 
 SUFFIX = ".toml"
+REPLAY_URL_ENV = "CONFORMANCE_REPLAY_URL"
+"""Set for a started proxy's command: the replay server's base URL, its upstream."""
 DEFAULT_READY_TIMEOUT = 30.0
 """How long a started proxy has to answer at its `ready_url`, unless the file says `ready_timeout`."""
 VERSION_COMMAND_TIMEOUT = 10.0
 STOP_TIMEOUT = 5.0
 """How long a started proxy has to exit after SIGTERM before it gets SIGKILL."""
 _TAIL_LINES = 20
+
+
+def _free_port() -> int:
+    """A loopback port free now, for the replay server a started proxy is pointed at."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def is_target_file(spec: str) -> bool:
@@ -106,11 +127,11 @@ def load_file(spec: str) -> FileTarget:
         raise _error("bad-target-file", f"{path}: {where}: {found[0].message}; {hint}")
     if "version" in data and "version_command" in data:
         raise _error("bad-target-file", f"{path}: field version_command: give version or version_command, not both")
-    for field, template, needs_token in (
+    for field, template, names_exchange in (
         ("model", data.get("model"), True),
         *((f"headers.{name}", value, False) for name, value in data.get("headers", {}).items()),
     ):
-        problem = template is not None and check_template(template, needs_token=needs_token)
+        problem = template is not None and check_template(template, names_exchange=names_exchange)
         if problem:
             raise _error("bad-target-file", f"{path}: field {field}: {problem}; {hint}")
     version = data.get("version") or (
@@ -155,11 +176,15 @@ class FileTarget(HttpTarget):
             routes=[by_id[name] for name in data["routes"]],
             model=data.get("model"),
             headers=[(name.lower(), value) for name, value in data.get("headers", {}).items()],
+            providers=data.get("providers"),
         )
         self.path = path
         self.name = data["name"]
         self.report_name = data["name"]
         """What the report folder, header and expectations are named after, rather than the spec."""
+        self.configuration: str | None = data.get("configuration")
+        self.replay_port: int = data.get("replay_port", 0)
+        """The replay server's port the proxy is configured for; 0 until `start` picks one."""
         if version is not None:
             self.version = version
             self._probed = True  # a version the file gives is not asked of the proxy
@@ -192,6 +217,9 @@ class FileTarget(HttpTarget):
 
         assert self.start_command and self.ready_url
         shown = shlex.join(self.start_command)
+        if not self.replay_port:
+            self.replay_port = _free_port()
+        environment = {**os.environ, REPLAY_URL_ENV: f"http://127.0.0.1:{self.replay_port}"}
         with tempfile.NamedTemporaryFile(prefix=f"conformance-{self.name}-", suffix=".log", delete=False) as log:
             self.log_path = log.name
             try:
@@ -201,6 +229,7 @@ class FileTarget(HttpTarget):
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
+                    env=environment,
                     start_new_session=True,  # its own process group: stopped with all it started
                 )
             except OSError as error:
