@@ -8,9 +8,10 @@ model list has one wildcard entry per LiteLLM provider prefix, every one pointin
 at the replay server, and starts `litellm --config config.yaml --host 127.0.0.1 --port <free>`
 with no database, no master key, no callbacks and LiteLLM's offline switches set. It waits for
 the health endpoint, then drives every exchange over HTTP: `/v1/chat/completions` or
-`/v1/messages` with `model: "<litellm prefix>/<token>"`. LiteLLM routes the prefix to the wildcard
-entry and sends the token upstream as the model name, which is how the replay server picks the
-capture (`conformance/replay.py`).
+`/v1/messages` with `model: "<litellm prefix>/<capture>"`, the last segment of the exchange's stable
+name. LiteLLM routes the prefix to the wildcard entry and sends `<capture>` upstream as the model
+name, which is how the replay server picks the capture (`conformance/replay.py`); being stable, it
+is the same in every run's report.
 
 The proxy's stdout and stderr go to `proxy.log` (`log_path`); the plugin copies it into the report
 folder. A proxy that does not start, or dies mid-run, errors the affected items with one message
@@ -120,7 +121,7 @@ def find_litellm() -> Path:
 def proxy_config(replay_base_url: str) -> dict[str, Any]:
     """The LiteLLM proxy config: one wildcard model per provider prefix, every upstream the replay
     server; the replay server picks the capture by the model name LiteLLM sends upstream (the
-    token after the prefix)."""
+    capture's name after the prefix)."""
     models = [
         {
             "model_name": f"{prefix}/*",
@@ -207,6 +208,7 @@ class LiteLLMProxy:
     name = "litellm-proxy"
     routes: frozenset[Route] = ALL_ROUTES
     upstream_read_timeout = UPSTREAM_TIMEOUT  # the config's request_timeout
+    stable_names = True  # the upstream is asked for the capture's name, not the exchange's token
 
     def __init__(
         self,
@@ -406,7 +408,8 @@ class LiteLLMProxy:
     async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head, None]:
         replay_base = exchange.upstream_url.split("/r/", 1)[0]
         base = await self._ensure_started(replay_base)
-        model = f"{route_prefix(exchange.provider or 'openai', exchange.route, str(exchange.request.get('model', '')))}/{exchange.token}"
+        prefix = route_prefix(exchange.provider or "openai", exchange.route, str(exchange.request.get("model", "")))
+        model = f"{prefix}/{exchange.name.rsplit('/', 1)[-1]}"
         async for chunk in post_stream(base, exchange, model, on_transport_error=self._on_transport_error):
             yield chunk
 
