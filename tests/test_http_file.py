@@ -225,7 +225,7 @@ def test_a_configuration_names_its_report_and_unmapped_providers_are_skipped(pyt
 
 def test_a_started_proxy_is_told_the_replay_url(tmp_path: Path) -> None:
     script = TINY_PROXY.replace(
-        'Path(sys.argv[2]).write_text(str(os.getpid()))',
+        "Path(sys.argv[2]).write_text(str(os.getpid()))",
         'Path(sys.argv[2]).write_text(str(os.getpid())); Path("replay.txt").write_text(os.environ["CONFORMANCE_REPLAY_URL"])',
     )
     target = load(str(started_file(tmp_path, closed_port(), script)))

@@ -136,7 +136,11 @@ def test_a_text_capture_passes_through_a_passthrough_proxy(
     sent = proxy.seen[0]
     assert sent["path"] == ("/v1/chat/completions" if route[1] == OPENAI_CHAT else "/v1/messages")
     # The stable name by default, the fresh token in its header.
-    assert sent["body"]["model"] == capture_name(capture(capture_id)) == f"{capture(capture_id).provider}/{capture_id.rsplit('/', 1)[1]}"
+    assert (
+        sent["body"]["model"]
+        == capture_name(capture(capture_id))
+        == f"{capture(capture_id).provider}/{capture_id.rsplit('/', 1)[1]}"
+    )
     assert re.fullmatch("[0-9a-f]{16}", sent["headers"][TOKEN_HEADER])
     assert sent["body"]["stream"] is True
 
@@ -146,7 +150,9 @@ def test_a_proxy_that_strips_the_provider_prefix_reaches_the_capture_by_name(run
     runner.call(stripping.start(), timeout=5)
     try:
         target = load(f"{stripping.url}?routes=openai-chat-to-openai-chat")
-        result = runner.run(Case(capture("openai-chat/openrouter/tool-call"), (OPENAI_CHAT, OPENAI_CHAT), "event"), target)
+        result = runner.run(
+            Case(capture("openai-chat/openrouter/tool-call"), (OPENAI_CHAT, OPENAI_CHAT), "event"), target
+        )
     finally:
         runner.call(stripping.close(), timeout=5)
     assert result.outcome != "errored" and result.upstream_requests == 1, result.error
@@ -440,7 +446,10 @@ def test_read_timeout_declares_the_proxy_timeout_for_the_stall_check() -> None:
         ("http://127.0.0.1:4000?routes=", "unknown route (none given)"),
         ("http://127.0.0.1:4000?rootes=x", "unknown option rootes"),
         ("http://127.0.0.1:4000?model=fixed-name", "must contain {name} or {token}"),
-        ("http://127.0.0.1:4000?model={token}-{region}", "may use only {name}, {token}, {provider}, {upstream} and {litellm}"),
+        (
+            "http://127.0.0.1:4000?model={token}-{region}",
+            "may use only {name}, {token}, {provider}, {upstream} and {litellm}",
+        ),
         ("http://127.0.0.1:4000?header.x-route={region}", "header.x-route: template '{region}' may use only"),
         ("http://127.0.0.1:4000?header.bad%20name=x", "'bad name' is not an HTTP header name"),
         ("http://", "is not a proxy URL"),

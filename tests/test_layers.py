@@ -1,8 +1,9 @@
 """The package's layers: data flows one way, and no two modules import each other.
 
 Bytes become events (`sse`), events are checked (`checks`, `protocols`, `semantics`, `oracles`),
-targets turn requests into bytes (`targets`), and the runner, plugin and reports sit on top. A check
-never knows which target produced a stream, and a target never knows which checks will run.
+targets turn requests into bytes (`targets`), and the runner, plugin and reports sit on top, with the
+report site (`site`) above the reports. A check never knows which target produced a stream, and a
+target never knows which checks will run.
 """
 
 from __future__ import annotations
@@ -30,6 +31,22 @@ TARGET_MAY_IMPORT = (
     "conformance.routes",
     "conformance.usage",
     "conformance.schemas",
+)
+
+# What the report site (`conformance.site`) may import: the data it is built from (reports, their
+# classes and invariants, the corpus and its coverage, routes, the report schema) and SSE framing to
+# split outputs into events. It renders what ran: never a target, a check, the runner or the plugin.
+SITE_MAY_IMPORT = (
+    "conformance.site",
+    "conformance.report",
+    "conformance.results",
+    "conformance.invariants",
+    "conformance.corpus",
+    "conformance.coverage",
+    "conformance.routes",
+    "conformance.schemas",
+    "conformance.snapshots",
+    "conformance.sse",
 )
 
 
@@ -106,6 +123,18 @@ def test_no_target_imports_a_check() -> None:
         if module.startswith("conformance.targets")
         for imported in _imports(module, tree, top_level_only=False)
         if not imported.startswith(("conformance.targets", *TARGET_MAY_IMPORT)) and imported != "conformance"
+    ]
+    assert offending == []
+
+
+def test_the_site_imports_only_the_data_it_renders() -> None:
+    modules = _modules()
+    offending = [
+        (module, imported)
+        for module, tree in modules.items()
+        if module.startswith("conformance.site")
+        for imported in _imports(module, tree, top_level_only=False)
+        if not imported.startswith(SITE_MAY_IMPORT) and imported != "conformance"
     ]
     assert offending == []
 

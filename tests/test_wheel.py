@@ -53,6 +53,11 @@ def test_wheel_carries_corpus_and_schemas(wheel: Path) -> None:
     }
     assert {f"conformance/_data/{name}" for name in shipped} <= set(names)
     assert any(name.endswith("entry_points.txt") for name in names)
+    # The report site's stylesheet: `conformance site` from an installed suite.
+    assets = {
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "conformance" / "site" / "assets").rglob("*") if p.is_file()
+    }
+    assert assets and assets <= set(names)
 
 
 def _clean_env() -> dict[str, str]:
