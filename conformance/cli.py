@@ -299,7 +299,9 @@ def _parser() -> argparse.ArgumentParser:
     pages.add_argument(
         "-o", "--output", default="site", metavar="DIR", help="folder to build the site in (default: site)"
     )
-    pages.add_argument("--corpus", help="folder of captures for the coverage page (default: the shipped corpus)")
+    pages.add_argument(
+        "--corpus", metavar="DIR", help="folder of captures for the coverage page (default: the shipped corpus)"
+    )
     pages.add_argument(
         "--summary",
         metavar="FILE",
