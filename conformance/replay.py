@@ -405,7 +405,11 @@ async def _stream(reply: _Reply, version: str, reader: asyncio.StreamReader, wri
     """
     chunked = version == "HTTP/1.1"  # an HTTP/1.0 client cannot read chunks: the body is close-delimited
     framing = [("transfer-encoding", "chunked")] if chunked else []
-    writer.write(_head(reply.status, [*reply.headers, *framing, ("connection", "close")]))
+    # A body cut off by a reset is announced as a real upstream's is, keep-alive: told the server
+    # closes, Node's fetch (undici) takes the reset for the end of the body, and the proxy under
+    # test never sees the upstream fail. The connection is reset, so it is never reused.
+    closing = [] if chunked and reply.reset_at_end else [("connection", "close")]
+    writer.write(_head(reply.status, [*reply.headers, *framing, *closing]))
     await writer.drain()
     gone = asyncio.get_running_loop().create_task(_until_eof(reader), name="replay-eof-watch")
     try:

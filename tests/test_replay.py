@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import socket
 import time
 from collections.abc import AsyncIterator
@@ -418,3 +419,33 @@ async def test_a_second_claim_of_a_name_waits_for_the_first(server: ReplayServer
 
     await asyncio.gather(hold(first, "first"), hold(second, "second"))
     assert order == ["first in", "first out", "second in", "second out"]
+
+
+# -- a cut-off body, as Node's fetch reads it ------------------------------------------------------
+
+_NODE_FETCH = """
+const response = await fetch(process.argv[1], {method: "POST", body: "{}"});
+let bytes = 0;
+try {
+  for await (const chunk of response.body) bytes += chunk.length;
+  console.log(`ended ${bytes}`);
+} catch (error) {
+  console.log(`error ${error.message}`);
+}
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js (CI installs it from Debian's packages)")
+@pytest.mark.parametrize(("reset", "seen"), [(True, "error terminated"), (False, f"ended {len(BODY)}")])
+async def test_node_fetch_sees_a_reset_body_fail_and_a_whole_one_end(
+    server: ReplayServer, reset: bool, seen: str
+) -> None:
+    # undici takes a close for the end of a body the server said it would close: a reset upstream
+    # must not say so, or a Node proxy could never tell a crashed upstream from a finished one.
+    slot = server.register(BODY, schedule="event", reset_at_end=reset)
+    node = await asyncio.create_subprocess_exec(
+        "node", "--input-type=module", "-e", _NODE_FETCH, slot.url + "/v1/chat/completions",
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(node.communicate(), 30)
+    assert out.decode().strip() == seen
