@@ -29,12 +29,14 @@ from conformance.drafts import (
     report_written,
     write_capture,
 )
-from conformance.protocols import ANTHROPIC_MESSAGES, PROTOCOL_NAMES
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.transcripts import ImportProblem, Source, load_request, read_curl, read_har, read_jsonl, read_sse
 
 __all__ = ["add_parser", "run"]
 
 _FORMATS = ("curl", "har", "jsonl", "sse")
+IMPORTABLE = (OPENAI_CHAT, ANTHROPIC_MESSAGES)
+"""The protocols whose transcripts `import` reads (not yet Responses)."""
 
 
 def _format(args: argparse.Namespace, path: Path) -> str:
@@ -102,7 +104,7 @@ def _run(args: argparse.Namespace, out: TextIO) -> int:
     if protocol is None:
         said = f" and {source.endpoint}" if source.endpoint else ""
         raise ImportProblem(
-            f"{path}: cannot tell the wire protocol from the stream{said}; pass --protocol ({' or '.join(PROTOCOL_NAMES)})"
+            f"{path}: cannot tell the wire protocol from the stream{said}; pass --protocol ({' or '.join(IMPORTABLE)})"
         )
     # Checked here, once the protocol is known, whether given or inferred.
     if args.done and protocol == ANTHROPIC_MESSAGES:
@@ -146,7 +148,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--request", metavar="FILE", help="the request body that was sent, JSON or YAML")
     parser.add_argument("--url", metavar="SUBSTRING", help="HAR: the entry whose URL contains this")
     parser.add_argument("--entry", type=int, metavar="INDEX", help="HAR: the entry at this index (0-based)")
-    parser.add_argument("--protocol", choices=PROTOCOL_NAMES, help="the stream's wire protocol (default: inferred)")
+    parser.add_argument("--protocol", choices=IMPORTABLE, help="the stream's wire protocol (default: inferred)")
     parser.add_argument("--provider", required=True, help="who sent the bytes: the folder below the protocol")
     parser.add_argument("--name", required=True, help="the capture's file name, saying what is inside")
     parser.add_argument(

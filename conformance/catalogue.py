@@ -128,17 +128,19 @@ _REASONING = (
     "anthropic.interleaved-thinking",
     "anthropic.redacted-thinking",
     "anthropic.thinking-signature",
+    "responses.reasoning-summary",
 )
-"""Reasoning in either protocol."""
+"""Reasoning in any protocol."""
 _TOOL_CALLS = (
     "anthropic.tool-use",
+    "responses.function-call",
     "text.then-tool",
     "tool.first-chunk",
     "tool.forced-choice-stop",
     "tool.parallel",
     "tool.whole-in-one-delta",
 )
-"""Client tool calls, in either protocol."""
+"""Client tool calls, in any protocol."""
 _USAGE_REPORTED = (
     "usage.cache-write",
     "usage.cached",
@@ -586,6 +588,56 @@ BUG_CLASSES: tuple[BugClass, ...] = (
         (_issue("2389-research/tracker", 544),),
         triggers=("error.before-content", "error.http-status", "error.mid-stream", "json.invalid"),
         invariants=("semantic.error-surfaced", "http.error-body"),
+    ),
+    # -- OpenAI Responses -----------------------------------------------------------------------
+    BugClass(
+        "responses-error-shape-misread",
+        "an `error` event is read in one shape only: OpenAI nests its type, code and message under `error`, the spec "
+        'puts code and message at the top level, and a client reading the other shape shows "Unknown error" and loses '
+        "the provider's code",
+        (
+            _issue("anomalyco/opencode", 42007),
+            _pull("can1357/oh-my-pi", 2570),
+            _pull("QwenLM/qwen-code", 11523),
+        ),
+        triggers=("responses.error-event", "responses.error-flat"),
+        invariants=("semantic.error", "semantic.error-surfaced", "openai-responses.error.message"),
+    ),
+    BugClass(
+        "responses-failed-dropped",
+        "`response.failed`, whose error sits on the response object, has no case of its own: the failure is yielded as "
+        'an empty successful update, or as a bare "Unknown error" without its code and message',
+        (
+            _pull("microsoft/agent-framework-go", 546),
+            _pull("vllm-project/guidellm", 1107),
+            _pull("earendil-works/pi", 1458),
+        ),
+        triggers=("responses.error-event", "responses.error-flat"),
+        invariants=("semantic.error-surfaced", "semantic.error", "openai-responses.error.before-failed"),
+    ),
+    BugClass(
+        "responses-incomplete-read-as-complete",
+        "a stream that ends with `response.incomplete` (max_output_tokens) is reported with finish `stop`, or none, so "
+        "the client takes a truncated answer for a whole one",
+        (
+            _pull("pydantic/pydantic-ai", 7912),
+            _pull("BerriAI/litellm", 37710),
+            _pull("BerriAI/litellm", 34352),
+        ),
+        triggers=("responses.incomplete",),
+        invariants=("semantic.finish",),
+    ),
+    BugClass(
+        "custom-tool-call-lost",
+        "a `custom_tool_call` (Codex's freeform `apply_patch`) is dropped, streamed as text, or re-shaped into a "
+        "`function_call` with JSON-wrapped arguments, which Codex rejects: the edit silently never happens",
+        (
+            _issue("router-for-me/CLIProxyAPI", 5753),
+            _issue("MetaFARS/codex-relay", 37),
+            _pull("ardeyouxipianyi/workbuddy2api-intl", 12),
+        ),
+        triggers=("responses.custom-tool-call",),
+        invariants=("semantic.tool-calls",),
     ),
     # -- SSE framing ----------------------------------------------------------------------------
     BugClass(

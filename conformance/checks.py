@@ -12,7 +12,16 @@ from typing import Any
 from conformance import oracles as _oracles  # noqa: F401  (registers oracle.*)
 from conformance import semantics as _semantics  # noqa: F401  (registers semantic.*)
 from conformance.invariants import Invariant, Verdict, evaluate, select
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, anthropic_messages, openai_chat
+from conformance.protocols import (
+    ANTHROPIC_MESSAGES,
+    OPENAI_CHAT,
+    OPENAI_PROFILE,
+    OPENAI_RESPONSES,
+    RESPONSES_PROFILES,
+    anthropic_messages,
+    openai_chat,
+    openai_responses,
+)
 from conformance.protocols import framing as _framing  # noqa: F401  (registers sse.*)
 from conformance.protocols import http as _http  # noqa: F401  (registers http.*)
 from conformance.protocols import transport as _transport  # noqa: F401  (registers transport.*)
@@ -22,7 +31,7 @@ from conformance.stream import Context, decode
 
 __all__ = ["build_context", "parsed_context", "check", "PROTOCOLS"]
 
-PROTOCOLS = {OPENAI_CHAT: openai_chat, ANTHROPIC_MESSAGES: anthropic_messages}
+PROTOCOLS = {OPENAI_CHAT: openai_chat, ANTHROPIC_MESSAGES: anthropic_messages, OPENAI_RESPONSES: openai_responses}
 # An error response (4xx, 5xx) is a JSON body, not an event stream: only the checks that judge the
 # whole response apply to it.
 _WHOLE_RESPONSE = ("semantic.", "http.", "oracle.")
@@ -40,6 +49,7 @@ def build_context(
     status: int = 200,
     ending: str = "complete",
     expect_protocol: str | None = None,
+    responses_profile: str = OPENAI_PROFILE,
 ) -> Context:
     """Parse `raw` (fed in `chunks` when given, to check the stream as it arrived) and assemble it."""
     if status >= 300:
@@ -58,6 +68,7 @@ def build_context(
         status=status,
         ending=ending,
         expect_protocol=expect_protocol,
+        responses_profile=responses_profile,
     )
 
 
@@ -74,8 +85,15 @@ def parsed_context(
     status: int = 200,
     ending: str = "complete",
     expect_protocol: str | None = None,
+    responses_profile: str = OPENAI_PROFILE,
 ) -> Context:
-    """The context of `raw` already parsed into SSE `events`: payloads decoded, viewed and assembled."""
+    """The context of `raw` already parsed into SSE `events`: payloads decoded, viewed and assembled.
+
+    `responses_profile` says how an `openai-responses` stream must end (`conformance.protocols`:
+    `openai`, with no `[DONE]`, or `open-responses`, with `[DONE]` after the terminal event); the
+    other protocols ignore it."""
+    if responses_profile not in RESPONSES_PROFILES:
+        raise ValueError(f"unknown Responses profile {responses_profile!r}; known: {', '.join(RESPONSES_PROFILES)}")
     module = _module(protocol)
     payloads = decode(events)
     protocol_view = module.view(payloads)
@@ -95,6 +113,7 @@ def parsed_context(
         status=status,
         ending=ending,
         expect_protocol=expect_protocol,
+        responses_profile=responses_profile,
     )
 
 

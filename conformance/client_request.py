@@ -11,21 +11,27 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
-from conformance.targets._requests import anthropic_to_openai_request, openai_to_anthropic_request
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, PROTOCOL_NAMES
+from conformance.targets._requests import (
+    anthropic_to_openai_request,
+    openai_to_anthropic_request,
+    responses_to_anthropic_request,
+)
+from conformance.targets._responses_requests import openai_to_responses_request, responses_to_openai_request
 
 __all__ = ["client_request", "unaskable"]
 
+_NO_CHOICES = {ANTHROPIC_MESSAGES: "an Anthropic client", OPENAI_RESPONSES: "a Responses client"}
 # Anthropic requires max_tokens; a recorded OpenAI request may have none.
 _DEFAULT_MAX_TOKENS = 1024
 
 
 def unaskable(upstream_request: dict[str, Any], upstream_protocol: str, client_protocol: str) -> str:
     """Why no client of `client_protocol` can ask for the stream `upstream_request` got, or "": an
-    Anthropic client has no `n`, so an adapter never asks an upstream for several choices."""
+    Anthropic or Responses client has no `n`, so an adapter never asks an upstream for several choices."""
     n = upstream_request.get("n")
-    if client_protocol == ANTHROPIC_MESSAGES and upstream_protocol != client_protocol and isinstance(n, int) and n > 1:
-        return f"an Anthropic client cannot ask for n = {n} choices, so no adapter receives this stream"
+    if client_protocol in _NO_CHOICES and upstream_protocol != client_protocol and isinstance(n, int) and n > 1:
+        return f"{_NO_CHOICES[client_protocol]} cannot ask for n = {n} choices, so no adapter receives this stream"
     return ""
 
 
@@ -42,6 +48,13 @@ def client_request(upstream_request: dict[str, Any], upstream_protocol: str, cli
         # Usage must survive the translation for the usage checks to have something to compare.
         request["stream_options"] = {"include_usage": True}
         return request
+    if (upstream_protocol, client_protocol) == (OPENAI_CHAT, OPENAI_RESPONSES):
+        return openai_to_responses_request(upstream_request)
+    if (upstream_protocol, client_protocol) == (OPENAI_RESPONSES, OPENAI_CHAT):
+        # Asks for usage, as an OpenAI client of another protocol's upstream does (above).
+        return responses_to_openai_request(upstream_request)
+    if (upstream_protocol, client_protocol) == (OPENAI_RESPONSES, ANTHROPIC_MESSAGES):
+        return responses_to_anthropic_request(upstream_request, default_max_tokens=_DEFAULT_MAX_TOKENS)
     raise ValueError(
-        f"no client request for route {upstream_protocol!r} -> {client_protocol!r}; known protocols: {OPENAI_CHAT}, {ANTHROPIC_MESSAGES}"
+        f"no client request for route {upstream_protocol!r} -> {client_protocol!r}; known protocols: {', '.join(PROTOCOL_NAMES)}"
     )

@@ -18,11 +18,11 @@ from typing import Any
 from conformance.checks import build_context, check
 from conformance.corpus import Capture
 from conformance.invariants import select
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 
 __all__ = ["Finding", "PLACEHOLDER", "REQUEST_PLACEHOLDER", "lint_capture", "VENDORS"]
 
-VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic"}
+VENDORS = {OPENAI_CHAT: "openai", ANTHROPIC_MESSAGES: "anthropic", OPENAI_RESPONSES: "openai"}
 # A negative capture's stream is broken on purpose: only what arrived before the fault is compared.
 _NEGATIVE_COMPARED = (
     "semantic.text",

@@ -4,7 +4,7 @@ A gateway routes only the model names its configuration lists (or a `provider/*`
 forward no custom header, so the name a client sends is the one handle a fixed upstream URL gets.
 Each capture is named `<provider>/<capture>` from its id (`openai-chat/openrouter/tool-call` is
 `openrouter/tool-call`); the transport checks, which synthesize their upstreams, are named
-`<openai|anthropic>/conformance-<check>-to-<client protocol>`. `conformance models` prints them.
+`<openai|anthropic>/conformance-<check>-to-<client protocol>` (by the upstream's protocol). `conformance models` prints them.
 
 The replay server knows a name while a stream of it is in flight, by the whole name or its last
 segment (a gateway that strips `openrouter/` forwards `tool-call`). Two streams that share a last
@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from conformance.corpus import Capture
-from conformance.protocols import OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.routes import Route
 
 __all__ = ["capture_name", "names", "transport_name", "transport_provider"]
@@ -30,7 +30,7 @@ def capture_name(capture: Capture) -> str:
 
 def transport_provider(route: Route) -> str:
     """The provider a transport check's synthesized upstream stands for."""
-    return "openai" if route[0] == OPENAI_CHAT else "anthropic"
+    return "anthropic" if route[0] == ANTHROPIC_MESSAGES else "openai"
 
 
 def transport_name(check: str, route: Route) -> str:

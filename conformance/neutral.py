@@ -209,6 +209,13 @@ def parse_arguments(raw: str) -> tuple[Any, bool]:
         return raw, False
 
 
+def object_arguments(arguments: Any) -> Any:
+    """A tool call's arguments as a client whose tool input must be a JSON object (Anthropic's
+    `tool_use.input`) receives them: a Responses custom tool's free-form input, which is text, not
+    JSON, as `{"input": <the text>}`, the one faithful object that holds it; anything else as it is."""
+    return {"input": arguments} if isinstance(arguments, str) else arguments
+
+
 def neutral_finish(finish: str | None, has_tool_calls: bool) -> str | None:
     if has_tool_calls and finish in _TOOL_TURN_EQUIVALENTS:
         return "tool_calls"

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from conformance.drafts import capture_paths, check_names, compose, package_version, report_written, write_capture
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, PROTOCOL_NAMES
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
 from conformance.secret_scan import redact_text
 from conformance.transcripts import ImportProblem, Source, credentials, load_request
 
@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_URLS = {OPENAI_CHAT: "https://api.openai.com/v1", ANTHROPIC_MESSAGES: "https://api.anthropic.com"}
+RECORDABLE = tuple(DEFAULT_URLS)
+"""The protocols `record` knows the endpoint, key and request of (not yet Responses)."""
 DEFAULT_MAX_TIME = 300.0
 """Seconds the whole exchange may take: a server that keeps sending (`: ping` comments) is cut."""
 DEFAULT_KEY_ENVS = {OPENAI_CHAT: "OPENAI_API_KEY", ANTHROPIC_MESSAGES: "ANTHROPIC_API_KEY"}
@@ -174,7 +176,7 @@ def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     protocol = args.protocol
     if args.request:
         data = load_request(Path(args.request))
-        if isinstance(data.get("request"), dict) and data.get("protocol") in PROTOCOL_NAMES:
+        if isinstance(data.get("request"), dict) and data.get("protocol") in RECORDABLE:
             protocol = protocol or data["protocol"]
             data = {"model": data["model"], **data["request"]} if "model" in data else dict(data["request"])
         body = dict(data)
@@ -192,7 +194,7 @@ def _request(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
             else None
         )
     if protocol is None:
-        raise RecordProblem(f"pass --protocol ({' or '.join(PROTOCOL_NAMES)}): the URL and the request do not say")
+        raise RecordProblem(f"pass --protocol ({' or '.join(RECORDABLE)}): the URL and the request do not say")
     if args.model:
         body["model"] = args.model
     if not isinstance(body.get("model"), str) or not body["model"]:
@@ -322,7 +324,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     parser.add_argument("--request", metavar="FILE", help="the request body, JSON or YAML (or a capture's .yaml)")
     parser.add_argument("--message", help="instead of --request: one user message")
     parser.add_argument("--model", help="the model to ask for (overrides the request's)")
-    parser.add_argument("--protocol", choices=PROTOCOL_NAMES, help="the wire protocol (default: from the URL or file)")
+    parser.add_argument("--protocol", choices=RECORDABLE, help="the wire protocol (default: from the URL or file)")
     parser.add_argument(
         "--url",
         help="the full endpoint, or a base URL: openai-chat appends /chat/completions to its path "

@@ -120,7 +120,11 @@ class _Reply:
 
 
 # The path suffix each wire protocol's clients post to; a request for the other one is misrouted.
-_PROTOCOL_PATHS = {"openai-chat": "/chat/completions", "anthropic-messages": "/messages"}
+_PROTOCOL_PATHS = {
+    "openai-chat": "/chat/completions",
+    "anthropic-messages": "/messages",
+    "openai-responses": "/responses",
+}
 
 
 def _misrouted(path: str, protocol: str | None) -> str | None:

@@ -25,7 +25,7 @@ from conformance.checks import build_context, check
 from conformance.client_request import client_request
 from conformance.corpus import Capture
 from conformance.model_names import capture_name
-from conformance.protocols import ANTHROPIC_MESSAGES
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_PROFILE, OPENAI_RESPONSES
 from conformance.replay import ReplayServer, Slot
 from conformance.results import CaseResult, Output, item_class
 from conformance.routes import Route, route_id
@@ -68,8 +68,10 @@ def unserved(capture: Capture, target: Target) -> str | None:
 
 
 def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:
-    if client_protocol == ANTHROPIC_MESSAGES:
-        return True  # Anthropic streams always report usage (in message_start and message_delta)
+    if client_protocol in (ANTHROPIC_MESSAGES, OPENAI_RESPONSES):
+        # Anthropic streams always report usage (message_start, message_delta), Responses streams
+        # on their terminal response.
+        return True
     options = request.get("stream_options")
     return isinstance(options, dict) and options.get("include_usage") is True
 
@@ -93,6 +95,8 @@ class Pending:
     request: dict[str, Any]
     slot: Slot
     future: concurrent.futures.Future[Streamed]
+    responses_profile: str = OPENAI_PROFILE
+    """How the target's Responses streams end (`conformance.protocols.RESPONSES_PROFILES`)."""
 
 
 async def collect(
@@ -197,7 +201,8 @@ class Runner:
         )
         request = client_request(capture.client_body, case.route[0], case.route[1])
         exchange = Exchange(case.route, request, slot.url, token=slot.token, name=slot.name, provider=capture.provider)
-        return Pending(case, target.name, request, slot, self.submit(self._streamed(target, exchange, slot)))
+        future = self.submit(self._streamed(target, exchange, slot))
+        return Pending(case, target.name, request, slot, future, getattr(target, "responses_profile", OPENAI_PROFILE))
 
     def claimed(self, target: Target, slot: Slot) -> contextlib.AbstractAsyncContextManager[None]:
         """While inside, the replay server answers to the slot's stable name, if the target uses
@@ -253,6 +258,7 @@ class Runner:
             usage_requested=usage_requested,
             ending=output.ending,
             expect_protocol=capture.protocol,
+            responses_profile=pending.responses_profile,
         )
         verdicts = grade(
             check(ctx),

@@ -34,7 +34,7 @@ _SUFFIX = ".schema.json"
 # checked on every report written (0.2 s a run with jsonschema alone, under 1 ms compiled). None uses
 # `format`, and their only `pattern` is plain ASCII that both regex dialects read alike
 # (tests/test_schemas.py asserts both).
-_FAST_PREFIXES = ("openai-chat/", "anthropic-messages/")
+_FAST_PREFIXES = ("openai-chat/", "anthropic-messages/", "openai-responses/")
 _FAST_NAMES = ("report",)
 
 

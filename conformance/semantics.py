@@ -9,11 +9,18 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
-from conformance.neutral import client_finish
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.neutral import client_finish, object_arguments
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.stream import Context
 
 __all__ = ["first_difference", "truncate"]
+
+# OpenAI's clients, Chat Completions and Responses alike: a refusal field apart from the text,
+# reasoning tokens in the usage, and no pause_turn finish.
+_OPENAI_CLIENTS = frozenset({OPENAI_CHAT, OPENAI_RESPONSES})
+# The protocols that carry server-tool results and citations, each in shapes of its own: compared
+# unless the capture speaks the other one (a translation between them has no common shape to check).
+_CARRIERS = frozenset({ANTHROPIC_MESSAGES, OPENAI_RESPONSES})
 
 
 def _compared(ctx: Context) -> bool:
@@ -55,7 +62,7 @@ def _compare_text(name: str, expected: str, actual: str) -> Iterator[Violation]:
 def text_preserved(ctx: Context) -> Iterator[Violation]:
     """The output's text equals the capture's, character for character; a client with no refusal field (Anthropic) gets any refusal text as text."""
     expect = ctx.expect or {}
-    if ctx.protocol == OPENAI_CHAT:
+    if ctx.protocol in _OPENAI_CLIENTS:
         yield from _compare_text("text", str(expect.get("text", "")), ctx.message.text)
         return
     expected = str(expect.get("text", "")) + str(expect.get("refusal", ""))
@@ -65,17 +72,17 @@ def text_preserved(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "semantic.refusal",
     impact="breaks",
-    hint="Forward delta.refusal as delta.refusal: a refusal moved into content reads as an answer, and an answer moved into refusal as a refusal.",
-    protocol=OPENAI_CHAT,
-    applies=_compared,
+    hint="Forward a refusal as a refusal (delta.refusal, or a Responses refusal part and its response.refusal.delta events): a refusal moved into the text reads as an answer, and an answer moved into the refusal as a refusal.",
+    applies=lambda ctx: _compared(ctx) and ctx.protocol in _OPENAI_CLIENTS,
     evidence=[
         "https://github.com/openai/openai-openapi — the chunk delta carries the model's refusal in its own refusal field, apart from content",
         "https://github.com/openai/openai-python/blob/main/src/openai/lib/streaming/chat/_completions.py — the client accumulates refusal apart from content and emits refusal.delta and refusal.done events for it",
+        "https://platform.openai.com/docs/api-reference/responses-streaming — a Responses stream carries a refusal in a refusal content part, with response.refusal.delta and response.refusal.done events",
         "https://github.com/lidge-jun/opencodex/issues/3767 — a translator dropped streamed refusal text, so a refusal read as an empty successful answer",
     ],
 )
 def refusal_preserved(ctx: Context) -> Iterator[Violation]:
-    """An OpenAI client receives the capture's refusal text in `delta.refusal`, apart from the text."""
+    """An OpenAI client (Chat Completions or Responses) receives the capture's refusal text in its refusal field, apart from the text."""
     yield from _compare_text("refusal", str((ctx.expect or {}).get("refusal", "")), ctx.message.refusal)
 
 
@@ -110,7 +117,7 @@ def reasoning_preserved(ctx: Context) -> Iterator[Violation]:
 )
 def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
     """The output makes the capture's tool calls in order, with the same names and the same parsed arguments; a call the upstream broke off keeps the argument text that arrived, unaltered, or is left out."""
-    expected = _calls((ctx.expect or {}).get("tool_calls", []))
+    expected = _calls((ctx.expect or {}).get("tool_calls", []), ctx.protocol)
     unfinished = bool(expected) and "arguments_prefix" in expected[-1]
     last = len(expected) - 1
     actual = [_call(call, unfinished and position == last) for position, call in enumerate(ctx.message.tool_calls)]
@@ -120,11 +127,16 @@ def tool_calls_preserved(ctx: Context) -> Iterator[Violation]:
         yield Violation("tool calls differ", expected, actual)
 
 
-def _calls(expected: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
+def _calls(expected: list[dict[str, Any]], client_protocol: str) -> list[dict[str, Any]]:
+    calls = [
         {"name": call["name"], **{key: call[key] for key in ("arguments", "arguments_prefix") if key in call}}
         for call in expected
     ]
+    if client_protocol == ANTHROPIC_MESSAGES:
+        for call in calls:
+            if "arguments" in call:
+                call["arguments"] = object_arguments(call["arguments"])
+    return calls
 
 
 def _call(call: Any, unfinished: bool) -> dict[str, Any]:
@@ -165,7 +177,7 @@ def tool_call_ids_preserved(ctx: Context) -> Iterator[Violation]:
 )
 def finish_preserved(ctx: Context) -> Iterator[Violation]:
     """The output finishes for the same reason as the capture, mapped between protocols."""
-    expected = client_finish((ctx.expect or {}).get("finish"), openai=ctx.protocol == OPENAI_CHAT)
+    expected = client_finish((ctx.expect or {}).get("finish"), openai=ctx.protocol in _OPENAI_CLIENTS)
     if ctx.message.finish != expected:
         yield Violation("finish reason differs", expected, ctx.message.finish)
 
@@ -176,7 +188,7 @@ _USAGE_MEANING = {
     "cached_input_tokens": "input served from the cache: OpenAI prompt_tokens_details.cached_tokens, Anthropic cache_read_input_tokens",
     "cache_creation_input_tokens": "input written to the cache: OpenAI prompt_tokens_details.cache_write_tokens, Anthropic cache_creation_input_tokens",
     "output_tokens": "OpenAI completion_tokens, Anthropic output_tokens",
-    "reasoning_tokens": "OpenAI completion_tokens_details.reasoning_tokens",
+    "reasoning_tokens": "OpenAI completion_tokens_details.reasoning_tokens, Responses output_tokens_details.reasoning_tokens",
 }
 # A stream that omits these reports none: no cache hit, no reasoning.
 _ABSENT_MEANS_ZERO = frozenset({"cached_input_tokens", "cache_creation_input_tokens", "reasoning_tokens"})
@@ -207,7 +219,7 @@ def usage_preserved(ctx: Context) -> Iterator[Violation]:
         yield Violation("usage was lost", expected, None)
         return
     for name, value in expected.items():
-        if name in _OPENAI_ONLY_USAGE and ctx.protocol != OPENAI_CHAT:
+        if name in _OPENAI_ONLY_USAGE and ctx.protocol not in _OPENAI_CLIENTS:
             continue  # Anthropic's usage has no field for it
         got = actual.get(name, 0 if name in _ABSENT_MEANS_ZERO else None)
         if got != value:
@@ -242,11 +254,12 @@ def signatures_preserved(ctx: Context) -> Iterator[Violation]:
     "semantic.clean-finish",
     impact="breaks",
     judges_silence=True,
-    hint="Forward a stream that completed upstream to its end: its finish, its usage and the protocol's terminator ([DONE] or message_stop), with no error.",
+    hint="Forward a stream that completed upstream to its end: its finish, its usage and the protocol's terminator ([DONE], message_stop, or response.completed or response.incomplete), with no error.",
     applies=_positive,
     evidence=[
         "https://github.com/openai/openai-openapi — a complete chat completion stream ends with data: [DONE]",
         "https://docs.claude.com/en/docs/build-with-claude/streaming — a complete Messages stream ends with message_stop",
+        "https://platform.openai.com/docs/api-reference/responses-streaming — a complete Responses stream ends with response.completed, or response.incomplete when it stopped early",
         "https://github.com/caozhiyuan/copilot-api/issues/338 — a proxy that threw on a chunk closed the stream silently, without its terminal event",
     ],
 )
@@ -258,11 +271,24 @@ def clean_finish(ctx: Context) -> Iterator[Violation]:
         )
     elif not ctx.message.done:
         yield Violation(
-            "the output never terminates cleanly", "[DONE] or message_stop", "aborted" if ctx.aborted else "EOF"
+            "the output never terminates cleanly",
+            "response.completed or response.incomplete"
+            if ctx.protocol == OPENAI_RESPONSES
+            else "[DONE] or message_stop",
+            "aborted" if ctx.aborted else "EOF",
         )
-    elif ctx.aborted and ctx.protocol != OPENAI_CHAT:
-        # openai-python stops reading at [DONE]; anthropic-sdk-python reads to the body's end and raises.
-        yield Violation("the response was cut off after message_stop: the client raises", "a complete body", "aborted")
+    elif ctx.aborted and not _stops_reading(ctx):
+        # openai-python stops reading at [DONE]; anthropic-sdk-python, and openai-python on a Responses
+        # stream without [DONE], read to the body's end and raise.
+        last = "its terminal event" if ctx.protocol == OPENAI_RESPONSES else "message_stop"
+        yield Violation(f"the response was cut off after {last}: the client raises", "a complete body", "aborted")
+
+
+def _stops_reading(ctx: Context) -> bool:
+    """The client stops reading at the stream's terminator, so what comes after it cannot hurt."""
+    if ctx.protocol == OPENAI_RESPONSES:
+        return bool(ctx.view.done)  # only an Open Responses stream has a [DONE] to stop at
+    return ctx.protocol == OPENAI_CHAT
 
 
 def _negative(ctx: Context) -> bool:
@@ -273,7 +299,7 @@ def _negative(ctx: Context) -> bool:
     "semantic.error-surfaced",
     impact="breaks",
     judges_silence=True,
-    hint='When the upstream fails or is cut off, send an error in the client\'s protocol (an {"error": …} frame, or event: error) and close, never a finish reason, [DONE] or message_stop.',
+    hint='When the upstream fails or is cut off, send an error in the client\'s protocol (an {"error": …} frame, event: error, or a Responses error event and response.failed) and close, never a finish reason, [DONE], message_stop or response.completed.',
     applies=_negative,
     evidence=[
         'https://github.com/openai/openai-python/blob/main/src/openai/_streaming.py — openai-python raises APIError on an {"error": …} frame',
@@ -363,20 +389,26 @@ def choices_preserved(ctx: Context) -> Iterator[Violation]:
                 yield Violation(f"choice {index} gained {key}", None, got[key], path=f"choices[{index}].{key}")
 
 
+def _carried(ctx: Context) -> bool:
+    """The client's protocol carries server tools and citations, in the capture's shapes."""
+    other_carrier = ctx.expect_protocol in _CARRIERS and ctx.expect_protocol != ctx.protocol
+    return _compared(ctx) and ctx.protocol in _CARRIERS and not other_carrier
+
+
 @invariant(
     "semantic.server-tools",
     impact="breaks",
-    hint="Forward the blocks of tools the server ran (server_tool_use with its input, web_search_tool_result and the other results) to an Anthropic client as they came, and never turn them into client tool calls.",
-    protocol=ANTHROPIC_MESSAGES,
-    applies=_compared,
+    hint="Forward the blocks of tools the server ran (server_tool_use with its input, web_search_tool_result and the other results) to an Anthropic client, and their items (web_search_call with its action, …) to a Responses client, as they came, and never turn them into client tool calls.",
+    applies=_carried,
     evidence=[
         "https://docs.claude.com/en/docs/agents-and-tools/tool-use/web-search-tool — a web search streams as a server_tool_use block and a web_search_tool_result block the client must keep to continue the conversation",
         "https://github.com/anthropics/anthropic-sdk-python/blob/main/src/anthropic/types/raw_content_block_start_event.py — server_tool_use and the *_tool_result blocks are content blocks of their own",
         "https://github.com/experientiallabs/experiential/pull/690 — a gateway skipped server_tool_use blocks and then failed the stream at their first input_json_delta",
+        "https://platform.openai.com/docs/api-reference/responses-streaming — a Responses web search streams as a web_search_call output item, with its own in_progress, searching and completed events",
     ],
 )
 def server_tools_preserved(ctx: Context) -> Iterator[Violation]:
-    """An Anthropic client receives the capture's server-tool blocks in order, each with its type, id, and the name and input of a call."""
+    """An Anthropic or Responses client receives the capture's server-tool blocks or items in order, each with its type, id, and the name and input of a call (a Responses item's action)."""
     expected = list((ctx.expect or {}).get("server_tools", []))
     actual = [
         {key: block[key] for key in want if key in block}
@@ -390,17 +422,17 @@ def server_tools_preserved(ctx: Context) -> Iterator[Violation]:
 @invariant(
     "semantic.citations",
     impact="breaks",
-    hint="Forward each citations_delta unchanged, in its text block, to an Anthropic client.",
-    protocol=ANTHROPIC_MESSAGES,
-    applies=_compared,
+    hint="Forward each citations_delta unchanged, in its text block, to an Anthropic client, and each annotation (response.output_text.annotation.added) unchanged to a Responses client.",
+    applies=_carried,
     evidence=[
         "https://docs.claude.com/en/docs/build-with-claude/citations — citations stream as citations_delta events inside the text block they support",
         "https://docs.claude.com/en/docs/agents-and-tools/tool-use/web-search-tool — web search answers cite their sources with web_search_result_location citations",
         "https://github.com/stdapi-ai/stdapi.ai/issues/229 — a gateway's streamed Anthropic responses dropped the citations_delta events its non-streamed ones kept",
+        "https://platform.openai.com/docs/api-reference/responses-streaming — a Responses stream adds each url_citation of a web search answer with response.output_text.annotation.added",
     ],
 )
 def citations_preserved(ctx: Context) -> Iterator[Violation]:
-    """An Anthropic client receives the capture's citations, in order, unchanged."""
+    """An Anthropic or Responses client receives the capture's citations (a Responses text's annotations), in order, unchanged."""
     expected = list((ctx.expect or {}).get("citations", []))
     actual = ctx.message.citations
     if actual != expected:

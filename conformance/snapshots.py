@@ -35,15 +35,18 @@ _DIFF_LINES = 40
 # Keys whose values differ on every run of the same target: generated ids, clocks, padding.
 _MASKED_TOP = frozenset({"id", "created", "system_fingerprint", "obfuscation", "request_id"})
 _MASKED_MESSAGE = frozenset({"id"})
+# A Responses event's `response` object, as a proxy that makes its own stamps it.
+_MASKED_RESPONSE = frozenset({"id", "created_at"})
 
 
 def _mask(data: Any) -> Any:
     if not isinstance(data, dict):
         return data
     masked = {key: (VOLATILE if key in _MASKED_TOP else value) for key, value in data.items()}
-    message = masked.get("message")
-    if isinstance(message, dict):
-        masked["message"] = {key: (VOLATILE if key in _MASKED_MESSAGE else value) for key, value in message.items()}
+    for key, volatile in (("message", _MASKED_MESSAGE), ("response", _MASKED_RESPONSE)):
+        inner = masked.get(key)
+        if isinstance(inner, dict):
+            masked[key] = {name: (VOLATILE if name in volatile else value) for name, value in inner.items()}
     return masked
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.neutral import Message, loads
+from conformance.protocols import OPENAI_PROFILE
 from conformance.sse import Event, Observation
 
 __all__ = ["DONE", "Payload", "Context", "decode", "hashable"]
@@ -74,6 +75,10 @@ class Context:
     ending: str = "complete"
     """How the response ended for the client: `complete`, or `aborted` (the body broke off: its
     chunked encoding never ended, or the connection was reset). To a client an abort is an error."""
+    responses_profile: str = OPENAI_PROFILE
+    """How an `openai-responses` stream must end: `openai` (OpenAI's own streams: the terminal event
+    last, no `[DONE]`) or `open-responses` (the Open Responses specification: `data: [DONE]` after
+    the terminal event). Only the Responses invariants read it."""
 
     @property
     def failed_upstream(self) -> bool:

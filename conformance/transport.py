@@ -40,7 +40,7 @@ from conformance.client_request import client_request, unaskable
 from conformance.corpus import Capture, load_corpus
 from conformance.invariants import Verdict, evaluate, registry
 from conformance.model_names import capture_name, transport_name, transport_provider
-from conformance.protocols import OPENAI_CHAT
+from conformance.protocols import OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.protocols.transport import Cancellation, Isolation, Pacing
 from conformance.replay import Slot
 from conformance.results import CaseResult, Output, item_class
@@ -98,15 +98,54 @@ def _anthropic(payload: dict[str, Any]) -> bytes:
     return _sse(json.dumps(payload), str(payload["type"]))
 
 
+# A Responses event's sequence_number until the body is whole (`_numbered`): the fault bodies are
+# spliced from pieces, and only the whole body knows each event's place.
+_SEQUENCE = "__sequence__"
+_RESPONSE = {"id": "resp_transport", "object": "response", "created_at": 1795251621, "model": "gpt-4.1-mini"}
+_MESSAGE_ITEM = {"id": "msg_transport", "type": "message", "role": "assistant"}
+
+
+def _responses(payload: dict[str, Any]) -> bytes:
+    return _sse(json.dumps({"type": payload["type"], "sequence_number": _SEQUENCE, **payload}), str(payload["type"]))
+
+
+def _numbered(protocol: str, body: bytes) -> bytes:
+    """A Responses body's events numbered 0, 1, 2, … in order; any other body as it is."""
+    if protocol != OPENAI_RESPONSES:
+        return body
+    pieces = body.split(json.dumps(_SEQUENCE).encode())
+    return b"".join(piece + (str(n).encode() if n < len(pieces) - 1 else b"") for n, piece in enumerate(pieces))
+
+
 def _text_delta(protocol: str, text: str) -> bytes:
     if protocol == OPENAI_CHAT:
         return _openai_chunk({"content": text})
+    if protocol == OPENAI_RESPONSES:
+        delta = {"item_id": "msg_transport", "output_index": 0, "content_index": 0, "delta": text, "logprobs": []}
+        return _responses({"type": "response.output_text.delta", **delta})
     return _anthropic({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": text}})
 
 
 def _opening(protocol: str) -> list[bytes]:
     if protocol == OPENAI_CHAT:
         return [_openai_chunk({"role": "assistant", "content": ""})]
+    if protocol == OPENAI_RESPONSES:
+        response = {**_RESPONSE, "status": "in_progress", "output": [], "usage": None}
+        item = {**_MESSAGE_ITEM, "status": "in_progress", "content": []}
+        part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+        return [
+            _responses({"type": "response.created", "response": response}),
+            _responses({"type": "response.output_item.added", "output_index": 0, "item": item}),
+            _responses(
+                {
+                    "type": "response.content_part.added",
+                    "item_id": "msg_transport",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "part": part,
+                }
+            ),
+        ]
     message = {
         "id": "msg_transport",
         "type": "message",
@@ -126,6 +165,25 @@ def _opening(protocol: str) -> list[bytes]:
 def _closing(protocol: str, words: int) -> list[bytes]:
     if protocol == OPENAI_CHAT:
         return [_openai_chunk({}, "stop"), b"data: [DONE]\n\n"]
+    if protocol == OPENAI_RESPONSES:
+        text = "".join(_WORDS[:words])
+        part = {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+        where = {"item_id": "msg_transport", "output_index": 0, "content_index": 0}
+        item = {**_MESSAGE_ITEM, "status": "completed", "content": [part]}
+        usage = {
+            "input_tokens": 9,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": words,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 9 + words,
+        }
+        response = {**_RESPONSE, "status": "completed", "output": [item], "usage": usage}
+        return [
+            _responses({"type": "response.output_text.done", **where, "text": text, "logprobs": []}),
+            _responses({"type": "response.content_part.done", **where, "part": part}),
+            _responses({"type": "response.output_item.done", "output_index": 0, "item": item}),
+            _responses({"type": "response.completed", "response": response}),
+        ]
     delta = {
         "type": "message_delta",
         "delta": {"stop_reason": "end_turn", "stop_sequence": None},
@@ -152,7 +210,7 @@ def _error_body(protocol: str, status: int) -> bytes:
         if status == 429
         else ("api_error", "Internal server error.")
     )
-    if protocol == OPENAI_CHAT:
+    if protocol in (OPENAI_CHAT, OPENAI_RESPONSES):
         return json.dumps(
             {
                 "error": {
@@ -167,6 +225,8 @@ def _error_body(protocol: str, status: int) -> bytes:
 
 
 def _request(upstream: str) -> dict[str, Any]:
+    if upstream == OPENAI_RESPONSES:
+        return {"model": "gpt-4.1-mini", "stream": True, "input": "Count in words."}
     if upstream == OPENAI_CHAT:
         return {
             "model": "gpt-4o-mini",
@@ -267,6 +327,7 @@ def _never_contacted(case: TransportCase, output: Output) -> CaseResult:
 async def _incremental(runner: Runner, target: Target, route: Route) -> CaseResult:
     case = TransportCase("incremental", route)
     body, _ = _text_body(route[0], INCREMENTAL_EVENTS - len(_opening(route[0])) - len(_closing(route[0], 0)))
+    body = _numbered(route[0], body)
     slot = runner.replay.register(
         body, schedule="event", delay=PACE, protocol=route[0], name=transport_name(case.check, route)
     )
@@ -289,6 +350,7 @@ async def _incremental(runner: Runner, target: Target, route: Route) -> CaseResu
 async def _cancel(runner: Runner, target: Target, route: Route) -> CaseResult:
     case = TransportCase("cancel-propagates", route)
     body, _ = _text_body(route[0], CANCEL_EVENTS)
+    body = _numbered(route[0], body)
     slot = runner.replay.register(
         body, schedule="event", delay=CANCEL_PACE, protocol=route[0], name=transport_name(case.check, route)
     )
@@ -477,10 +539,14 @@ async def _fault(runner: Runner, target: Target, route: Route, name: str) -> Cas
         negative = {"kind": "cut-off"}
     elif name == "fault-invalid-json":
         before, text = _text_body(upstream, 3, closed=False)
-        broken = (
-            b'data: {"id":"chatcmpl-transport","choices":[{"index":0,"delta":{"content":" in\n\n'
-            if upstream == OPENAI_CHAT
-            else b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" in\n\n'
+        broken = {
+            OPENAI_CHAT: b'data: {"id":"chatcmpl-transport","choices":[{"index":0,"delta":{"content":" in\n\n',
+            OPENAI_RESPONSES: b'event: response.output_text.delta\ndata: {"type":"response.output_text.delta",'
+            b'"sequence_number":' + json.dumps(_SEQUENCE).encode() + b',"item_id":"msg_transport","output_index":0,'
+            b'"content_index":0,"delta":" in\n\n',
+        }.get(
+            upstream,
+            b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" in\n\n',
         )
         # Then the stream goes on to a clean finish, so a proxy that skips the event is caught too.
         body = before + broken + _text_delta(upstream, " after") + b"".join(_closing(upstream, 5))
@@ -492,6 +558,7 @@ async def _fault(runner: Runner, target: Target, route: Route, name: str) -> Cas
         negative = {"kind": "invalid-utf8"}
     else:
         raise ValueError(f"unknown fault {name!r}")
+    body = _numbered(upstream, body)
     slot = runner.replay.register(body, name=transport_name(name, route), **kwargs)
     try:
         exchange = _exchange(route, slot)

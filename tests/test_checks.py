@@ -68,7 +68,7 @@ from test_invariants import (
 )
 
 from conformance.checks import build_context, check
-from conformance.invariants import Verdict, registry, select
+from conformance.invariants import Verdict, evaluate, registry, select
 from conformance.protocols import ANTHROPIC_MESSAGES as AN
 from conformance.protocols import OPENAI_CHAT as OA
 from conformance.schedules import split
@@ -518,3 +518,26 @@ def test_an_error_response_is_judged_as_a_whole_response(protocol: str, body: by
     assert list(broken) == chosen
     assert broken["semantic.error-surfaced"] == broken[ORACLE[protocol]] == broken["http.error-body"] == "pass"
     assert "fail" not in broken.values(), broken
+
+
+def _custom_tool_call_stream(arguments: str) -> bytes:
+    chunks = [
+        {"choices": [{"index": 0, "delta": {"role": "assistant", "tool_calls": [
+            {"index": 0, "id": "call_1", "type": "function", "function": {"name": "apply_patch", "arguments": ""}}
+        ]}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": arguments}}]}, "finish_reason": None}]},
+        {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
+    ]  # fmt: skip
+    base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    return b"".join(f"data: {json.dumps({**base, **chunk})}\n\n".encode() for chunk in chunks) + b"data: [DONE]\n\n"
+
+
+def test_a_declared_custom_tool_takes_free_form_arguments() -> None:
+    patch = "*** Begin Patch\n*** End Patch\n"
+    declared = {"tools": [{"type": "custom", "custom": {"name": "apply_patch"}}]}
+    inv = registry()["openai.tool.arguments-json"]
+    assert evaluate(inv, build_context(_custom_tool_call_stream(patch), OA, request=declared)).outcome == "pass"
+    # The same text for a function tool, or an undeclared one, is not JSON: a client that parses it raises.
+    function = {"tools": [{"type": "function", "function": {"name": "apply_patch", "parameters": {}}}]}
+    assert evaluate(inv, build_context(_custom_tool_call_stream(patch), OA, request=function)).outcome == "fail"
+    assert evaluate(inv, build_context(_custom_tool_call_stream(patch), OA)).outcome == "fail"

@@ -100,7 +100,7 @@ def test_translations_round_trip_the_conversation() -> None:
 
 def test_unknown_protocol_is_refused() -> None:
     with pytest.raises(ValueError, match="no client request"):
-        client_request({}, "openai-responses", OPENAI_CHAT)
+        client_request({}, "openai-completions", OPENAI_CHAT)
 
 
 def test_an_anthropic_client_cannot_ask_for_several_choices() -> None:

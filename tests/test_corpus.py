@@ -125,9 +125,9 @@ def test_good_private_corpus_loads(corpus: Path) -> None:
         (lambda m: m["provenance"].pop("basis"), "provenance", "basis"),
         (lambda m: m["request"].update(stream=False), "request.stream", "True was expected"),
         (
-            lambda m: m["expect"]["tool_calls"].append({"id": "x", "name": "f", "arguments": "{}"}),
+            lambda m: m["expect"]["tool_calls"].append({"id": "x", "name": "f", "arguments": ["{}"]}),
             "expect.tool_calls[0].arguments",
-            "is not of type 'object'",
+            "is not of type 'object', 'string'",
         ),
     ],
     ids=[
@@ -137,7 +137,7 @@ def test_good_private_corpus_loads(corpus: Path) -> None:
         "missing-expect-finish",
         "provenance-without-basis",
         "not-streaming",
-        "arguments-not-object",
+        "arguments-neither-object-nor-string",
     ],
 )
 def test_schema_errors_name_file_and_field(corpus: Path, change, field: str, words: str) -> None:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ import pytest
 
 from conformance.client_request import client_request
 from conformance.corpus import Capture, load_corpus
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.replay import TOKEN_HEADER, ReplayServer, Slot
 from conformance.schedules import split
 from conformance.targets import available, load
@@ -90,7 +90,7 @@ def test_passthrough_is_a_built_in_target_for_the_same_protocol_routes() -> None
     target = load("passthrough")
     assert isinstance(target, Passthrough) and isinstance(target, Target)
     assert (target.name, target.version, target.upstream_read_timeout) == ("passthrough", package_version(), 2.0)
-    same = ((ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES), (OPENAI_CHAT, OPENAI_CHAT))
+    same = ((ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES), (OPENAI_CHAT, OPENAI_CHAT), (OPENAI_RESPONSES, OPENAI_RESPONSES))
     assert target.routes == set(same)
     info = next(info for info in available() if info.spec == "passthrough")
     assert (info.kind, info.routes) == ("built-in", same)

@@ -129,9 +129,16 @@ def read_report(pytester: pytest.Pytester, target: str) -> dict:
     return json.loads((pytester.path / "out" / target / "report.partial.json").read_text())
 
 
-def transport_items(routes: int = 4) -> int:
-    """How many transport items a full run adds for a target serving `routes` routes."""
+def transport_items(routes: int = 8) -> int:
+    """How many transport items a full run adds for a target serving `routes` routes (the
+    reference's 8: the 4 between openai-chat and anthropic-messages, and the 4 with
+    openai-responses)."""
     return len(TRANSPORT_CHECKS) * routes
+
+
+NO_RESPONSES = ("-k", "not openai-responses")
+"""Leaves out the items on the openai-responses client protocol: what a test written for the
+openai-chat and anthropic-messages routes checks does not depend on them."""
 
 
 # The reference's openai-chat-to-anthropic-messages route reports input_tokens 0 in message_start, as
@@ -168,7 +175,7 @@ def test_reference_passes_with_readable_stable_ids(pytester: pytest.Pytester) ->
     corpus = small_corpus(
         pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
     )
-    result = run(pytester, "--target=reference", f"--corpus={corpus}", "-v")
+    result = run(pytester, "--target=reference", f"--corpus={corpus}", "-v", *NO_RESPONSES)
     assert_classes(result, passed=6, non_strict=2)
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
@@ -194,7 +201,15 @@ def test_k_selects_by_capture_route_and_schedule(pytester: pytest.Pytester) -> N
 
 def test_schedule_option_chooses_the_schedules(pytester: pytest.Pytester) -> None:
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/multibyte-text")
-    result = run(pytester, "--target=reference", f"--corpus={corpus}", "--schedule=byte", "--schedule=random-7", "-v")
+    result = run(
+        pytester,
+        "--target=reference",
+        f"--corpus={corpus}",
+        "--schedule=byte",
+        "--schedule=random-7",
+        "-v",
+        *NO_RESPONSES,
+    )
     assert_classes(result, passed=2, non_strict=2)
     result.stdout.fnmatch_lines(["*[[]byte[]] PASSED*", "*[[]random-7[]] PASSED*"])
     assert read_report(pytester, "reference")["header"]["schedules"] == ["byte", "random-7"]
@@ -215,13 +230,19 @@ def test_unknown_target_is_a_usage_error_with_a_hint(pytester: pytest.Pytester) 
 def test_a_route_the_target_lacks_is_skipped_with_the_reason(fakes: pytest.Pytester) -> None:
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf")
     result = run(fakes, "--target=faketargets:OnlyNormalizer", f"--corpus={corpus}", "-rs")
-    result.assert_outcomes(passed=2, skipped=2)
-    result.stdout.fnmatch_lines(["*does not serve route openai-chat-to-anthropic-messages*"])
+    # Both schedules on each of the two other routes from openai-chat are skipped.
+    result.assert_outcomes(passed=2, skipped=4)
+    result.stdout.fnmatch_lines(
+        [
+            "*does not serve route openai-chat-to-anthropic-messages*",
+            "*does not serve route openai-chat-to-openai-responses*",
+        ]
+    )
 
 
 def test_a_crashing_target_errors_its_items_and_the_run_goes_on(fakes: pytest.Pytester) -> None:
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf")
-    result = run(fakes, "--target=faketargets:Crashing", f"--corpus={corpus}")
+    result = run(fakes, "--target=faketargets:Crashing", f"--corpus={corpus}", *NO_RESPONSES)
     result.assert_outcomes(errors=4)
     result.stdout.fnmatch_lines(["*target crashing raised RuntimeError: boom in the target*"])
     assert read_report(fakes, "faketargets-Crashing")["summary"]["errored"] == 4
@@ -243,7 +264,7 @@ def test_the_next_item_s_stream_begins_while_this_one_is_checked_one_stream_at_a
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/text")
     record = fakes.path / "record.txt"
     monkeypatch.setenv("RECORD", str(record))
-    result = run(fakes, "--target=faketargets:Recording", f"--corpus={corpus}")
+    result = run(fakes, "--target=faketargets:Recording", f"--corpus={corpus}", *NO_RESPONSES)
     assert_classes(result, passed=6, non_strict=2)
     assert [line.split(" ")[0] for line in record.read_text().splitlines()] == ["1"] * 8  # streams in flight
     running, cases = [item for item, _ in begun], [case for _, case in begun]
@@ -256,7 +277,12 @@ def test_a_hanging_target_errors_within_the_time_bound(fakes: pytest.Pytester) -
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf")
     started = time.monotonic()
     result = run(
-        fakes, "--target=faketargets:Hanging", f"--corpus={corpus}", "--schedule=event", "--conformance-timeout=0.5"
+        fakes,
+        "--target=faketargets:Hanging",
+        f"--corpus={corpus}",
+        "--schedule=event",
+        "--conformance-timeout=0.5",
+        *NO_RESPONSES,
     )
     assert time.monotonic() - started < 30
     result.assert_outcomes(errors=2)
@@ -267,7 +293,7 @@ def test_a_broken_capture_errors_while_the_others_run(pytester: pytest.Pytester)
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
     (corpus / "openai-chat/openai/broken.yaml").write_text("description: no other fields\n")
     (corpus / "openai-chat/openai/broken.sse").write_bytes(b"data: [DONE]\n\n")
-    result = run(pytester, "--target=reference", f"--corpus={corpus}")
+    result = run(pytester, "--target=reference", f"--corpus={corpus}", *NO_RESPONSES)
     assert_classes(result, passed=2, non_strict=2, errors=1)
     result.stdout.fnmatch_lines(["*broken.yaml*'protocol' is a required property*"])
 
@@ -296,7 +322,7 @@ def test_a_refused_capture_is_an_errored_row_of_the_report_and_the_summary(pytes
     lint.write_text(lint.read_text().replace("finish: stop", "finish: length"))
     shutil.copy(corpus / "openai-chat/openai/text-lf.yaml", corpus / "flat.yaml")
     shutil.copy(corpus / "openai-chat/openai/text-lf.sse", corpus / "flat.sse")
-    result = run(pytester, "--target=reference", f"--corpus={corpus}", "--schedule=event")
+    result = run(pytester, "--target=reference", f"--corpus={corpus}", "--schedule=event", *NO_RESPONSES)
     assert_classes(result, passed=1, non_strict=1, errors=3)
     report = read_report(pytester, "reference")
     refused = {row["capture"]: row for row in report["items"] if row.get("refused")}
@@ -369,7 +395,13 @@ def test_the_shipped_corpus_adds_no_refused_item(pytester: pytest.Pytester) -> N
 
 def test_a_mutant_failure_names_invariant_capture_expected_actual_and_event(pytester: pytest.Pytester) -> None:
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/tool-call-first")
-    result = run(pytester, "--target=mutant:empty-text-block-before-tool", f"--corpus={corpus}", "--schedule=event")
+    result = run(
+        pytester,
+        "--target=mutant:empty-text-block-before-tool",
+        f"--corpus={corpus}",
+        "--schedule=event",
+        *NO_RESPONSES,
+    )
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         [
@@ -397,17 +429,19 @@ def test_report_keeps_every_verdict_and_the_output_of_items_that_did_not_pass(py
     assert header["target"] == "mutant:finish-chunk-twice"
     assert header["schedules"] == ["event"]
     assert (header["mode"], header["partial"]) == ("default", "--schedule event; --no-transport")
+    # 3 routes from each capture's protocol: text-lf passes on openai-chat-to-openai-responses too,
+    # and the mutant, as the reference, does not serve anthropic-messages-to-openai-responses.
     assert report["summary"] == {
         "gate": "FAIL",
         "errored": 0,
         "fail": 1,
         "non-strict": 1,
         "inherited": 0,
-        "pass": 2,
-        "skipped": 0,
+        "pass": 3,
+        "skipped": 1,
         "known_failures": 0,
         "gate_failures": 1,
-        "total": 4,
+        "total": 6,
     }
     rows = {(row["capture"], row["route"]): row for row in report["items"]}
     failed = rows[("openai-chat/openai/text-lf", "openai-chat-to-openai-chat")]
@@ -449,19 +483,22 @@ def test_snapshots_catch_a_changed_output(fakes: pytest.Pytester, monkeypatch: p
     args = ("--target=faketargets:Drifting", f"--corpus={corpus}")
     partial = (*args, "--schedule=event")
     snapshots = fakes.path / "out" / "faketargets-Drifting" / "snapshots"
-    assert_classes(run(fakes, *partial), passed=1, non_strict=1)  # no snapshots kept yet: nothing compared
+    # The capture on the 3 routes from openai-chat: chat and Responses pass, Messages is non-strict.
+    assert_classes(run(fakes, *partial), passed=2, non_strict=1)  # no snapshots kept yet: nothing compared
     assert not snapshots.exists()
-    # The corpus has no anthropic-messages capture: concurrent-isolation is skipped on the 2 routes from it.
+    # The corpus has no anthropic-messages or openai-responses capture: concurrent-isolation is
+    # skipped on the 5 routes from them.
     full = run(fakes, *args, "--snapshot-update", transport=True)
-    assert_classes(full, passed=2 + transport_items() - 2, non_strict=2, skipped=2)
+    assert_classes(full, passed=4 + transport_items() - 5, non_strict=2, skipped=5)
     assert sorted(path.name for path in snapshots.iterdir()) == [
         "openai-chat_openai_tool-call-first.openai-chat-to-anthropic-messages.json",
         "openai-chat_openai_tool-call-first.openai-chat-to-openai-chat.json",
+        "openai-chat_openai_tool-call-first.openai-chat-to-openai-responses.json",
     ]
-    assert_classes(run(fakes, *partial), passed=1, non_strict=1)
+    assert_classes(run(fakes, *partial), passed=2, non_strict=1)
     monkeypatch.setenv("DRIFT", "1")
     result = run(fakes, *partial)
-    assert_classes(result, failed=2)
+    assert_classes(result, failed=3)
     result.stdout.fnmatch_lines(
         [
             "snapshot: the normalized output differs from *openai-chat_openai_tool-call-first.openai-chat-to-openai-chat.json",
@@ -472,7 +509,7 @@ def test_snapshots_catch_a_changed_output(fakes: pytest.Pytester, monkeypatch: p
         ]
     )
     result = run(fakes, *args, transport=True)
-    assert_classes(result, passed=transport_items() - 2, failed=4, skipped=2)
+    assert_classes(result, passed=transport_items() - 5, failed=6, skipped=5)
     result.stdout.fnmatch_lines(
         [
             f"snapshot: the normalized output differs from {snapshots}",
@@ -488,13 +525,14 @@ def test_a_partial_run_writes_only_its_own_report_and_only_reads_snapshots(fakes
     snapshot, even with --snapshot-update. (A full run over fewer captures reports the others'
     snapshots as "unused", and deletes them with --snapshot-update.)"""
     corpus = small_corpus(fakes.path / "corpus", "openai-chat/openai/text-lf", "openai-chat/openai/tool-call-first")
-    # A target with one route: its full run has a quarter of the reference's transport items.
+    # A target with one route: its full run has an eighth of the reference's transport items, and
+    # skips both schedules of each capture on the 2 other routes from openai-chat.
     args = ("--target=faketargets:OnlyNormalizer", f"--corpus={corpus}")
     folder = fakes.path / "out" / "faketargets-OnlyNormalizer"
     snapshots = folder / "snapshots"
     # Snapshots as a full run records them, and commits them.
     result = run(fakes, *args, "--snapshot-update", transport=True)
-    assert_classes(result, passed=4 + transport_items(routes=1), skipped=4)
+    assert_classes(result, passed=4 + transport_items(routes=1), skipped=8)
     recorded = {path.name: path.read_bytes() for path in snapshots.iterdir()}
     assert sorted(recorded) == [
         "openai-chat_openai_text-lf.openai-chat-to-openai-chat.json",
@@ -503,7 +541,7 @@ def test_a_partial_run_writes_only_its_own_report_and_only_reads_snapshots(fakes
     full = {name: ((folder / name).read_bytes(), (folder / name).stat().st_mtime_ns) for name in FULL_FILES}
 
     result = run(fakes, *args, "-k", "text-lf", transport=True)
-    assert_classes(result, passed=2, skipped=2)
+    assert_classes(result, passed=2, skipped=4)
     result.stdout.fnmatch_lines(["conformance partial run (-k 'text-lf'), written beside the full report: *"])
     assert "unused" not in result.stdout.str()
     assert {name: ((folder / name).read_bytes(), (folder / name).stat().st_mtime_ns) for name in FULL_FILES} == full
@@ -515,7 +553,7 @@ def test_a_partial_run_writes_only_its_own_report_and_only_reads_snapshots(fakes
     selected = "openai-chat_openai_text-lf.openai-chat-to-openai-chat.json"  # a snapshot the run would compare
     (snapshots / selected).unlink()
     result = run(fakes, *args, "-k", "text-lf", "--snapshot-update", transport=True)
-    assert_classes(result, passed=2, skipped=2)
+    assert_classes(result, passed=2, skipped=4)
     for word in ("unused", "deleted", "generated"):
         assert word not in result.stdout.str()
     assert sorted(path.name for path in folder.iterdir()) == [
@@ -546,10 +584,14 @@ def test_two_full_runs_write_the_same_report_and_summary_to_the_byte(pytester: p
         pytester.path / "corpus", "openai-chat/openai/text-lf", "anthropic-messages/anthropic/tool-use"
     )
     folder = pytester.path / "out" / "reference"
+    # Skipped: tool-use's 2 items on anthropic-messages-to-openai-responses, which the reference does
+    # not serve, and concurrent-isolation on the 3 routes from openai-responses, of which the corpus
+    # has no capture.
+    passed = 8 + transport_items() - 3
     written = []
     for _ in range(2):
         result = run(pytester, "--target=reference", f"--corpus={corpus}", transport=True)
-        assert_classes(result, passed=6 + transport_items(), non_strict=2)
+        assert_classes(result, passed=passed, non_strict=2, skipped=5)
         result.stdout.fnmatch_lines(
             [f"conformance report: {folder / 'report.json'} (summary: {folder / 'summary.md'})"]
         )
@@ -560,9 +602,9 @@ def test_two_full_runs_write_the_same_report_and_summary_to_the_byte(pytester: p
     assert not (folder / "report.partial.json").exists()
     report = json.loads(written[0]["report.json"])
     assert report["header"]["mode"] == "default" and "partial" not in report["header"]
-    assert report["summary"]["total"] == 8 + transport_items()
+    assert report["summary"]["total"] == 12 + transport_items()
     summary = written[0]["summary.md"].decode().splitlines()
-    assert summary[0] == f"**PASS** (default gate): 2 non-strict, {6 + transport_items()} pass."
+    assert summary[0] == f"**PASS** (default gate): 2 non-strict, {passed} pass, 5 skipped."
     assert summary[1:3] == ["", "# Conformance: `reference` 0.1.0"]
 
 
@@ -580,7 +622,7 @@ def test_the_default_gate_passes_a_non_strict_item_and_the_strict_gate_fails_it(
     pytester: pytest.Pytester, options: list[str], mode: str
 ) -> None:
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    result = run(pytester, "--target=reference", f"--corpus={corpus}", *options)
+    result = run(pytester, "--target=reference", f"--corpus={corpus}", *options, *NO_RESPONSES)
     report = read_report(pytester, "reference")
     summary = (pytester.path / "out" / "reference" / "summary.partial.md").read_text()
     assert report["header"]["mode"] == mode
@@ -628,7 +670,7 @@ def test_the_summary_opens_with_the_verdict_and_warns_of_unexplained_expectation
     folder = pytester.path / "out" / "reference"
     folder.mkdir(parents=True)
     folder.joinpath("expectations.yaml").write_text(UNEXPLAINED)
-    result = run(pytester, "--target=reference", f"--corpus={corpus}")
+    result = run(pytester, "--target=reference", f"--corpus={corpus}", *NO_RESPONSES)
     assert_classes(result, passed=2, non_strict=2)  # the listed non-strict verdict still fails: not fixed
     summary = (folder / "summary.partial.md").read_text().splitlines()
     assert summary[:4] == [
@@ -657,7 +699,7 @@ def test_the_heap_is_left_out_of_garbage_collections_while_items_run_and_put_bac
     pytester.makeconftest(FREEZE_PROBE)
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
     assert gc.get_freeze_count() == 0
-    assert_classes(run(pytester, "--target=reference", f"--corpus={corpus}"), passed=2, non_strict=2)
+    assert_classes(run(pytester, "--target=reference", f"--corpus={corpus}", *NO_RESPONSES), passed=2, non_strict=2)
     assert gc.get_freeze_count() == 0
 
 
@@ -738,7 +780,8 @@ def test_the_target_loads_at_configure_time_before_collection(
     log = pytester.path / "loads.log"
     monkeypatch.setenv("COUNTED_LOG", str(log))
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    assert_classes(run(pytester, "--target=countedtarget:Counted", f"--corpus={corpus}"), passed=2, non_strict=2)
+    result = run(pytester, "--target=countedtarget:Counted", f"--corpus={corpus}", *NO_RESPONSES)
+    assert_classes(result, passed=2, non_strict=2)
     assert log.read_text().splitlines() == [str(os.getpid()), "session start"]
 
 
@@ -771,6 +814,7 @@ def test_under_xdist_only_the_workers_load_the_target(
         "2",
         "--target=countedtarget:Counted",
         f"--corpus={corpus}",
+        *NO_RESPONSES,
     )
     assert_classes(result, passed=2, non_strict=2)
     assert len(set(log.read_text().split())) == 2
@@ -795,7 +839,7 @@ def test_a_target_in_the_current_folder_loads_without_pythonpath(
     pytester.makepyfile(mytarget=MY_TARGET)
     _without_the_current_folder(monkeypatch, pytester.path)
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
-    result = run(pytester, "--target=mytarget:TARGET", f"--corpus={corpus}", "-v")
+    result = run(pytester, "--target=mytarget:TARGET", f"--corpus={corpus}", "-v", *NO_RESPONSES)
     assert_classes(result, passed=2, non_strict=2)
     result.stdout.fnmatch_lines(["*conformance::openai-chat/openai/text-lf[[]openai-chat-to-openai-chat[]]*PASSED*"])
 
@@ -827,8 +871,9 @@ def test_the_repository_s_own_tests_are_deselected_and_counted(pytester: pytest.
     pytester.makepyfile(test_theirs="def test_one():\n    assert True\n\ndef test_two():\n    assert False\n")
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
     result = run(pytester, "--target=reference", f"--corpus={corpus}")
-    assert_classes(result, passed=2, non_strict=2, deselected=2)
-    result.stdout.fnmatch_lines(["collected 6 items / 2 deselected / 4 selected"])
+    # text-lf on the reference's 3 routes from openai-chat, both schedules: 4 pass, 2 non-strict.
+    assert_classes(result, passed=4, non_strict=2, deselected=2)
+    result.stdout.fnmatch_lines(["collected 8 items / 2 deselected / 6 selected"])
     assert "test_theirs" not in result.stdout.str()
     assert read_report(pytester, "reference")["header"]["partial"] == "--no-transport"
 
@@ -837,6 +882,8 @@ def test_with_tests_the_repository_s_own_tests_run_beside_the_conformance_items(
     pytester.makepyfile(test_theirs="def test_one():\n    assert True\n\ndef test_two():\n    assert False\n")
     corpus = small_corpus(pytester.path / "corpus", "openai-chat/openai/text-lf")
     result = run(pytester, "--target=reference", f"--corpus={corpus}", "--conformance-with-tests")
-    assert_classes(result, passed=3, non_strict=2, failed=1)
-    result.stdout.fnmatch_lines(["collected 6 items", "*test_theirs.py .F*"])
+    # text-lf on the reference's 3 routes from openai-chat, both schedules (4 pass, 2 non-strict),
+    # and the repository's 2 tests.
+    assert_classes(result, passed=5, non_strict=2, failed=1)
+    result.stdout.fnmatch_lines(["collected 8 items", "*test_theirs.py .F*"])
     assert read_report(pytester, "reference")["header"]["partial"] == "--no-transport"

@@ -254,7 +254,8 @@ def test_badges_follow_the_shields_endpoint_format(
         badge = json.loads((site / "badges" / f"{slug}.json").read_text(encoding="utf-8"))
         assert set(badge) == {"schemaVersion", "label", "message", "color"}
         assert badge["schemaVersion"] == 1 and badge["label"] == "conformance"
-        assert badge["message"] == f"{summary['pass']} pass · {summary['fail']} fail"
+        errored = f" · {summary['errored']} errored" if summary["errored"] else ""
+        assert badge["message"] == f"{summary['pass']} pass · {summary['fail']} fail{errored}"
         clean = not summary["fail"] and not summary["errored"]
         assert badge["color"] == ("red" if summary["gate"] == "FAIL" else "brightgreen" if clean else "yellow")
     write_report(tmp_path / "reports" / "red", [item("openai-chat/p/f", "fail"), item("openai-chat/p/e", "errored")])

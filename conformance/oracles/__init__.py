@@ -10,11 +10,15 @@ request (as the default schedules often produce twice), gets the read already ma
 
 - `oracle.openai-python`: openai-python, `client.chat.completions.stream()` (openai-chat streams).
 - `oracle.anthropic-python`: anthropic-sdk-python, `client.messages.stream()` (anthropic-messages streams).
+- `oracle.openai-python-responses`: openai-python, `client.responses.stream()` (openai-responses streams).
 
-Importing this package registers both; the SDKs themselves are imported on first use.
+Importing this package registers them; the SDKs themselves are imported on first use.
 """
 
 from conformance.oracles import anthropic_python as _anthropic_python  # noqa: F401  (registers oracle.anthropic-python)
 from conformance.oracles import openai_python as _openai_python  # noqa: F401  (registers oracle.openai-python)
+from conformance.oracles import (  # noqa: F401  (registers oracle.openai-python-responses)
+    openai_python_responses as _openai_python_responses,
+)
 
 __all__: list[str] = []

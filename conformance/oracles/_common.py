@@ -9,13 +9,14 @@ import os
 import threading
 import traceback
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 from typing import Any
 
+from conformance.invariants import Violation
 from conformance.semantics import first_difference, truncate
 from conformance.stream import Context
 
@@ -26,9 +27,11 @@ __all__ = [
     "compared",
     "client_name",
     "describe_error",
+    "differences",
     "differs",
     "http_client",
     "response_key",
+    "unreadable",
 ]
 
 TIMEOUT = 10.0
@@ -134,6 +137,22 @@ def describe_error(error: BaseException, package: str) -> str:
             where = f" (at {package}/{frame.filename.rsplit(marker, 1)[1].replace(os.sep, '/')}:{frame.lineno})"
             break
     return f"{type(error).__name__}: {truncate(text, 300)}{where}"
+
+
+def unreadable(client: str, error: BaseException, package: str) -> Violation:
+    """The client could not even reach the oracle's loopback server: said as the harness's trouble."""
+    return Violation(
+        f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, package)}",
+        "the stream served over loopback",
+        type(error).__name__,
+    )
+
+
+def differences(client: str, checks: Iterable[tuple[str, Any, Any]]) -> Iterator[Violation]:
+    """A violation for each (what, expected, actual) the client assembled differently."""
+    for what, expected, actual in checks:
+        if expected != actual:
+            yield Violation(differs(client, what, expected, actual), expected, actual)
 
 
 def differs(client: str, what: str, expected: Any, actual: Any) -> str:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
+from conformance.neutral import object_arguments
 from conformance.oracles._common import (
     TIMEOUT,
     Reads,
@@ -26,6 +27,7 @@ from conformance.oracles._common import (
     differs,
     http_client,
     response_key,
+    unreadable,
 )
 from conformance.oracles._server import serving
 from conformance.protocols import ANTHROPIC_MESSAGES
@@ -130,11 +132,7 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
     read = _READS.get(key, lambda: run(ctx.raw, messages, max_tokens, ctx.status, ctx.aborted), transient=unreachable)
     error = read.error
     if not ctx.aborted and isinstance(error, anthropic.APIConnectionError):
-        yield Violation(
-            f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'anthropic')}",
-            "the stream served over loopback",
-            type(error).__name__,
-        )
+        yield unreadable(client, error, "anthropic")
         return
     if error is not None:
         if ctx.negative is None:
@@ -163,7 +161,7 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
         ("signatures", list(expect.get("signatures", [])), got.signatures),
         (
             "tool_use blocks",
-            [{"name": c["name"], "arguments": c["arguments"]} for c in expect.get("tool_calls", [])],
+            [{"name": c["name"], "arguments": object_arguments(c["arguments"])} for c in expect.get("tool_calls", [])],
             got.tool_calls,
         ),
         ("stop reason", expect.get("finish"), got.finish),

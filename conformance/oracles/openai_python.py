@@ -21,9 +21,10 @@ from conformance.oracles._common import (
     client_name,
     compared,
     describe_error,
-    differs,
+    differences,
     http_client,
     response_key,
+    unreadable,
 )
 from conformance.oracles._server import serving
 from conformance.protocols import OPENAI_CHAT
@@ -157,11 +158,7 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
     read = _READS.get(key, lambda: run(ctx.raw, model, messages, ctx.status, ctx.aborted), transient=unreachable)
     error = read.error
     if not ctx.aborted and isinstance(error, openai.APIConnectionError):
-        yield Violation(
-            f"{client} could not read the stream from the oracle's loopback server: {describe_error(error, 'openai')}",
-            "the stream served over loopback",
-            type(error).__name__,
-        )
+        yield unreadable(client, error, "openai")
         return
     if error is not None:
         if ctx.negative is None:
@@ -191,6 +188,4 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
         ),
         ("finish reason", client_finish(expect.get("finish"), openai=True), got.finish),
     ]
-    for what, expected, actual in checks:
-        if expected != actual:
-            yield Violation(differs(client, what, expected, actual), expected, actual)
+    yield from differences(client, checks)

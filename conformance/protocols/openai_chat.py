@@ -755,11 +755,12 @@ def tool_index_per_id(ctx: Context) -> Iterator[Violation]:
     ],
 )
 def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
-    """Each finished tool call's concatenated `function.arguments` parse as a JSON object; `""` is legal only as a first fragment, never as the whole (a call with no arguments sends `"{}"`)."""
+    """Each finished tool call's concatenated `function.arguments` parse as a JSON object; `""` is legal only as a first fragment, never as the whole (a call with no arguments sends `"{}"`). A call of a custom tool the request declares (`{"type": "custom"}`) takes free-form text, not JSON."""
     calls = ctx.message.tool_calls
     if calls and (ctx.message.finish == "length" or ctx.view.errors or ctx.aborted):
         calls = calls[:-1]  # the call being written when max_tokens or an error cut the turn
-    for call in calls:
+    custom = _custom_tools(ctx.request)
+    for call in (call for call in calls if call.name not in custom):
         if not call.raw_arguments.strip():
             yield Violation(
                 f"tool call {call.id or call.name!r} finished with empty arguments: clients that parse them raise",
@@ -772,6 +773,17 @@ def tool_arguments_json(ctx: Context) -> Iterator[Violation]:
                 "a JSON object",
                 call.arguments,
             )
+
+
+def _custom_tools(request: dict[str, Any]) -> frozenset[str]:
+    """The names of the custom tools a request declares, whose input is free-form text
+    (https://platform.openai.com/docs/guides/function-calling#custom-tools)."""
+    tools = request.get("tools")
+    return frozenset(
+        str((tool.get("custom") or {}).get("name") or tool.get("name"))
+        for tool in (tools if isinstance(tools, list) else [])
+        if isinstance(tool, dict) and tool.get("type") == "custom"
+    )
 
 
 # --------------------------------------------------------------------------------------- finish

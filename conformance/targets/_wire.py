@@ -25,6 +25,8 @@ __all__ = [
     "dumps",
     "openai_chunk",
     "openai_error",
+    "responses_event",
+    "responses_failure",
 ]
 
 DONE = b"data: [DONE]\n\n"
@@ -88,3 +90,27 @@ def anthropic_error_type(status: int | None = None, hint: Any = None) -> str:
     if status in (503, 529) or "overloaded" in text or text in ("503", "529"):
         return "overloaded_error"
     return "api_error"
+
+
+def responses_event(payload: dict[str, Any]) -> bytes:
+    """A Responses event: `event:` equal to the JSON `type`, as in every recorded Responses stream."""
+    return format_event(dumps(payload), event=str(payload["type"]))
+
+
+def responses_failure(
+    sequence: int, response: dict[str, Any] | None, message: str, code: str = "server_error", *, errored: bool = False
+) -> list[bytes]:
+    """How a Responses stream ends when it fails: `error`, in the nested shape OpenAI sends, then
+    `response.failed` carrying the response created earlier, numbered from `sequence`. With
+    `errored` the `error` already went out and only `response.failed` follows; with no response
+    created yet there is nothing to fail, and the `error` alone ends the stream."""
+    events: list[bytes] = []
+    if not errored:
+        error = {"type": "server_error", "code": code, "message": message, "param": None}
+        events.append(responses_event({"type": "error", "sequence_number": sequence, "error": error}))
+    if response is not None:
+        failed = {**response, "status": "failed", "error": {"code": code, "message": message}}
+        events.append(
+            responses_event({"type": "response.failed", "sequence_number": sequence + len(events), "response": failed})
+        )
+    return events

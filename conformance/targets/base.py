@@ -20,7 +20,10 @@ clean end. A target knows nothing of the checks that will run on its output.
 
 A target that needs set-up across a whole run may also define `async def aclose(self)`. One that
 sends its upstream the exchange's stable model name (`exchange.name`) rather than its token sets
-`stable_names = True`: the harness then never has two streams of one name in flight at once.
+`stable_names = True`: the harness then never has two streams of one name in flight at once. One
+that serves OpenAI Responses clients says how its streams end with `responses_profile`: "openai"
+(the default: the terminal event last, no `[DONE]`, as OpenAI's API) or "open-responses" (`data:
+[DONE]` after the terminal event, as the Open Responses specification).
 """
 
 from __future__ import annotations

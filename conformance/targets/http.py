@@ -25,9 +25,11 @@ is `<token>` or ends in `/<token>`. This target therefore
 
 Options, as a query string on the spec:
 
-- `routes=<route>,<route>`: serve only these (default: all four, `openai-chat-to-openai-chat`,
-  `openai-chat-to-anthropic-messages`, `anthropic-messages-to-openai-chat`,
-  `anthropic-messages-to-anthropic-messages`); a route the proxy lacks otherwise fails its items;
+- `routes=<route>,<route>`: serve only these (default: the four between chat and Messages,
+  `openai-chat-to-openai-chat`, `openai-chat-to-anthropic-messages`,
+  `anthropic-messages-to-openai-chat`, `anthropic-messages-to-anthropic-messages`; the Responses
+  routes, such as `openai-responses-to-openai-responses` to `/v1/responses`, when named); a route
+  the proxy lacks otherwise fails its items;
 - `model=<template>`: the model name sent, with `{name}` (the stable name), `{token}` (a fresh
   token per exchange), `{provider}`, `{upstream}` (the exchange's replay upstream base URL,
   `http://127.0.0.1:<replay-port>/r/<token>`) and `{litellm}` (the capture provider's LiteLLM
@@ -60,13 +62,14 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx
 
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.replay import TOKEN_HEADER
 from conformance.targets._tls import tls_context
 from conformance.targets.base import Abort, Exchange, Head, Route, route_id
 
 __all__ = [
     "ALL_ROUTES",
+    "KNOWN_ROUTES",
     "CLIENT_PATHS",
     "DEFAULT_MODEL",
     "TEMPLATE_FIELDS",
@@ -81,10 +84,20 @@ __all__ = [
     "post_stream",
 ]
 
+CLIENT_PROTOCOLS = (OPENAI_CHAT, ANTHROPIC_MESSAGES, OPENAI_RESPONSES)
 ALL_ROUTES: frozenset[Route] = frozenset(
     (upstream, client) for upstream in (OPENAI_CHAT, ANTHROPIC_MESSAGES) for client in (OPENAI_CHAT, ANTHROPIC_MESSAGES)
 )
-CLIENT_PATHS = {OPENAI_CHAT: "/v1/chat/completions", ANTHROPIC_MESSAGES: "/v1/messages"}
+"""The routes a proxy is assumed to serve when it does not say: chat and Messages, both ways."""
+KNOWN_ROUTES: frozenset[Route] = frozenset(
+    (upstream, client) for upstream in CLIENT_PROTOCOLS for client in CLIENT_PROTOCOLS
+)
+"""Every route a proxy may declare (`?routes=`, a target file's `routes`): the Responses ones too."""
+CLIENT_PATHS = {
+    OPENAI_CHAT: "/v1/chat/completions",
+    ANTHROPIC_MESSAGES: "/v1/messages",
+    OPENAI_RESPONSES: "/v1/responses",
+}
 DEFAULT_MODEL = "{name}"
 API_KEY_ENV = "CONFORMANCE_PROXY_API_KEY"
 
@@ -279,7 +292,7 @@ def parse_spec(spec: str) -> tuple[str, frozenset[Route], str, float | None, tup
             headers.append((name.lower(), values[-1]))
     routes = ALL_ROUTES
     if "routes" in query:
-        by_id = {route_id(r): r for r in ALL_ROUTES}
+        by_id = {route_id(r): r for r in KNOWN_ROUTES}
         names = [name.strip() for value in query["routes"] for name in value.split(",") if name.strip()]
         wrong = [name for name in names if name not in by_id]
         if wrong or not names:

@@ -168,9 +168,9 @@ class FileTarget(HttpTarget):
     """The `http` target with a name, a version and, optionally, a proxy process of its own."""
 
     def __init__(self, path: Path, data: dict[str, Any], version: str | None) -> None:
-        from conformance.targets.http import ALL_ROUTES
+        from conformance.targets.http import KNOWN_ROUTES
 
-        by_id = {route_id(route): route for route in ALL_ROUTES}
+        by_id = {route_id(route): route for route in KNOWN_ROUTES}
         super().__init__(
             data["base_url"],
             routes=[by_id[name] for name in data["routes"]],

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.sse import Event, SSEParser, format_event
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import FramerFactory, UpstreamFailure
@@ -26,6 +26,7 @@ from conformance.targets.base import Exchange, Route, Target
 from conformance.targets.openai_normalizer import OpenAINormalizer
 from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
 from conformance.targets.reference import Reference
+from conformance.targets.responses_passthrough import ResponsesPassthrough
 
 __all__ = ["MUTANTS", "Mutant"]
 
@@ -33,6 +34,7 @@ NORMALIZER: Route = (OPENAI_CHAT, OPENAI_CHAT)
 ADAPTER: Route = (OPENAI_CHAT, ANTHROPIC_MESSAGES)
 TO_OPENAI: Route = (ANTHROPIC_MESSAGES, OPENAI_CHAT)
 PASSTHROUGH: Route = (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)
+RESPONSES: Route = (OPENAI_RESPONSES, OPENAI_RESPONSES)
 
 
 @dataclass(frozen=True)
@@ -493,6 +495,60 @@ def _mutant(
     return Mutant(name, bug, evidence, caught_by, factory, transport, seeded)
 
 
+# -- Responses pass-through bugs --------------------------------------------------------------------
+
+
+def _responses_event(payload: dict[str, Any], name: str) -> list[bytes]:
+    return [format_event(json.dumps(payload, ensure_ascii=False), event=name)]
+
+
+class _ResponsesSequencePerItem(ResponsesPassthrough):
+    """Numbers each output item's events from 0 again, as a translator that keeps one counter for
+    the lifecycle events and another for each item's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counter = 0
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        if name == "response.output_item.added":
+            self._counter = 0
+        numbered = {**payload, "sequence_number": self._counter}
+        self._counter += 1
+        return _responses_event(numbered, name)
+
+
+class _ResponsesErrorEndsStream(ResponsesPassthrough):
+    """Ends the stream at the upstream's `error` event: the `response.failed` after it is never sent."""
+
+    def on_event(self, event: Event) -> list[bytes]:
+        output = super().on_event(event)
+        if self.errored:
+            self.done = True
+        return output
+
+
+class _ResponsesOutputIndexZero(ResponsesPassthrough):
+    """Puts every output item at output_index 0, as a translator that takes it from the chat choice's index."""
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        if "output_index" not in payload:
+            return super().forward(name, payload, event)
+        return _responses_event({**payload, "output_index": 0}, name)
+
+
+class _ResponsesCustomToolUnknown(ResponsesPassthrough):
+    """Knows function calls but not custom tool calls: their items and input events are skipped."""
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        item = payload.get("item")
+        if name.startswith("response.custom_tool_call_input.") or (
+            isinstance(item, dict) and item.get("type") == "custom_tool_call"
+        ):
+            return []
+        return super().forward(name, payload, event)
+
+
 MUTANTS: dict[str, Mutant] = {
     mutant.name: mutant
     for mutant in (
@@ -671,6 +727,34 @@ MUTANTS: dict[str, Mutant] = {
             "https://github.com/OpenHands/OpenHands/issues/6942 (an overloaded_error seen as a generic server error was not retried)",
             "semantic.error",
             streams={PASSTHROUGH: _PassthroughFlattensErrors},
+        ),
+        _mutant(
+            "responses-sequence-restarts",
+            "The Responses pass-through numbers each output item's events from 0 again.",
+            "https://github.com/ggml-org/llama.cpp/pull/24957 (partial and final Responses events numbered by separate counters); https://github.com/BerriAI/litellm/pull/28899 (default sequence_number 0 made the numbering non-monotonic)",
+            "openai-responses.sequence.numbered",
+            streams={RESPONSES: _ResponsesSequencePerItem},
+        ),
+        _mutant(
+            "responses-failed-dropped",
+            "The Responses pass-through ends the stream at the upstream's error event, without the response.failed that follows it.",
+            "https://github.com/microsoft/agent-framework-go/issues/546 (an error event not followed by response.failed)",
+            "openai-responses.response.terminal-last",
+            streams={RESPONSES: _ResponsesErrorEndsStream},
+        ),
+        _mutant(
+            "responses-output-index-collides",
+            "The Responses pass-through gives every output item output_index 0.",
+            "https://github.com/decolua/9router/issues/2611 (reasoning and tool-call items sharing output_index 0 made Codex drop the tool call); https://github.com/theopenco/llmgateway/pull/2908 (a message and a tool call at one output_index)",
+            "openai-responses.item.sequence",
+            streams={RESPONSES: _ResponsesOutputIndexZero},
+        ),
+        _mutant(
+            "responses-custom-tool-dropped",
+            "The Responses pass-through skips custom tool call items and their input events.",
+            "https://github.com/router-for-me/CLIProxyAPI/issues/5753 (a custom tool call lost in translation)",
+            "semantic.tool-calls",
+            streams={RESPONSES: _ResponsesCustomToolUnknown},
         ),
         _mutant(
             "start-input-discarded",

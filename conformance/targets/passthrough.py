@@ -4,7 +4,7 @@
 
 What a gateway is measured against, as Bowtie measures implementations against its null harness:
 it serves the same-protocol routes (`openai-chat` → `openai-chat`, `anthropic-messages` →
-`anthropic-messages`) and changes nothing, so every verdict it gets is the upstream's own, and a
+`anthropic-messages`, `openai-responses` → `openai-responses`) and changes nothing, so every verdict it gets is the upstream's own, and a
 gateway that does worse than it on a capture introduced the difference.
 
 It is a small HTTP/1.1 proxy of its own on 127.0.0.1, started on the first stream, on the loop
@@ -44,7 +44,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.replay import (
     _HEAD_LIMIT,
     RecordedRequest,
@@ -61,7 +61,9 @@ from conformance.targets.reference import DEFAULT_UPSTREAM_READ_TIMEOUT, package
 
 __all__ = ["ROUTES", "UPSTREAM_HEADER", "Passthrough"]
 
-ROUTES: frozenset[Route] = frozenset({(OPENAI_CHAT, OPENAI_CHAT), (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES)})
+ROUTES: frozenset[Route] = frozenset(
+    {(OPENAI_CHAT, OPENAI_CHAT), (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES), (OPENAI_RESPONSES, OPENAI_RESPONSES)}
+)
 UPSTREAM_HEADER = "x-conformance-upstream"
 """The request header in which the target tells its proxy where to forward; never forwarded."""
 

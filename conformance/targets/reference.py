@@ -1,4 +1,4 @@
-"""The reference target: our own faithful implementation of all four routes.
+"""The reference target: our own faithful implementation of every route it serves.
 
 It is what the suite's invariants are proven against: every capture must pass through it
 cleanly. The mutants in `mutants.py` are this target with one seam replaced.
@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Mapping
 
 import httpx
 
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.sse import SSEParser
 from conformance.targets._route import RouteStream, run_route
 from conformance.targets._upstream import TIMEOUT, FramerFactory
@@ -20,6 +20,10 @@ from conformance.targets.anthropic_to_openai import AnthropicToOpenAI
 from conformance.targets.base import Exchange, Route
 from conformance.targets.openai_normalizer import OpenAINormalizer
 from conformance.targets.openai_to_anthropic import OpenAIToAnthropic
+from conformance.targets.openai_to_responses import OpenAIToResponses
+from conformance.targets.responses_passthrough import ResponsesPassthrough
+from conformance.targets.responses_to_anthropic import ResponsesToAnthropic
+from conformance.targets.responses_to_openai import ResponsesToOpenAI
 
 __all__ = ["DEFAULT_UPSTREAM_READ_TIMEOUT", "ROUTE_STREAMS", "Reference", "package_version"]
 
@@ -29,6 +33,10 @@ ROUTE_STREAMS: Mapping[Route, type[RouteStream]] = {
     (OPENAI_CHAT, ANTHROPIC_MESSAGES): OpenAIToAnthropic,
     (ANTHROPIC_MESSAGES, OPENAI_CHAT): AnthropicToOpenAI,
     (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES): AnthropicPassthrough,
+    (OPENAI_RESPONSES, OPENAI_RESPONSES): ResponsesPassthrough,
+    (OPENAI_RESPONSES, ANTHROPIC_MESSAGES): ResponsesToAnthropic,
+    (OPENAI_CHAT, OPENAI_RESPONSES): OpenAIToResponses,
+    (OPENAI_RESPONSES, OPENAI_CHAT): ResponsesToOpenAI,
 }
 
 
