@@ -9,7 +9,7 @@ its own transport, SSE decoder, stream loop (`openai/_streaming.py`) and chat ac
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,7 +31,7 @@ from conformance.protocols import OPENAI_CHAT
 from conformance.protocols.openai_chat import REASONING_FIELDS
 from conformance.stream import Context
 
-__all__ = ["run", "Assembled"]
+__all__ = ["run", "Assembled", "verdicts"]
 
 CLIENT = "openai-python"
 _FINISH = {
@@ -140,6 +140,41 @@ def run(
 )
 def openai_python(ctx: Context) -> Iterator[Violation]:
     """The official openai-python client, reading the stream over HTTP with `client.chat.completions.stream()`, raises nothing and assembles choice 0 with the capture's content, refusal, tool calls (names and parsed arguments, an empty string counting as {}, in order), reasoning (the first of `reasoning_content`, `reasoning`, `thinking` it kept as an extra field) and neutral finish reason; when the upstream broke, it raises."""
+    model, messages = _request(ctx)
+    yield from verdicts(
+        ctx,
+        lambda openai: response_key(openai, ctx.raw, ctx.status, model, messages, ctx.aborted),
+        lambda: run(ctx.raw, model, messages, ctx.status, ctx.aborted),
+        "a final completion",
+        lambda result: _judged(Assembled(result)),
+    )
+
+
+def _judged(got: Assembled) -> tuple[str, str, list[tuple[str, str, Any]]]:
+    return (
+        "a completion",
+        f"finish_reason {got.raw_finish!r}",
+        [
+            ("content", "text", got.content),
+            ("refusal", "refusal", got.refusal),
+            ("reasoning", "reasoning", got.reasoning),
+            ("tool calls", "tool_calls", got.tool_calls),
+            ("finish reason", "finish", got.finish),
+        ],
+    )
+
+
+def verdicts(
+    ctx: Context,
+    key: Callable[[Any], Hashable],
+    read: Callable[[], Any],
+    wanted: str,
+    judged: Callable[[Any], tuple[str, str, list[tuple[str, str, Any]]]],
+) -> Iterator[Violation]:
+    """An openai-python read of `ctx`'s stream, judged: `key(openai)` names the read, `read()` makes
+    it, and `judged(result)` says what the client returned and how it ended (for a broken upstream,
+    where it must raise instead), and each (what, expect field, assembled value) to compare with
+    the capture's."""
     client = client_name("openai", CLIENT)
     try:
         import openai
@@ -150,42 +185,35 @@ def openai_python(ctx: Context) -> Iterator[Violation]:
             None,
         )
         return
-    model, messages = _request(ctx)
-    key = response_key(openai, ctx.raw, ctx.status, model, messages, ctx.aborted)
     # Reading a response the target aborted, the client is meant to fail to read it to the end: that
     # is its verdict, not the loopback server's trouble.
     unreachable = () if ctx.aborted else openai.APIConnectionError
-    read = _READS.get(key, lambda: run(ctx.raw, model, messages, ctx.status, ctx.aborted), transient=unreachable)
-    error = read.error
+    done = _READS.get(key(openai), read, transient=unreachable)
+    error = done.error
     if not ctx.aborted and isinstance(error, openai.APIConnectionError):
         yield unreadable(client, error, "openai")
         return
     if error is not None:
         if ctx.negative is None:
-            yield Violation(
-                f"{client} raised {describe_error(error, 'openai')}", "a final completion", type(error).__name__
-            )
+            yield Violation(f"{client} raised {describe_error(error, 'openai')}", wanted, type(error).__name__)
         return
-    got = Assembled(read.result)
+    returned, ending, assembled = judged(done.result)
     if ctx.negative is not None:
         # A client that returns normally shows its user a truncated answer as if it were whole.
         kind = ctx.negative.get("kind", "broken")
         yield Violation(
-            f"{client} returned a completion (finish_reason {got.raw_finish!r}) from a stream whose upstream broke ({kind}); it must raise",
+            f"{client} returned {returned} ({ending}) from a stream whose upstream broke ({kind}); it must raise",
             "an exception",
-            f"finish_reason {got.raw_finish!r}",
+            ending,
         )
         return
-    expect = ctx.expect or {}
-    checks = [
-        ("content", str(expect.get("text", "")), got.content),
-        ("refusal", str(expect.get("refusal", "")), got.refusal),
-        ("reasoning", str(expect.get("reasoning", "")), got.reasoning),
-        (
-            "tool calls",
-            [{"name": c["name"], "arguments": c.get("arguments")} for c in expect.get("tool_calls", [])],
-            got.tool_calls,
-        ),
-        ("finish reason", client_finish(expect.get("finish"), openai=True), got.finish),
-    ]
-    yield from differences(client, checks)
+    yield from differences(client, [(what, _expected(ctx.expect or {}, field), got) for what, field, got in assembled])
+
+
+def _expected(expect: dict[str, Any], field: str) -> Any:
+    """A capture's `expect` field as an OpenAI client receives it."""
+    if field == "tool_calls":
+        return [{"name": c["name"], "arguments": c.get("arguments")} for c in expect.get("tool_calls", [])]
+    if field == "finish":
+        return client_finish(expect.get("finish"), openai=True)
+    return str(expect.get(field, ""))

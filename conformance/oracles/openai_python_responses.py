@@ -12,28 +12,22 @@ from collections.abc import Iterator
 from typing import Any
 
 from conformance.invariants import Violation, invariant
-from conformance.neutral import client_finish, neutral_finish, parse_arguments
+from conformance.neutral import neutral_finish, parse_arguments
 from conformance.oracles._common import (
     TIMEOUT,
-    Reads,
-    client_name,
     compared,
-    describe_error,
-    differences,
     http_client,
     response_key,
-    unreadable,
 )
 from conformance.oracles._server import serving
+from conformance.oracles.openai_python import verdicts
 from conformance.protocols import OPENAI_RESPONSES
 from conformance.stream import Context
 
 __all__ = ["run", "Assembled"]
 
-CLIENT = "openai-python"
 _INCOMPLETE_FINISH = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _DEFAULT_INPUT = "conformance oracle"
-_READS = Reads()
 
 
 class Assembled:
@@ -124,50 +118,25 @@ def run(
 )
 def openai_python_responses(ctx: Context) -> Iterator[Violation]:
     """The official openai-python client, reading the stream over HTTP with `client.responses.stream()`, raises nothing and assembles the capture's text, refusal, reasoning (raw reasoning text, else the summary), tool calls (function calls with parsed arguments, custom tool calls with their input, in order) and neutral finish; when the upstream broke, it raises."""
-    client = client_name("openai", CLIENT)
-    try:
-        import openai
-    except ImportError as error:
-        yield Violation(
-            f"{client} cannot be imported ({error}); install it: pip install 'openai>=1.92'",
-            "openai-python installed",
-            None,
-        )
-        return
     model, given = _request(ctx)
-    key = response_key(openai, ctx.raw, ctx.status, model, given, ctx.aborted, "responses")
-    unreachable = () if ctx.aborted else openai.APIConnectionError
-    read = _READS.get(key, lambda: run(ctx.raw, model, given, ctx.status, ctx.aborted), transient=unreachable)
-    error = read.error
-    if not ctx.aborted and isinstance(error, openai.APIConnectionError):
-        yield unreadable(client, error, "openai")
-        return
-    if error is not None:
-        if ctx.negative is None:
-            yield Violation(
-                f"{client} raised {describe_error(error, 'openai')}", "a final response", type(error).__name__
-            )
-        return
-    got = Assembled(read.result)
-    if ctx.negative is not None:
-        # A client that returns normally shows its user a truncated answer as if it were whole.
-        kind = ctx.negative.get("kind", "broken")
-        yield Violation(
-            f"{client} returned a response (status {got.status!r}) from a stream whose upstream broke ({kind}); it must raise",
-            "an exception",
-            f"status {got.status!r}",
-        )
-        return
-    expect = ctx.expect or {}
-    checks = [
-        ("text", str(expect.get("text", "")), got.text),
-        ("refusal", str(expect.get("refusal", "")), got.refusal),
-        ("reasoning", str(expect.get("reasoning", "")), got.reasoning),
-        (
-            "tool calls",
-            [{"name": c["name"], "arguments": c.get("arguments")} for c in expect.get("tool_calls", [])],
-            got.tool_calls,
-        ),
-        ("finish reason", client_finish(expect.get("finish"), openai=True), got.finish),
-    ]
-    yield from differences(client, checks)
+    yield from verdicts(
+        ctx,
+        lambda openai: response_key(openai, ctx.raw, ctx.status, model, given, ctx.aborted, "responses"),
+        lambda: run(ctx.raw, model, given, ctx.status, ctx.aborted),
+        "a final response",
+        lambda result: _judged(Assembled(result)),
+    )
+
+
+def _judged(got: Assembled) -> tuple[str, str, list[tuple[str, str, Any]]]:
+    return (
+        "a response",
+        f"status {got.status!r}",
+        [
+            ("text", "text", got.text),
+            ("refusal", "refusal", got.refusal),
+            ("reasoning", "reasoning", got.reasoning),
+            ("tool calls", "tool_calls", got.tool_calls),
+            ("finish reason", "finish", got.finish),
+        ],
+    )

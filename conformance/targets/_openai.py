@@ -5,7 +5,10 @@ Shared by the two routes whose upstream speaks OpenAI chat: the normalizer and t
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from conformance.usage import zeroed
 
 __all__ = ["REASONING_FIELDS", "ToolCallTracker", "chunk_error", "split_content", "take_reasoning"]
 
@@ -63,6 +66,24 @@ def split_content(content: Any) -> tuple[Any, str]:
             elif isinstance(inner, list):
                 reasoning.extend(p["text"] for p in inner if isinstance(p, dict) and isinstance(p.get("text"), str))
     return "".join(text), "".join(reasoning)
+
+
+def error_message(error: dict[str, Any], excerpt: int = 200) -> str:
+    """What an upstream error says: its message, else the start of the error object itself."""
+    message = error.get("message")
+    if isinstance(message, str) and message:
+        return message
+    return "upstream reported an error: " + json.dumps(error, ensure_ascii=False)[:excerpt]
+
+
+def kept_usage(kept: dict[str, Any] | None, chunk: dict[str, Any]) -> dict[str, Any] | None:
+    """The usage report to keep once `chunk` has arrived. Providers report usage on the finish
+    chunk, a duplicate finish chunk or a choices:[] chunk, some more than once, and the last report
+    is the complete one; but Cloudflare repeats it with every count 0, which must not overwrite it."""
+    usage = chunk.get("usage")
+    if isinstance(usage, dict) and usage and (kept is None or not zeroed(usage)):
+        return usage
+    return kept
 
 
 def chunk_error(chunk: dict[str, Any]) -> dict[str, Any] | None:

@@ -22,6 +22,8 @@ __all__ = [
     "anthropic_error",
     "anthropic_error_type",
     "anthropic_event",
+    "anthropic_message_start",
+    "chat_envelope",
     "dumps",
     "openai_chunk",
     "openai_error",
@@ -90,6 +92,32 @@ def anthropic_error_type(status: int | None = None, hint: Any = None) -> str:
     if status in (503, 529) or "overloaded" in text or text in ("503", "529"):
         return "overloaded_error"
     return "api_error"
+
+
+def anthropic_message_start(message_id: str, model: str, usage: dict[str, Any]) -> bytes:
+    """`message_start` with the still empty message an adapter opens its stream with."""
+    message = {
+        "id": "msg_" + message_id,
+        "type": "message",
+        "role": "assistant",
+        "content": [],
+        "model": model,
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+    return anthropic_event({"type": "message_start", "message": message})
+
+
+def chat_envelope(chunk_id: str, created: int, model: str, **fields: Any) -> dict[str, Any]:
+    """A `chat.completion.chunk` an adapter writes: its id, clock and model, then `fields`."""
+    return {
+        "id": "chatcmpl-" + chunk_id,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        **fields,
+    }
 
 
 def responses_event(payload: dict[str, Any]) -> bytes:

@@ -12,7 +12,7 @@ from conformance.sse import Event
 from conformance.targets._requests import openai_to_anthropic_request
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
-from conformance.targets._wire import DONE, openai_chunk, openai_error
+from conformance.targets._wire import DONE, chat_envelope, openai_chunk, openai_error
 
 __all__ = ["FINISH_REASONS", "AnthropicToOpenAI", "ToolBlock"]
 
@@ -248,14 +248,8 @@ class AnthropicToOpenAI(RouteStream):
         return openai_chunk(self._envelope(choices=[choice]))
 
     def _envelope(self, **fields: Any) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
-            "id": "chatcmpl-" + (self._id or "unknown"),
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model or str(self.request.get("model") or "unknown"),
-        }
-        chunk.update(fields)
-        return chunk
+        model = self._model or str(self.request.get("model") or "unknown")
+        return chat_envelope(self._id or "unknown", self._created, model, **fields)
 
 
 def _count(value: Any, default: int) -> int:

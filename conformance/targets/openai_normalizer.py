@@ -9,11 +9,10 @@ import time
 from typing import Any
 
 from conformance.sse import Event
-from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
+from conformance.targets._openai import ToolCallTracker, chunk_error, error_message, kept_usage, take_reasoning
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
 from conformance.targets._wire import DONE, openai_chunk, openai_error
-from conformance.usage import zeroed
 
 __all__ = ["OpenAINormalizer"]
 
@@ -80,12 +79,7 @@ class OpenAINormalizer(RouteStream):
             self.done = True
             return [_error_frame(error)]
         self._learn_meta(chunk)
-        usage = chunk.get("usage")
-        if isinstance(usage, dict) and usage:
-            # Providers report usage on the finish chunk, a duplicate finish chunk or a choices:[]
-            # chunk, some more than once; the last report is the complete one.
-            if self._usage is None or not zeroed(usage):  # Cloudflare's repeat with every count 0
-                self._usage = usage
+        self._usage = kept_usage(self._usage, chunk)
         choices = [c for c in (self._choice(raw) for raw in chunk.get("choices") or () if isinstance(raw, dict)) if c]
         if not choices:
             # A usage-only or placeholder chunk (Azure's prompt_filter_results): its usage is
@@ -189,9 +183,7 @@ class OpenAINormalizer(RouteStream):
 
 
 def _error_frame(error: dict[str, Any]) -> bytes:
-    message = error.get("message")
-    if not isinstance(message, str) or not message:
-        message = "upstream reported an error: " + json.dumps(error, ensure_ascii=False)[:_EXCERPT]
+    message = error_message(error, _EXCERPT)
     type_ = error.get("type") if isinstance(error.get("type"), str) else "upstream_error"
     code = error.get("code") if isinstance(error.get("code"), (str, int)) else None
     return openai_error(message, type_, code)

@@ -7,12 +7,12 @@ import json
 from typing import Any
 
 from conformance.sse import Event
-from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
+from conformance.targets._openai import ToolCallTracker, chunk_error, error_message, kept_usage, take_reasoning
 from conformance.targets._requests import anthropic_to_openai_request
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
-from conformance.targets._wire import anthropic_error, anthropic_error_type, anthropic_event
-from conformance.usage import reasoning_included, zeroed
+from conformance.targets._wire import anthropic_error, anthropic_error_type, anthropic_event, anthropic_message_start
+from conformance.usage import reasoning_included
 
 __all__ = ["STOP_REASONS", "OpenAIToAnthropic", "anthropic_usage"]
 
@@ -51,17 +51,8 @@ class OpenAIToAnthropic(RouteStream):
     def start_message(self) -> list[bytes]:
         """`message_start`. The real input count is unknown until the upstream's usage arrives at
         the end, so it is 0 here and reported cumulatively in message_delta."""
-        message: dict[str, Any] = {
-            "id": "msg_" + (self._id or "unknown"),
-            "type": "message",
-            "role": "assistant",
-            "content": [],
-            "model": self._model or str(self.request.get("model") or "unknown"),
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": {"input_tokens": 0, "output_tokens": 0},
-        }
-        return [anthropic_event({"type": "message_start", "message": message})]
+        model = self._model or str(self.request.get("model") or "unknown")
+        return [anthropic_message_start(self._id or "unknown", model, {"input_tokens": 0, "output_tokens": 0})]
 
     def terminate(self) -> list[bytes]:
         """The single message_delta, then message_stop."""
@@ -95,18 +86,13 @@ class OpenAIToAnthropic(RouteStream):
             return self._fail("api_error", f"upstream sent a JSON value that is not a chunk: {event.data[:_EXCERPT]!r}")
         error = chunk_error(chunk)
         if error is not None:
-            message = error.get("message")
-            if not isinstance(message, str) or not message:
-                message = "upstream reported an error: " + json.dumps(error, ensure_ascii=False)[:_EXCERPT]
+            message = error_message(error, _EXCERPT)
             return self._fail(anthropic_error_type(None, error.get("type") or error.get("code")), message)
         if not self._id and isinstance(chunk.get("id"), str):
             self._id = chunk["id"]
         if not self._model and isinstance(chunk.get("model"), str):
             self._model = chunk["model"]
-        usage = chunk.get("usage")
-        if isinstance(usage, dict) and usage:
-            if self._usage is None or not zeroed(usage):  # Cloudflare's repeat with every count 0
-                self._usage = usage  # on the finish chunk or a choices:[] chunk, maybe twice
+        self._usage = kept_usage(self._usage, chunk)
         out: list[bytes] = []
         for choice in chunk.get("choices") or ():
             # Anthropic has one message per stream: only choice 0 is representable.

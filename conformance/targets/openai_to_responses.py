@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from conformance.sse import Event
-from conformance.targets._openai import ToolCallTracker, chunk_error, take_reasoning
+from conformance.targets._openai import ToolCallTracker, chunk_error, error_message, kept_usage, take_reasoning
 from conformance.targets._responses_requests import responses_to_openai_request
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
 from conformance.targets._wire import responses_event, responses_failure
-from conformance.usage import details, reasoning_included, zeroed
+from conformance.usage import details, reasoning_included
 
 __all__ = ["INCOMPLETE_REASONS", "OpenAIToResponses", "to_responses_usage"]
 
@@ -125,15 +125,11 @@ class OpenAIToResponses(RouteStream):
             return self._fail(f"upstream sent a JSON value that is not a chunk: {event.data[:_EXCERPT]!r}")
         error = chunk_error(chunk)
         if error is not None:
-            message = error.get("message")
-            if not isinstance(message, str) or not message:
-                message = "upstream reported an error: " + json.dumps(error, ensure_ascii=False)[:_EXCERPT]
-            return self._fail(message, str(error.get("code") or error.get("type") or "server_error"))
+            return self._fail(
+                error_message(error, _EXCERPT), str(error.get("code") or error.get("type") or "server_error")
+            )
         self._learn(chunk)
-        usage = chunk.get("usage")
-        if isinstance(usage, dict) and usage:
-            if self._usage is None or not zeroed(usage):  # Cloudflare's repeat with every count 0
-                self._usage = usage  # on the finish chunk or a choices:[] chunk, maybe twice
+        self._usage = kept_usage(self._usage, chunk)
         out: list[bytes] = []
         for choice in chunk.get("choices") or ():
             # A Responses client cannot ask for several choices: only choice 0 is representable.

@@ -35,7 +35,13 @@ from conformance.sse import Event
 from conformance.targets._requests import anthropic_to_responses_request
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
-from conformance.targets._wire import anthropic_error, anthropic_error_type, anthropic_event, dumps
+from conformance.targets._wire import (
+    anthropic_error,
+    anthropic_error_type,
+    anthropic_event,
+    anthropic_message_start,
+    dumps,
+)
 
 __all__ = ["ResponsesToAnthropic", "responses_anthropic_usage"]
 
@@ -110,17 +116,8 @@ class ResponsesToAnthropic(RouteStream):
         input count is known here only if `response.created` carried one; otherwise it is 0 here and
         reported cumulatively in message_delta, as Anthropic's own streams update it."""
         usage = responses_anthropic_usage(self._start_usage or {})
-        message: dict[str, Any] = {
-            "id": "msg_" + (self._id or "unknown"),
-            "type": "message",
-            "role": "assistant",
-            "content": [],
-            "model": self._model or str(self.request.get("model") or "unknown"),
-            "stop_reason": None,
-            "stop_sequence": None,
-            "usage": usage,
-        }
-        return [anthropic_event({"type": "message_start", "message": message})]
+        model = self._model or str(self.request.get("model") or "unknown")
+        return [anthropic_message_start(self._id or "unknown", model, usage)]
 
     def terminate(self, terminal: str, response: dict[str, Any]) -> list[bytes]:
         """The single message_delta, then message_stop."""

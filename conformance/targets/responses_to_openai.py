@@ -27,7 +27,7 @@ from conformance.sse import Event
 from conformance.targets._responses_requests import openai_to_responses_request
 from conformance.targets._route import RouteStream
 from conformance.targets._upstream import UpstreamFailure
-from conformance.targets._wire import DONE, openai_chunk, openai_error
+from conformance.targets._wire import DONE, chat_envelope, openai_chunk, openai_error
 from conformance.usage import details
 
 __all__ = ["INCOMPLETE_FINISH", "ResponsesToOpenAI", "chat_usage"]
@@ -298,14 +298,8 @@ class ResponsesToOpenAI(RouteStream):
         return openai_chunk(self._envelope(choices=[choice]))
 
     def _envelope(self, **fields: Any) -> dict[str, Any]:
-        chunk: dict[str, Any] = {
-            "id": "chatcmpl-" + (self._id or "unknown"),
-            "object": "chat.completion.chunk",
-            "created": self._created,
-            "model": self._model or str(self.request.get("model") or "unknown"),
-        }
-        chunk.update(fields)
-        return chunk
+        model = self._model or str(self.request.get("model") or "unknown")
+        return chat_envelope(self._id or "unknown", self._created, model, **fields)
 
 
 def chat_usage(usage: dict[str, Any]) -> dict[str, Any]:
