@@ -628,6 +628,18 @@ BUG_CLASSES: tuple[BugClass, ...] = (
         invariants=("semantic.finish",),
     ),
     BugClass(
+        "encrypted-reasoning-lost",
+        'a reasoning item\'s `encrypted_content` (asked for with `include: ["reasoning.encrypted_content"]` and '
+        "`store: false`) is dropped on its way to the client, which then has none to send back: the model loses its "
+        "reasoning on the next turn",
+        (
+            _pull("microsoft/agent-framework-go", 683),
+            _issue("zendev-sh/goai", 134),
+        ),
+        triggers=("responses.reasoning-encrypted",),
+        invariants=("semantic.encrypted-reasoning", "oracle.openai-python-responses"),
+    ),
+    BugClass(
         "custom-tool-call-lost",
         "a `custom_tool_call` (Codex's freeform `apply_patch`) is dropped, streamed as text, or re-shaped into a "
         "`function_call` with JSON-wrapped arguments, which Codex rejects: the edit silently never happens",

@@ -14,6 +14,7 @@ from typing import Any
 from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES, PROTOCOL_NAMES
 from conformance.targets._requests import (
     anthropic_to_openai_request,
+    anthropic_to_responses_request,
     openai_to_anthropic_request,
     responses_to_anthropic_request,
 )
@@ -55,6 +56,8 @@ def client_request(upstream_request: dict[str, Any], upstream_protocol: str, cli
         return responses_to_openai_request(upstream_request)
     if (upstream_protocol, client_protocol) == (OPENAI_RESPONSES, ANTHROPIC_MESSAGES):
         return responses_to_anthropic_request(upstream_request, default_max_tokens=_DEFAULT_MAX_TOKENS)
+    if (upstream_protocol, client_protocol) == (ANTHROPIC_MESSAGES, OPENAI_RESPONSES):
+        return anthropic_to_responses_request(upstream_request)
     raise ValueError(
         f"no client request for route {upstream_protocol!r} -> {client_protocol!r}; known protocols: {', '.join(PROTOCOL_NAMES)}"
     )

@@ -31,6 +31,7 @@ _NEGATIVE_COMPARED = (
     "semantic.tool-calls",
     "semantic.tool-call-ids",
     "semantic.signatures",
+    "semantic.encrypted-reasoning",
     "semantic.choices",
     "semantic.server-tools",
     "semantic.citations",

@@ -52,6 +52,9 @@ class Message:
     refusal: str = ""
     tool_calls: list[ToolCall] = field(default_factory=list)
     signatures: list[str] = field(default_factory=list)
+    """Opaque reasoning tokens a client must pass back verbatim on its next turn for the model to
+    keep its reasoning, in order: Anthropic thinking signatures, and the `encrypted_content` of
+    OpenAI Responses reasoning items."""
     finish: str | None = None
     native_finish: str | None = None
     """The finish exactly as the stream said it (OpenAI finish_reason, Anthropic stop_reason) when

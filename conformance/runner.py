@@ -60,11 +60,12 @@ def routes_for(capture: Capture, target: Target) -> tuple[list[Route], list[Rout
     return [r for r in wanted if r in target.routes], [r for r in wanted if r not in target.routes]
 
 
-def unserved(capture: Capture, target: Target) -> str | None:
-    """Why `target` does not serve captures of this one's provider (a proxy configured for some
-    providers only: `HttpTarget.unserved`), or None."""
+def unserved(capture: Capture, target: Target, route: Route) -> str | None:
+    """Why `target` does not serve this capture's provider on `route` (a proxy configured for some
+    providers only, `HttpTarget.unserved`; a gateway that sends some providers elsewhere on a
+    route), or None."""
     reason = getattr(target, "unserved", None)
-    return reason(capture.protocol, capture.provider) if reason is not None else None
+    return reason(route, capture.provider) if reason is not None else None
 
 
 def _usage_requested(request: dict[str, Any], client_protocol: str) -> bool:

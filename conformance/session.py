@@ -157,7 +157,7 @@ class ConformanceSession:
                     skip = (
                         f"target {self.spec} does not serve route {route_id(route)}"
                         if route not in served
-                        else unaskable(capture.request, *route) or unserved(capture, self.target)
+                        else unaskable(capture.request, *route) or unserved(capture, self.target, route)
                     )
                     new.append(CaseItem.from_parent(collector, name=case.id, case=case, skip=skip))
         self.captures = tuple(clean)

@@ -446,7 +446,7 @@ def isolation_captures(route: Route, captures: Sequence[Capture], target: Target
         and c.negative is None
         and c.status == 200
         and not unaskable(c.request, *route)
-        and not unserved(c, target)
+        and not unserved(c, target, route)
     ]
     return sorted(chosen, key=lambda c: c.id)
 

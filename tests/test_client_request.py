@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from conformance.client_request import client_request, unaskable
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
 from conformance.targets._requests import anthropic_to_openai_request, openai_to_anthropic_request
 
 OPENAI_UPSTREAM: dict[str, Any] = {
@@ -108,3 +108,13 @@ def test_an_anthropic_client_cannot_ask_for_several_choices() -> None:
     assert "n = 3" in unaskable(n3, OPENAI_CHAT, ANTHROPIC_MESSAGES)
     assert unaskable(n3, OPENAI_CHAT, OPENAI_CHAT) == ""
     assert unaskable({**n3, "n": 1}, OPENAI_CHAT, ANTHROPIC_MESSAGES) == ""
+
+
+def test_anthropic_upstream_gives_a_responses_client_request() -> None:
+    client = client_request(ANTHROPIC_UPSTREAM, ANTHROPIC_MESSAGES, OPENAI_RESPONSES)
+    assert client["stream"] is True and client["model"] == ANTHROPIC_UPSTREAM["model"]
+    assert client["max_output_tokens"] == ANTHROPIC_UPSTREAM["max_tokens"]
+    assert client["instructions"] == "Be brief." and "messages" not in client
+    assert client["input"] == [{"type": "message", "role": "user", "content": "Weather in Paris?"}]
+    assert client["tools"] == [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
+    assert client["tool_choice"] == "required"

@@ -182,8 +182,8 @@ def test_the_providers_table_names_the_provider_and_leaves_the_rest_unserved() -
     assert target.provider_name(OPENAI_CHAT, "openrouter") == "openrouter"
     assert target.provider_name(OPENAI_CHAT, "vllm") == "openai"
     assert target.provider_name(ANTHROPIC_MESSAGES, "moonshot") == "anthropic"
-    assert target.unserved(OPENAI_CHAT, "moonshot") is None
-    reason = target.unserved(ANTHROPIC_MESSAGES, "zai")
+    assert target.unserved((OPENAI_CHAT, OPENAI_CHAT), "moonshot") is None
+    reason = target.unserved((ANTHROPIC_MESSAGES, OPENAI_CHAT), "zai")
     assert reason is not None and "anthropic-messages captures from 'zai'" in reason
     assert HttpTarget("http://127.0.0.1:1").provider_name(ANTHROPIC_MESSAGES, "zai") == "zai"
     exchange = Exchange((OPENAI_CHAT, OPENAI_CHAT), {}, "http://x/r/t", token="t", name="vllm/a", provider="vllm")

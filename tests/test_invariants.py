@@ -27,6 +27,7 @@ from conformance.checks import build_context
 from conformance.invariants import evaluate, registry
 from conformance.protocols import ANTHROPIC_MESSAGES as AN
 from conformance.protocols import OPENAI_CHAT as OA
+from conformance.protocols import OPENAI_RESPONSES as RS
 
 # =========================================================================================
 # OpenAI chat chunks (WIRE-FACTS §2.2, §2.3)
@@ -2329,6 +2330,10 @@ OA_DEEPSEEK_REASONING_DROPPED = openai(
 )
 # Signature re-serialised by a proxy (CLIProxyAPI #2172, #30).
 AN_THINKING_SIGNATURE_ALTERED = AN_THINKING.replace(SIG.encode(), SIG[:-2].encode() + b"AA")
+# A Responses upstream's encrypted_content, carried verbatim as the thinking block's signature.
+ENCRYPTED = "gAAAAABpXk2f8hQ1c0Jm3vR7tY5wK9zL2nB6xD4sF8gH1jA3qE7uI0oP5rT9yW2"
+AN_THINKING_ENCRYPTED = AN_THINKING.replace(SIG.encode(), ENCRYPTED.encode())
+FROM_RESPONSES_EXPECT = {**AN_THINKING_EXPECT, "signatures": [ENCRYPTED]}
 AN_THINKING_SIGNATURE_DROPPED = anthropic(
     message_start(46), thinking_start(0, ""), thinking_delta(0, "17 × 20 = 340"), thinking_delta(0, ", plus 51 is 391."), block_stop(0),
     text_start(1), text_delta(1, "17 × 23 = 391."), block_stop(1), message_delta("end_turn", 71, input_tokens=46), MESSAGE_STOP,
@@ -2532,6 +2537,36 @@ SEMANTIC_CASES = [
     ),
     P("semantic.reasoning", "deepseek-reasoning-content", OA_DEEPSEEK, OA, expect=OA_DEEPSEEK_EXPECT),
     P("semantic.reasoning", "anthropic-thinking", AN_THINKING, AN, expect=AN_THINKING_EXPECT),
+    # A Responses capture's summary parts, one thinking text for an Anthropic client: whitespace
+    # between them is the same reasoning; anything else changed is not.
+    P(
+        "semantic.reasoning",
+        "responses-summary-parts-spaced",
+        AN_THINKING,
+        AN,
+        expect={**AN_THINKING_EXPECT, "reasoning": "17 × 20 = 340,plus 51 is 391."},
+        expect_protocol=RS,
+    ),
+    F(
+        "semantic.reasoning",
+        "responses-summary-parts-altered",
+        AN_THINKING,
+        AN,
+        expect={**AN_THINKING_EXPECT, "reasoning": "17 × 20 = 340, plus 52 is 391."},
+        expect_protocol=RS,
+        message="reasoning differs",
+        event=None,
+    ),
+    F(
+        "semantic.reasoning",
+        "spaced-from-a-chat-capture",
+        AN_THINKING,
+        AN,
+        expect={**AN_THINKING_EXPECT, "reasoning": "17 × 20 = 340,plus 51 is 391."},
+        expect_protocol=OA,
+        message="reasoning differs",
+        event=None,
+    ),
     # OpenRouter's two fields carry the same text once: the assembler reads one (§3).
     P(
         "semantic.reasoning",
@@ -2733,6 +2768,61 @@ SEMANTIC_CASES = [
         AN_THINKING,
         AN,
         expect={**AN_THINKING_EXPECT, "signatures": []},
+        message="signatures differ",
+        event=None,
+    ),
+    # From a Responses upstream, whose encrypted reasoning only OpenAI can read: all of it verbatim, or none.
+    P(
+        "semantic.signatures",
+        "responses-encrypted-left-out",
+        AN_THINKING_SIGNATURE_DROPPED,
+        AN,
+        expect=FROM_RESPONSES_EXPECT,
+        expect_protocol=RS,
+    ),
+    P(
+        "semantic.signatures",
+        "responses-encrypted-verbatim",
+        AN_THINKING_ENCRYPTED,
+        AN,
+        expect=FROM_RESPONSES_EXPECT,
+        expect_protocol=RS,
+    ),
+    P(
+        "semantic.signatures",
+        "responses-encrypted-wrapped-whole",
+        AN_THINKING_ENCRYPTED.replace(ENCRYPTED.encode(), b"litellm_encrypted_reasoning:" + ENCRYPTED.encode()),
+        AN,
+        expect=FROM_RESPONSES_EXPECT,
+        expect_protocol=RS,
+    ),
+    F(
+        "semantic.signatures",
+        "responses-encrypted-altered",
+        AN_THINKING_ENCRYPTED.replace(ENCRYPTED.encode(), ENCRYPTED[:-2].encode() + b"AA"),
+        AN,
+        expect=FROM_RESPONSES_EXPECT,
+        expect_protocol=RS,
+        message="signatures differ",
+        event=None,
+    ),
+    F(
+        "semantic.signatures",
+        "responses-encrypted-partial",
+        AN_THINKING_ENCRYPTED,
+        AN,
+        expect={**AN_THINKING_EXPECT, "signatures": [ENCRYPTED, ENCRYPTED + "b"]},
+        expect_protocol=RS,
+        message="signatures differ",
+        event=None,
+    ),
+    F(
+        "semantic.signatures",
+        "responses-encrypted-invented",
+        AN_THINKING,
+        AN,
+        expect={**AN_THINKING_EXPECT, "signatures": []},
+        expect_protocol=RS,
         message="signatures differ",
         event=None,
     ),
@@ -3559,13 +3649,9 @@ def test_invariant(case: Case) -> None:
 
 def test_every_invariant_has_a_passing_and_a_failing_case() -> None:
     # transport.* judge timings and concurrent runs, not one stream: tests/test_transport.py has
-    # their passing and failing cases; tests/test_openai_responses.py has openai-responses.*'s and
-    # the Responses oracle's.
-    ids = {
-        name
-        for name in registry()
-        if not name.startswith(("transport.", "openai-responses.")) and name != "oracle.openai-python-responses"
-    }
+    # their passing and failing cases; tests/test_openai_responses.py has those of the invariants
+    # only a Responses stream meets (openai-responses.*, semantic.encrypted-reasoning, the oracle).
+    ids = {name for name, inv in registry().items() if not name.startswith("transport.") and inv.protocol != RS}
     passing = {case.invariant for case in CASES if case.should == "pass"}
     failing = {case.invariant for case in CASES if case.should == "fail"}
     assert {case.invariant for case in CASES} == ids, (

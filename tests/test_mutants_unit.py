@@ -35,6 +35,8 @@ from _target_streams import (
     tool_calls,
 )
 
+from conformance.corpus import load_corpus
+from conformance.protocols import OPENAI_RESPONSES
 from conformance.replay import ReplayServer
 from conformance.targets.base import Target
 from conformance.targets.mutants import MUTANTS, Mutant
@@ -216,6 +218,24 @@ async def test_signature_dropped(server: ReplayServer) -> None:
         (await drive(server, mutant("signature-dropped"), PASSTHROUGH, ANTHROPIC_REQUEST, anthropic_stream(*events)))[0]
     )
     assert relayed == [(e["type"], e) for e in events if e is not events[3]]
+
+
+async def test_responses_encrypted_reasoning_dropped(server: ReplayServer) -> None:
+    capture = next(c for c in load_corpus().captures if c.id.endswith("/reasoning-encrypted-no-summary"))
+    route = (OPENAI_RESPONSES, OPENAI_RESPONSES)
+    target = mutant("responses-encrypted-reasoning-dropped")
+    faithful = anthropic_events((await drive(server, Reference(), route, capture.request, capture.body))[0])
+    relayed = anthropic_events((await drive(server, target, route, capture.request, capture.body))[0])
+
+    def without_encrypted(payload: dict[str, Any]) -> dict[str, Any]:
+        item = payload.get("item")
+        if not isinstance(item, dict):
+            return payload
+        return {**payload, "item": {key: value for key, value in item.items() if key != "encrypted_content"}}
+
+    assert relayed == [(name, without_encrypted(payload)) for name, payload in faithful] != faithful
+    # The response objects of the lifecycle events pass unchanged, encrypted reasoning and all.
+    assert relayed[-1] == faithful[-1] and "encrypted_content" in relayed[-1][1]["response"]["output"][0]
 
 
 async def test_tool_args_replaced_by_start_input(server: ReplayServer) -> None:

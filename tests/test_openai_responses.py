@@ -27,7 +27,13 @@ from hypothesis import strategies as st
 from conformance.checks import build_context, check
 from conformance.invariants import evaluate, registry
 from conformance.neutral import ToolCall
-from conformance.protocols import OPEN_RESPONSES_PROFILE, OPENAI_PROFILE, OPENAI_RESPONSES
+from conformance.protocols import (
+    ANTHROPIC_MESSAGES,
+    OPEN_RESPONSES_PROFILE,
+    OPENAI_CHAT,
+    OPENAI_PROFILE,
+    OPENAI_RESPONSES,
+)
 from conformance.protocols import openai_responses as responses
 from conformance.stream import Context
 
@@ -385,6 +391,24 @@ REASONING = sse(start(), SUMMARY, PARIS, completed(SUMMARY, PARIS, usage=usage(3
 SECRET = reasoning(0)
 OK = message(1, "OK.")
 ENCRYPTED_ONLY = sse(start(), SECRET, OK, completed(SECRET, OK, usage=usage(12, 30, reasoning=26)))
+ENCRYPTED_EXPECT = {
+    "text": "OK.",
+    "reasoning": "",
+    "refusal": "",
+    "tool_calls": [],
+    "signatures": [ENCRYPTED],
+    "finish": "stop",
+    "usage": {"input_tokens": 12, "cached_input_tokens": 0, "output_tokens": 30, "reasoning_tokens": 26},
+}
+# An Anthropic thinking signature, as a capture of that protocol lists it.
+THINKING_SIGNATURE = "EqQBCkgIBxABGAIiQK3kPpx6N0VsCwXnzpYdQvJ9hA3oT2sLmFq8rW5uZc1eDb7yGi4jKt0/SvRnUoMa=="
+
+
+def encrypted_only(encrypted: str | None) -> bytes:
+    """ENCRYPTED_ONLY with another encrypted_content on its reasoning item (None: none at all)."""
+    secret = reasoning(0, encrypted=encrypted)
+    return sse(start(), secret, OK, completed(secret, OK, usage=usage(12, 30, reasoning=26)))
+
 
 WEATHER = function_call(0, "get_weather", '{"ci', 'ty":"Par', 'is"}')
 TOOL = sse(start(), WEATHER, completed(WEATHER, usage=usage(60, 17, reasoning=0)))
@@ -510,13 +534,32 @@ def test_reasoning_summary() -> None:
     )
     assert message.text == "It is sunny in Paris."
     assert message.usage == {"input_tokens": 31, "cached_input_tokens": 0, "output_tokens": 64, "reasoning_tokens": 40}
-    assert message.signatures == []  # encrypted_content is no Anthropic signature
+    assert message.signatures == [ENCRYPTED]
 
 
 def test_encrypted_only_reasoning_adds_no_text() -> None:
     message = ctx_of(ENCRYPTED_ONLY).message
     assert (message.reasoning, message.text, message.finish) == ("", "OK.", "stop")
     assert message.usage is not None and message.usage["reasoning_tokens"] == 26
+    assert message.expect() == ENCRYPTED_EXPECT
+
+
+def done_with(turn: Turn, encrypted: str | None) -> Turn:
+    """A reasoning item whose output_item.done carries another encrypted_content (None: null)."""
+    item = {**turn.item, "encrypted_content": encrypted}
+    return Turn([*turn.events[:-1], {**turn.events[-1], "item": item}], item)
+
+
+def test_encrypted_reasoning_is_each_completed_items() -> None:
+    """Each reasoning item's encrypted_content in output order: output_item.done's, which OpenAI
+    encrypts again, over output_item.added's (which may be incomplete); the added one's when the
+    done item has none; nothing for an item with neither."""
+    first = done_with(reasoning(0, encrypted=ENCRYPTED[:24]), ENCRYPTED)
+    second = done_with(reasoning(1, encrypted=ENCRYPTED + "b", rs_id=RS_ID + "b"), None)
+    third = reasoning(2, encrypted="", rs_id=RS_ID + "c")
+    answer = message(3, "OK.")
+    raw = sse(start(), first, second, third, answer, completed(first, second, third, answer))
+    assert ctx_of(raw).message.signatures == [ENCRYPTED, ENCRYPTED + "b"]
 
 
 def test_raw_reasoning_text_wins_over_the_summary() -> None:
@@ -1268,6 +1311,80 @@ SEMANTIC_CASES = [
         expect={**TEXT_EXPECT, "citations": [{"type": "web_search_result_location"}]},
         expect_protocol="anthropic-messages",
     ),
+    P("semantic.encrypted-reasoning", "kept", ENCRYPTED_ONLY, expect=ENCRYPTED_EXPECT),
+    P("semantic.encrypted-reasoning", "none-upstream", TEXT, expect=TEXT_EXPECT),
+    F(
+        "semantic.encrypted-reasoning",
+        "dropped",
+        encrypted_only(None),
+        expect=ENCRYPTED_EXPECT,
+        message="encrypted reasoning differs",
+        event=None,
+    ),
+    F(
+        "semantic.encrypted-reasoning",
+        "altered",
+        encrypted_only(ENCRYPTED[:-2] + "AA"),
+        expect=ENCRYPTED_EXPECT,
+        message="encrypted reasoning differs",
+        event=None,
+    ),
+    F(
+        "semantic.encrypted-reasoning",
+        "invented",
+        ENCRYPTED_ONLY,
+        expect={**ENCRYPTED_EXPECT, "signatures": []},
+        message="encrypted reasoning differs",
+        event=None,
+    ),
+    F(
+        "semantic.encrypted-reasoning",
+        "error-only",
+        NESTED_ERROR,
+        expect=ENCRYPTED_EXPECT,
+        message="encrypted reasoning differs",
+        event=None,
+    ),
+    P("semantic.encrypted-reasoning", "chat-upstream", TEXT, expect=TEXT_EXPECT, expect_protocol=OPENAI_CHAT),
+    F(
+        "semantic.encrypted-reasoning",
+        "invented-over-chat",
+        ENCRYPTED_ONLY,
+        expect={**ENCRYPTED_EXPECT, "signatures": []},
+        expect_protocol=OPENAI_CHAT,
+        message="encrypted reasoning the upstream never sent",
+        event=None,
+    ),
+    P(
+        "semantic.encrypted-reasoning",
+        "anthropic-signature-left-out",
+        encrypted_only(None),
+        expect={**ENCRYPTED_EXPECT, "signatures": [THINKING_SIGNATURE]},
+        expect_protocol=ANTHROPIC_MESSAGES,
+    ),
+    P(
+        "semantic.encrypted-reasoning",
+        "anthropic-signature-carried",
+        encrypted_only(THINKING_SIGNATURE),
+        expect={**ENCRYPTED_EXPECT, "signatures": [THINKING_SIGNATURE]},
+        expect_protocol=ANTHROPIC_MESSAGES,
+    ),
+    P(
+        "semantic.encrypted-reasoning",
+        "anthropic-signature-wrapped-whole",
+        encrypted_only("gateway:" + THINKING_SIGNATURE),
+        expect={**ENCRYPTED_EXPECT, "signatures": [THINKING_SIGNATURE]},
+        expect_protocol=ANTHROPIC_MESSAGES,
+    ),
+    F(
+        "semantic.encrypted-reasoning",
+        "anthropic-signature-altered",
+        encrypted_only(THINKING_SIGNATURE[:-3] + "A=="),
+        expect={**ENCRYPTED_EXPECT, "signatures": [THINKING_SIGNATURE]},
+        expect_protocol=ANTHROPIC_MESSAGES,
+        message="encrypted reasoning the upstream never sent",
+        event=None,
+    ),
 ]
 
 CASES: list[Case] = [*FRAMING_CASES, *LIFECYCLE_CASES, *ITEM_CASES, *SEMANTIC_CASES]
@@ -1302,8 +1419,9 @@ def test_invariant(case: Case) -> None:
 
 
 def test_every_responses_invariant_has_a_passing_and_a_failing_case() -> None:
-    ids = {name for name in registry() if name.startswith("openai-responses.")}
-    assert {case.invariant for case in CASES if case.invariant.startswith("openai-responses.")} == ids
+    # The Responses oracle has tests of its own, below.
+    ids = {name for name, inv in registry().items() if inv.protocol == RS and not name.startswith("oracle.")}
+    assert {case.invariant for case in CASES if registry()[case.invariant].protocol == RS} == ids
     assert ids - {case.invariant for case in CASES if case.should == "pass"} == set()
     assert ids - {case.invariant for case in CASES if case.should == "fail"} == set()
 
@@ -1368,6 +1486,12 @@ GARBAGE = [
         id="type-confused-fields",
     ),
 ]
+
+
+@pytest.mark.parametrize("body", [b"", NESTED_ERROR], ids=["empty-body", "error-only"])
+def test_encrypted_reasoning_does_not_pass_an_output_where_nothing_works(body: bytes) -> None:
+    (verdict,) = check(ctx_of(body, expect=ENCRYPTED_EXPECT), [registry()["semantic.encrypted-reasoning"]])
+    assert verdict.outcome in ("skipped", "fail")
 
 
 @pytest.mark.parametrize("body", GARBAGE)
@@ -1544,9 +1668,18 @@ def test_strict_deviations_read_alike(invariant: str, conforming: bytes, deviati
 ORACLE = "oracle.openai-python-responses"
 
 
-def _oracle(raw: bytes, expect: dict[str, Any], negative: dict[str, Any] | None = None) -> Any:
+def _oracle(
+    raw: bytes, expect: dict[str, Any], negative: dict[str, Any] | None = None, expect_protocol: str | None = None
+) -> Any:
     pytest.importorskip("openai")
-    ctx = build_context(raw, RS, expect=expect, negative=negative, request={"model": MODEL, "input": "Say hello."})
+    ctx = build_context(
+        raw,
+        RS,
+        expect=expect,
+        negative=negative,
+        request={"model": MODEL, "input": "Say hello."},
+        expect_protocol=expect_protocol,
+    )
     return evaluate(registry()[ORACLE], ctx)
 
 
@@ -1560,6 +1693,19 @@ def _oracle(raw: bytes, expect: dict[str, Any], negative: dict[str, Any] | None 
 )
 def test_oracle_passes_what_the_client_assembles_as_expected(raw: bytes, expect: dict[str, Any]) -> None:
     assert _oracle(raw, expect).outcome == "pass"
+
+
+def test_oracle_compares_the_encrypted_reasoning_of_the_final_response() -> None:
+    """get_final_response() takes the items of response.completed: their encrypted_content is what a
+    client of the SDK sends back, whatever the streamed items said."""
+    assert _oracle(ENCRYPTED_ONLY, ENCRYPTED_EXPECT).outcome == "pass"
+    bare = reasoning(0, encrypted=None)
+    lost = sse(start(), SECRET, OK, completed(bare, OK, usage=usage(12, 30, reasoning=26)))
+    verdict = _oracle(lost, ENCRYPTED_EXPECT)
+    assert verdict.outcome == "fail" and "assembled encrypted reasoning []" in verdict.violations[0].message
+    # Another protocol's reasoning signature may be left out: semantic.encrypted-reasoning judges what is carried.
+    anthropic = {**ENCRYPTED_EXPECT, "signatures": [THINKING_SIGNATURE]}
+    assert _oracle(encrypted_only(None), anthropic, expect_protocol=ANTHROPIC_MESSAGES).outcome == "pass"
 
 
 def test_oracle_fails_a_stream_the_client_raises_on() -> None:
@@ -1583,3 +1729,33 @@ def test_oracle_wants_the_client_to_raise_on_a_broken_upstream() -> None:
 
 def test_oracle_on_an_empty_body_does_not_pass() -> None:
     assert _oracle(b"", TEXT_EXPECT).outcome == "fail"
+
+
+def test_summary_deltas_with_no_summary_index_are_one_part_read_once() -> None:
+    """A bridge (LiteLLM's Chat → Responses) streams reasoning summary deltas with no summary_index
+    and no part added, then a `.done` naming summary_index 0: one part, its reasoning read once, and
+    the missing part reported."""
+    turn = reasoning(0, ["We need ", "Ottawa."])
+    events = [dict(event) for event in turn.events if event["type"] != "response.reasoning_summary_part.added"]
+    for event in events:
+        if event["type"] == "response.reasoning_summary_text.delta":
+            del event["summary_index"]
+    ctx = ctx_of(sse(start(), events, message(1, "Ottawa."), completed(turn, message(1, "Ottawa."))))
+    assert ctx.message.reasoning == "We need Ottawa."
+    part_sequence = evaluate(registry()["openai-responses.part.sequence"], ctx)
+    assert part_sequence.outcome == "fail"
+    assert "never added" in part_sequence.violations[0].message
+
+
+def test_a_delta_with_no_index_in_an_open_part_is_reported_once() -> None:
+    turn = reasoning(0, ["We need ", "to think ", "Ottawa."])
+    events = [dict(event) for event in turn.events]
+    for event in events:
+        if event["type"] == "response.reasoning_summary_text.delta":
+            del event["summary_index"]
+    ctx = ctx_of(sse(start(), events, completed(turn)))
+    assert ctx.message.reasoning == "We need to think Ottawa."
+    violations = evaluate(registry()["openai-responses.part.sequence"], ctx).violations
+    assert [v.message for v in violations] == [
+        "response.reasoning_summary_text.delta names no summary_index in output item 0"
+    ]

@@ -32,6 +32,7 @@ from conformance.oracles._common import (
 from conformance.oracles._server import serving
 from conformance.protocols import ANTHROPIC_MESSAGES
 from conformance.protocols.anthropic_messages import FINISH
+from conformance.semantics import expected_reasoning, expected_signatures
 from conformance.stream import Context
 
 __all__ = ["run", "Assembled"]
@@ -113,7 +114,7 @@ def _request(ctx: Context) -> tuple[list[Any], int]:
     ],
 )
 def anthropic_python(ctx: Context) -> Iterator[Violation]:
-    """The official anthropic-sdk-python client, reading the stream over HTTP with `client.messages.stream()`, raises nothing and assembles a final message whose text blocks, thinking text and signatures, tool_use blocks (names and inputs, in order) and neutral stop reason are the capture's; when the upstream broke, it raises."""
+    """The official anthropic-sdk-python client, reading the stream over HTTP with `client.messages.stream()`, raises nothing and assembles a final message whose text blocks, thinking text and signatures (from a Responses upstream, its encrypted reasoning verbatim or none), tool_use blocks (names and inputs, in order) and neutral stop reason are the capture's; when the upstream broke, it raises."""
     client = client_name("anthropic", CLIENT)
     try:
         import anthropic
@@ -157,8 +158,8 @@ def anthropic_python(ctx: Context) -> Iterator[Violation]:
     expect = ctx.expect or {}
     checks = [
         ("text", str(expect.get("text", "")) + str(expect.get("refusal", "")), got.text),
-        ("thinking", str(expect.get("reasoning", "")), got.thinking),
-        ("signatures", list(expect.get("signatures", [])), got.signatures),
+        ("thinking", expected_reasoning(ctx, got.thinking), got.thinking),
+        ("signatures", expected_signatures(ctx, got.signatures), got.signatures),
         (
             "tool_use blocks",
             [{"name": c["name"], "arguments": object_arguments(c["arguments"])} for c in expect.get("tool_calls", [])],

@@ -29,6 +29,7 @@ from conformance.oracles._common import (
 from conformance.oracles._server import serving
 from conformance.protocols import OPENAI_CHAT
 from conformance.protocols.openai_chat import REASONING_FIELDS
+from conformance.semantics import expected_reasoning
 from conformance.stream import Context
 
 __all__ = ["run", "Assembled", "verdicts"]
@@ -207,7 +208,13 @@ def verdicts(
             ending,
         )
         return
-    yield from differences(client, [(what, _expected(ctx.expect or {}, field), got) for what, field, got in assembled])
+    yield from differences(
+        client,
+        [
+            (what, expected_reasoning(ctx, got) if field == "reasoning" else _expected(ctx.expect or {}, field), got)
+            for what, field, got in assembled
+        ],
+    )
 
 
 def _expected(expect: dict[str, Any], field: str) -> Any:
@@ -216,4 +223,6 @@ def _expected(expect: dict[str, Any], field: str) -> Any:
         return [{"name": c["name"], "arguments": c.get("arguments")} for c in expect.get("tool_calls", [])]
     if field == "finish":
         return client_finish(expect.get("finish"), openai=True)
+    if field == "signatures":
+        return list(expect.get("signatures", []))
     return str(expect.get(field, ""))

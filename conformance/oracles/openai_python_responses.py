@@ -38,6 +38,7 @@ class Assembled:
         refusal: list[str] = []
         reasoning: list[str] = []
         self.tool_calls: list[dict[str, Any]] = []
+        self.signatures: list[str] = []
         for item in getattr(response, "output", None) or []:
             kind = getattr(item, "type", None)
             if kind == "message":
@@ -48,6 +49,9 @@ class Assembled:
                         refusal.append(getattr(part, "refusal", "") or "")
             elif kind == "reasoning":
                 reasoning.append(_reasoning(item))
+                encrypted = getattr(item, "encrypted_content", None)
+                if isinstance(encrypted, str) and encrypted:
+                    self.signatures.append(encrypted)
             elif kind == "function_call":
                 raw = getattr(item, "arguments", None)
                 arguments = parse_arguments(raw)[0] if isinstance(raw, str) else raw
@@ -117,26 +121,28 @@ def run(
     ],
 )
 def openai_python_responses(ctx: Context) -> Iterator[Violation]:
-    """The official openai-python client, reading the stream over HTTP with `client.responses.stream()`, raises nothing and assembles the capture's text, refusal, reasoning (raw reasoning text, else the summary), tool calls (function calls with parsed arguments, custom tool calls with their input, in order) and neutral finish; when the upstream broke, it raises."""
+    """The official openai-python client, reading the stream over HTTP with `client.responses.stream()`, raises nothing and assembles the capture's text, refusal, reasoning (raw reasoning text, else the summary), tool calls (function calls with parsed arguments, custom tool calls with their input, in order), neutral finish and, from a Responses upstream, each reasoning item's encrypted_content; when the upstream broke, it raises."""
     model, given = _request(ctx)
     yield from verdicts(
         ctx,
         lambda openai: response_key(openai, ctx.raw, ctx.status, model, given, ctx.aborted, "responses"),
         lambda: run(ctx.raw, model, given, ctx.status, ctx.aborted),
         "a final response",
-        lambda result: _judged(Assembled(result)),
+        lambda result: _judged(Assembled(result), encrypted=ctx.same_protocol),
     )
 
 
-def _judged(got: Assembled) -> tuple[str, str, list[tuple[str, str, Any]]]:
-    return (
-        "a response",
-        f"status {got.status!r}",
-        [
-            ("text", "text", got.text),
-            ("refusal", "refusal", got.refusal),
-            ("reasoning", "reasoning", got.reasoning),
-            ("tool calls", "tool_calls", got.tool_calls),
-            ("finish reason", "finish", got.finish),
-        ],
-    )
+def _judged(got: Assembled, *, encrypted: bool) -> tuple[str, str, list[tuple[str, str, Any]]]:
+    """What the client returned, how it ended, and each field to compare with the capture's; its
+    reasoning items' encrypted_content only when `encrypted` (a Responses upstream: another
+    protocol's reasoning signatures may be left out, which semantic.encrypted-reasoning judges)."""
+    fields = [
+        ("text", "text", got.text),
+        ("refusal", "refusal", got.refusal),
+        ("reasoning", "reasoning", got.reasoning),
+        ("tool calls", "tool_calls", got.tool_calls),
+        ("finish reason", "finish", got.finish),
+    ]
+    if encrypted:
+        fields.append(("encrypted reasoning", "signatures", got.signatures))
+    return "a response", f"status {got.status!r}", fields

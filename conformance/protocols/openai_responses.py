@@ -217,6 +217,8 @@ class _Walker:
         self.view = View()
         self.by_index: dict[Any, Item] = {}
         self.by_id: dict[str, Item] = {}
+        self.unindexed: set[tuple[Any, str]] = set()
+        """(output_index, part kind) of the items whose events left out the part's index, told once."""
 
     def walk(self, payloads: list[Payload]) -> View:
         for payload in payloads:
@@ -416,6 +418,20 @@ class _Walker:
         parts = item.parts if kind == _CONTENT else item.summary
         index_field = _INDEX_FIELD[kind]
         index = hashable(data.get(index_field))
+        if index is None:
+            # No index: a lenient client writes it to the part being written, the item's latest open
+            # one, else the next; keyed by its position, its `.done` (which may name it) finds it.
+            open_parts = [key for key, found in parts.items() if found.closed_event is None]
+            index = open_parts[-1] if open_parts else len(parts)
+            if index in parts and (item.output_index, kind) not in self.unindexed:
+                self._part_breach(
+                    f"{event.type} names no {index_field} in output item {item.output_index}",
+                    f"the {index_field} of the part it writes",
+                    None,
+                    event,
+                    index_field,
+                )
+            self.unindexed.add((item.output_index, kind))
         part = parts.get(index)
         if part is None:
             self._part_breach(
@@ -505,9 +521,21 @@ def _annotations(part: Part | None, entry: dict[str, Any]) -> list[dict[str, Any
 
 def _reasoning(item: Item) -> str:
     """A reasoning item's raw reasoning text when it streamed any, else its summary: each says the
-    same reasoning, so one is taken, never both. Encrypted reasoning is opaque and adds nothing."""
+    same reasoning, so one is taken, never both. Encrypted reasoning is opaque: it is no text (see
+    `_encrypted`)."""
     raw = "".join(text for part_type, text, _ in _parts(item, _CONTENT) if part_type == "reasoning_text")
     return raw or "".join(text for _, text, _ in _parts(item, _SUMMARY))
+
+
+def _encrypted(item: Item) -> str:
+    """A reasoning item's `encrypted_content`, the opaque reasoning a stateless client sends back on
+    its next turn: the completed item's (`response.output_item.done`), else the added item's, whose
+    may be incomplete (openai-python's `ResponseReasoningItem`); "" when neither has one."""
+    for body in (item.done, item.added):
+        value = body.get("encrypted_content") if body is not None else None
+        if isinstance(value, str) and value:
+            return value
+    return ""
 
 
 def _call_input(item: Item) -> str:
@@ -598,6 +626,8 @@ def assemble(v: View) -> Message:
                 message.citations.extend(annotations)
         elif item.type == "reasoning":
             reasoning.append(_reasoning(item))
+            if encrypted := _encrypted(item):
+                message.signatures.append(encrypted)
         elif item.type in _INPUT_FIELD:
             message.tool_calls.append(_tool_call(item))
         elif item.type in _SERVER_TOOLS:

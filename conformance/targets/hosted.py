@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import traceback
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,10 @@ class Hosted:
         routes: frozenset[Route],
         notes: tuple[str, ...] = (),
         upstream_read_timeout: float | None = None,
+        unserved: Callable[[Route, str], str | None] | None = None,
     ) -> None:
+        """`unserved(route, provider)`: why the target does not serve a provider's captures on a
+        route, when that is known without loading it (`runner.unserved`)."""
         self.spec = spec
         self.name = name
         self.version = version
@@ -141,6 +144,8 @@ class Hosted:
         self.notes = notes
         if upstream_read_timeout is not None:
             self.upstream_read_timeout = upstream_read_timeout
+        if unserved is not None:
+            self.unserved = unserved
         self._ids = itertools.count(1)
         self.folder = Path(tempfile.mkdtemp(prefix="conformance-hosted-"))
         """Where the child's output goes (`target-<start>.log`); removed by `aclose()`."""

@@ -364,8 +364,9 @@ class HttpTarget:
                 return self.providers[key]
         return None
 
-    def unserved(self, protocol: str, provider: str) -> str | None:
-        """Why the captures of `provider` (a `protocol` upstream) are not served, or None when they are."""
+    def unserved(self, route: Route, provider: str) -> str | None:
+        """Why the captures of `provider` are not served on `route`, or None when they are."""
+        protocol = route[0]
         if self.provider_name(protocol, provider) is not None:
             return None
         return (
@@ -421,7 +422,7 @@ class HttpTarget:
         # gets round to finalizing an abandoned generator.
         provider = self.provider_name(exchange.route[0], exchange.provider or "openai")
         if provider is None:
-            raise ValueError(self.unserved(exchange.route[0], exchange.provider))
+            raise ValueError(self.unserved(exchange.route, exchange.provider))
         sent = [(name, fill(template, exchange, provider)) for name, template in self.headers]
         async with contextlib.aclosing(
             post_stream(self.base_url, exchange, fill(self.model, exchange, provider), headers=sent)

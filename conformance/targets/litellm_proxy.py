@@ -7,11 +7,21 @@ On the first exchange of a run it writes a config (`config.yaml`, in a temporary
 model list has one wildcard entry per LiteLLM provider prefix, every one pointing its `api_base`
 at the replay server, and starts `litellm --config config.yaml --host 127.0.0.1 --port <free>`
 with no database, no master key, no callbacks and LiteLLM's offline switches set. It waits for
-the health endpoint, then drives every exchange over HTTP: `/v1/chat/completions` or
-`/v1/messages` with `model: "<litellm prefix>/<capture>"`, the last segment of the exchange's stable
-name. LiteLLM routes the prefix to the wildcard entry and sends `<capture>` upstream as the model
-name, which is how the replay server picks the capture (`conformance/replay.py`); being stable, it
-is the same in every run's report.
+the health endpoint, then drives every exchange over HTTP: `/v1/chat/completions`, `/v1/messages`
+or `/v1/responses` with `model: "<litellm prefix>/<capture>"`, the last segment of the exchange's
+stable name. LiteLLM routes the prefix to the wildcard entry and sends `<capture>` upstream as the
+model name, which is how the replay server picks the capture (`conformance/replay.py`); being
+stable, it is the same in every run's report. On a route to or from the Responses API the proxy is
+asked for the model the capture's client asked for instead, and the request's `extra_headers` carry
+the capture's token upstream: there LiteLLM fakes the stream of a model it does not know, and
+refuses parameters such a model is not known to take.
+
+The routes and the prefixes are the SDK target's (`targets/litellm_sdk.py`, which says which LiteLLM
+code path each one is). The config sets `use_chat_completions_url_for_anthropic_messages`, so that
+`/v1/messages` on an `openai/` model reaches the Chat Completions adapter; LiteLLM's default for
+that model, the Responses API, is another deployment: on the first openai-responses →
+anthropic-messages exchange a second proxy is started, with the switch unset, and serves that
+route (its log follows the first's in `proxy.log`).
 
 The proxy's stdout and stderr go to `proxy.log` (`log_path`); the plugin copies it into the report
 folder. A proxy that does not start, or dies mid-run, errors the affected items with one message
@@ -27,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import importlib.metadata
 import os
 import re
@@ -44,16 +55,21 @@ from typing import Any, NoReturn
 import httpx
 import yaml
 
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_RESPONSES
+from conformance.replay import TOKEN_HEADER
 from conformance.targets import MAX_RESTARTS, TargetError, TargetUnavailable, died
 from conformance.targets.base import Exchange, Head, Route
-from conformance.targets.http import ALL_ROUTES, post_stream
+from conformance.targets.http import post_stream
 from conformance.targets.litellm_sdk import (
+    CHAT_SERVER_PREFIX,
     PROVIDER_PREFIXES,
-    RESPONSES_NOTE,
+    ROUTES,
     UPSTREAM_TIMEOUT,
     api_base,
     install_hint,
+    litellm_model,
     route_prefix,
+    unserved,
 )
 
 __all__ = ["BIN_ENV", "LiteLLMProxy", "find_litellm", "proxy_config"]
@@ -67,6 +83,9 @@ OFFLINE_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no download of the model cost map
     "LITELLM_OFFLINE_MODE": "true",
     "LITELLM_TELEMETRY": "False",
+    # Counting the tokens of a stream that reports no usage, LiteLLM asks the Hugging Face hub for
+    # the model's tokenizer (five retries, ~45 s offline) before it falls back to tiktoken.
+    "HF_HUB_OFFLINE": "1",
     "DISABLE_ADMIN_UI": "True",
     "NO_PROXY": "127.0.0.1,localhost",
     "no_proxy": "127.0.0.1,localhost",
@@ -92,8 +111,8 @@ def _model_list(replay_base_url: str) -> list[tuple[str, str]]:
     provider's base URL has (`/v1`, `/api/v1` for OpenRouter, none for Anthropic, ...), as in the
     SDK target, so LiteLLM builds the same upstream URL it would for the real provider."""
     by_prefix: dict[str, str] = {}
-    for provider, prefix in PROVIDER_PREFIXES.items():
-        by_prefix.setdefault(prefix, api_base(provider, replay_base_url))
+    for prefix in (*PROVIDER_PREFIXES.values(), CHAT_SERVER_PREFIX):
+        by_prefix.setdefault(prefix, api_base(prefix, replay_base_url))
     return sorted(by_prefix.items())
 
 
@@ -118,14 +137,20 @@ def find_litellm() -> Path:
     )
 
 
-def proxy_config(replay_base_url: str) -> dict[str, Any]:
+def proxy_config(replay_base_url: str, *, messages_to_responses: bool = False) -> dict[str, Any]:
     """The LiteLLM proxy config: one wildcard model per provider prefix, every upstream the replay
     server; the replay server picks the capture by the model name LiteLLM sends upstream (the
-    capture's name after the prefix)."""
+    capture's name after the prefix). `messages_to_responses`: LiteLLM's default for `/v1/messages`
+    on an `openai/` model (the Responses API) instead of the Chat Completions adapter."""
     models = [
         {
             "model_name": f"{prefix}/*",
-            "litellm_params": {"model": f"{prefix}/*", "api_base": base, "api_key": "conformance"},
+            "litellm_params": {
+                "model": f"{prefix}/*",
+                "api_base": base,
+                "api_key": "conformance",
+                **({"drop_params": True} if prefix == CHAT_SERVER_PREFIX else {}),
+            },
         }
         for prefix, base in _model_list(replay_base_url)
     ]
@@ -137,9 +162,9 @@ def proxy_config(replay_base_url: str) -> dict[str, Any]:
             "success_callback": [],
             "failure_callback": [],
             "num_retries": 0,  # a retry would replay the capture twice
-            # /v1/messages to an `openai/` model otherwise goes upstream to the Responses API; the
+            # Without it /v1/messages to an `openai/` model goes upstream to the Responses API; the
             # openai-chat captures are Chat Completions streams.
-            "use_chat_completions_url_for_anthropic_messages": True,
+            "use_chat_completions_url_for_anthropic_messages": not messages_to_responses,
             "request_timeout": UPSTREAM_TIMEOUT,
         },
         "router_settings": {
@@ -206,9 +231,10 @@ class LiteLLMProxy:
     """Target protocol v1 over a LiteLLM proxy process started for the run."""
 
     name = "litellm-proxy"
-    routes: frozenset[Route] = ALL_ROUTES
+    routes: frozenset[Route] = ROUTES
     upstream_read_timeout = UPSTREAM_TIMEOUT  # the config's request_timeout
     stable_names = True  # the upstream is asked for the capture's name, not the exchange's token
+    unserved = staticmethod(unserved)
 
     def __init__(
         self,
@@ -216,10 +242,15 @@ class LiteLLMProxy:
         executable: str | os.PathLike[str] | None = None,
         port: int | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
+        messages_to_responses: bool = False,
     ) -> None:
         self.executable = Path(executable) if executable is not None else find_litellm()
         self.port = port
         self.startup_timeout = startup_timeout
+        self.messages_to_responses = messages_to_responses
+        self._responses_proxy: LiteLLMProxy | None = None
+        """The second proxy, LiteLLM's default for /v1/messages on `openai/` models; started on the
+        first openai-responses → anthropic-messages exchange."""
         self.version = _installed_version()
         self.base_url: str | None = None
         self.log_path: Path | None = None
@@ -233,8 +264,8 @@ class LiteLLMProxy:
         self._start_error_seen = False
         self._log_text: str | None = None
         self._folder: Path | None = None
-        self.notes: list[str] = [RESPONSES_NOTE]
-        """What this run does not cover, and each time the proxy died and was started again."""
+        self._notes: list[str] = []
+        """Each time the proxy died and was started again."""
         self.restarts = 0
 
     # -- the process ---------------------------------------------------------------------------
@@ -278,7 +309,7 @@ class LiteLLMProxy:
         await asyncio.to_thread(process.stop)  # what is left of its process group
         _LIVE.discard(process)
         self.restarts += 1
-        self.notes.append(
+        self._notes.append(
             f"the LiteLLM proxy (pid {self.pid}) {died(code)} and was started again (restart {self.restarts} of at most {MAX_RESTARTS}); its log is in proxy.log"
         )
         self._start_task = None
@@ -291,7 +322,8 @@ class LiteLLMProxy:
         folder = self._folder
         config_path = folder / "config.yaml"
         self.log_path = folder / "proxy.log"
-        config_path.write_text(yaml.safe_dump(proxy_config(replay_base), sort_keys=False), encoding="utf-8")
+        config = proxy_config(replay_base, messages_to_responses=self.messages_to_responses)
+        config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         command = [str(self.executable), "--config", str(config_path), "--host", "127.0.0.1", "--port", str(port)]
         with self.log_path.open("ab") as log:
             log.write(f"$ {' '.join(command)}\n".encode())
@@ -405,15 +437,47 @@ class LiteLLMProxy:
 
     # -- the target protocol -------------------------------------------------------------------
 
+    @property
+    def notes(self) -> list[str]:
+        second = self._responses_proxy
+        return [*self._notes, *(f"second proxy: {note}" for note in (second.notes if second else ()))]
+
     async def stream(self, exchange: Exchange) -> AsyncGenerator[bytes | Head, None]:
+        provider = exchange.provider or "openai"
+        reason = unserved(exchange.route, provider)
+        if reason is not None:
+            raise ValueError(reason)
+        if exchange.route == (OPENAI_RESPONSES, ANTHROPIC_MESSAGES) and not self.messages_to_responses:
+            if self._responses_proxy is None:
+                self._responses_proxy = LiteLLMProxy(
+                    executable=self.executable, startup_timeout=self.startup_timeout, messages_to_responses=True
+                )
+            async for chunk in self._responses_proxy.stream(exchange):
+                yield chunk
+            return
         replay_base = exchange.upstream_url.split("/r/", 1)[0]
         base = await self._ensure_started(replay_base)
-        prefix = route_prefix(exchange.provider or "openai", exchange.route, str(exchange.request.get("model", "")))
-        model = f"{prefix}/{exchange.name.rsplit('/', 1)[-1]}"
+        requested = str(exchange.request.get("model", ""))
+        prefix = route_prefix(provider, exchange.route, requested)
+        name = exchange.name.rsplit("/", 1)[-1]
+        if OPENAI_RESPONSES in exchange.route:
+            # On its Responses paths LiteLLM judges the request by what its model map says of the
+            # model: it fakes the stream (one non-streaming request, its answer replayed as events)
+            # for a model missing from it, as a capture's name is (BerriAI/litellm#21090), and its
+            # bridge refuses parameters (tools) the model is not known to take. So the proxy is
+            # asked for the model the client asked for, and LiteLLM's `extra_headers` request
+            # parameter carries the token that picks the capture.
+            name = requested
+            exchange = dataclasses.replace(
+                exchange, request={**exchange.request, "extra_headers": {TOKEN_HEADER: exchange.token}}
+            )
+        model = litellm_model(prefix, exchange.route, name)
         async for chunk in post_stream(base, exchange, model, on_transport_error=self._on_transport_error):
             yield chunk
 
     async def aclose(self) -> None:
+        if self._responses_proxy is not None:
+            await self._responses_proxy.aclose()
         task = self._start_task
         if task is not None and not task.done():
             task.cancel()
@@ -424,14 +488,23 @@ class LiteLLMProxy:
             _LIVE.discard(process)
         if self._folder is not None:
             folder, self._folder = self._folder, None
-            self._log_text = self.log_text()
+            self._log_text = self._own_log_text()
             shutil.rmtree(folder, ignore_errors=True)
             _FOLDERS.discard(folder)
 
     # -- the log ---------------------------------------------------------------------------------
 
     def log_text(self) -> str | None:
-        """The proxy's whole log, ANSI colours removed; still there after `aclose()` removed the file."""
+        """The proxy's whole log, ANSI colours removed, then the second proxy's; still there after
+        `aclose()` removed the files."""
+        own = self._own_log_text()
+        second = self._responses_proxy.log_text() if self._responses_proxy is not None else None
+        if second is None:
+            return own
+        header = "===== the second proxy: use_chat_completions_url_for_anthropic_messages unset ====="
+        return f"{own or ''}\n{header}\n{second}"
+
+    def _own_log_text(self) -> str | None:
         if self._log_text is not None:
             return self._log_text
         if self.log_path is None:
@@ -442,7 +515,7 @@ class LiteLLMProxy:
             return None
 
     def log_tail(self, lines: int = LOG_TAIL) -> str:
-        text = self.log_text() or ""
+        text = self._own_log_text() or ""
         return "\n".join(text.splitlines()[-lines:])
 
     def __repr__(self) -> str:

@@ -17,10 +17,32 @@ Routes, each one a real LiteLLM code path:
 - openai-chat → anthropic-messages: `litellm.anthropic.messages.acreate(..., stream=True)` with
   `litellm.use_chat_completions_url_for_anthropic_messages = True`, LiteLLM's Chat Completions →
   Messages adapter (`AnthropicStreamWrapper`). Without that switch an `openai/` model goes upstream
-  to the Responses API instead. The Responses-API route is not covered yet: the suite has no
-  `openai-responses` protocol (no captures, no checks) to run it against;
+  to the Responses API instead (the openai-responses → anthropic-messages route below);
 - anthropic-messages → anthropic-messages: `litellm.anthropic.messages.acreate(model="anthropic/…")`,
-  LiteLLM's native Messages pass-through (its `/v1/messages` endpoint for an Anthropic model).
+  LiteLLM's native Messages pass-through (its `/v1/messages` endpoint for an Anthropic model);
+- openai-responses → openai-responses: `litellm.aresponses(model="openai/<model>", stream=True)`,
+  LiteLLM's native Responses API for OpenAI (its `/v1/responses` endpoint for an `openai/` model);
+- openai-responses → anthropic-messages: `litellm.anthropic.messages.acreate(model="openai/<model>")`
+  with `use_chat_completions_url_for_anthropic_messages` unset, LiteLLM's default for an `openai/`
+  model: the Messages request goes upstream to `/v1/responses` and the Responses stream comes back
+  as Messages events (`LiteLLMMessagesToResponsesAPIHandler`). The switch is process-wide in
+  LiteLLM, so the two Messages routes from OpenAI upstreams are two deployments; this target sets
+  it for each stream before LiteLLM reads it, and opens one Messages stream at a time so that no
+  stream sees the other's value;
+- openai-responses → openai-chat: `litellm.acompletion(model="openai/responses/<model>")`, LiteLLM's
+  documented `responses/` prefix, which sends a Chat Completions request upstream to the Responses
+  API and turns its stream back into chunks;
+- openai-chat → openai-responses: `litellm.aresponses(model="<prefix>/<model>")` for a provider
+  LiteLLM has no Responses API for (DeepSeek, Groq, Mistral, …): LiteLLM's Responses → Chat
+  Completions bridge (`LiteLLMCompletionTransformationHandler`). An OpenAI-format Chat server (the
+  `openai` provider's Chat captures, Ollama's, any unknown one) is reached as `custom_openai/`,
+  LiteLLM's provider for an OpenAI-compatible server without a Responses API. The captures of the
+  providers whose Responses requests LiteLLM sends to that provider's own Responses API
+  (`NATIVE_RESPONSES_PREFIXES`: OpenRouter, hosted vLLM, Perplexity, xAI) are skipped on this
+  route, saying so: LiteLLM translates none of their Chat Completions streams there;
+- anthropic-messages → openai-responses: `litellm.aresponses(model="anthropic/<model>")`, the same
+  bridge to Chat Completions, whose `anthropic/` provider then speaks Messages upstream (a Responses
+  client such as Codex on a Claude model).
 
 For a provider whose Messages requests LiteLLM hands to the provider's own Anthropic-compatible API
 (DeepSeek: `deepseek/` goes to `…/anthropic/v1/messages`), LiteLLM translates nothing, so the
@@ -39,6 +61,8 @@ from the installed LiteLLM, so the framing is exactly that version's:
 - openai-chat: `litellm.proxy.proxy_server.async_data_generator` (each chunk serialized by the
   proxy's `_serialize_streaming_chunk`, `model` restamped to the model the client asked for, then
   `data: [DONE]`);
+- openai-responses: the same generator, as the proxy's `/v1/responses` endpoint calls it (with
+  `responses_stream_errors=True` where the version has it: an error becomes an `error` event);
 - anthropic-messages: `ProxyBaseLLMRequestProcessing.async_sse_data_generator`, the generator of the
   proxy's `/v1/messages` endpoint (the SDK already yields `event:`/`data:` frames as bytes; the
   proxy passes them through, and newer versions restamp `message_start`'s model). Not reproduced:
@@ -51,7 +75,9 @@ client sees it: for openai-chat an OpenAI-format error frame `data: {"error": {.
 `data: {"error": {...}}` frame in v1.90.0, an `event: error` frame in newer versions). An exception
 raised before the first chunk is rendered the same way. (The real proxy would then answer with an
 HTTP error status and a JSON body instead of a 200 stream; target protocol v1 carries no status,
-so the error frame is the closest faithful rendering.)
+so the error frame is the closest faithful rendering.) An exception that escapes the generator
+itself (v1.106's Responses error handling raises on an upstream's invalid UTF-8) ends the output
+with an `Abort`: the proxy's server breaks the response off there.
 
 Set-up it needs: LiteLLM with its `proxy` extra. The extra is not optional here: LiteLLM's own SDK
 imports proxy modules on some of these routes (the Anthropic pass-through's streaming iterator
@@ -67,6 +93,7 @@ The target knows nothing of the checks that run on its output.
 
 from __future__ import annotations
 
+import asyncio
 import importlib.metadata
 import importlib.util
 import inspect
@@ -75,22 +102,26 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT
-from conformance.targets.base import Exchange, Route
+from conformance.protocols import ANTHROPIC_MESSAGES, OPENAI_CHAT, OPENAI_RESPONSES
+from conformance.targets.base import Abort, Exchange, Route
 
 if TYPE_CHECKING:
     from conformance.targets.hosted import Hosted
 
 __all__ = [
     "LITELLM_VERSIONS",
+    "NATIVE_RESPONSES_PREFIXES",
     "PROVIDER_PREFIXES",
+    "ROUTES",
     "LiteLLM",
     "api_base",
     "hosted",
     "install_hint",
+    "litellm_model",
     "litellm_prefix",
     "route_prefix",
     "set_offline_environment",
+    "unserved",
 ]
 
 LITELLM_VERSIONS = ("1.90.0", "1.106.2")
@@ -131,8 +162,23 @@ _BASE_PATHS: dict[str, str] = {
     "together_ai": "/v1",
     "perplexity": "",
     "moonshot": "/v1",
+    "custom_openai": "/v1",
     "anthropic": "",  # LiteLLM appends /v1/messages itself
 }
+
+NATIVE_RESPONSES_PREFIXES = frozenset({"openai", "openrouter", "hosted_vllm", "perplexity", "xai"})
+"""The prefixes of `PROVIDER_PREFIXES` whose Responses requests LiteLLM sends to the provider's own
+Responses API rather than bridging them to its Chat Completions API: those LiteLLM has a Responses
+config for (`ProviderConfigManager.get_provider_responses_api_config`), the same at both pinned
+versions. The target checks this table against the installed LiteLLM before each such stream."""
+
+CHAT_SERVER_PREFIX = "custom_openai"
+"""How an OpenAI-format Chat server is reached on the openai-chat → openai-responses route: LiteLLM's
+provider for an OpenAI-compatible server with no Responses API (`openai/` would call `/responses`).
+Its deployment drops the parameters LiteLLM does not know it to take (`drop_params`), as one for
+such a server is set up: LiteLLM refuses a Responses request's `reasoning` for it otherwise."""
+
+_MESSAGES_SWITCH = "use_chat_completions_url_for_anthropic_messages"
 
 ROUTES: frozenset[Route] = frozenset(
     {
@@ -140,6 +186,11 @@ ROUTES: frozenset[Route] = frozenset(
         (OPENAI_CHAT, ANTHROPIC_MESSAGES),
         (ANTHROPIC_MESSAGES, OPENAI_CHAT),
         (ANTHROPIC_MESSAGES, ANTHROPIC_MESSAGES),
+        (OPENAI_RESPONSES, OPENAI_RESPONSES),
+        (OPENAI_RESPONSES, ANTHROPIC_MESSAGES),
+        (OPENAI_RESPONSES, OPENAI_CHAT),
+        (OPENAI_CHAT, OPENAI_RESPONSES),
+        (ANTHROPIC_MESSAGES, OPENAI_RESPONSES),
     }
 )
 
@@ -175,10 +226,34 @@ def route_prefix(provider: str, route: Route, model: str) -> str:
     Anthropic-compatible API as much as Anthropic's own) is reached as `anthropic/`."""
     if route[0] == ANTHROPIC_MESSAGES:
         return "anthropic"
+    if route[0] == OPENAI_RESPONSES:
+        return "openai"  # the only provider of Responses streams LiteLLM reaches natively
     prefix = litellm_prefix(provider)
     if route == (OPENAI_CHAT, ANTHROPIC_MESSAGES) and _has_native_messages_api(prefix, model):
         return "openai"
+    if route == (OPENAI_CHAT, OPENAI_RESPONSES) and prefix == "openai":
+        return CHAT_SERVER_PREFIX
     return prefix
+
+
+def litellm_model(prefix: str, route: Route, model: str) -> str:
+    """The model name LiteLLM is asked for: `<prefix>/<model>`, or `<prefix>/responses/<model>` on
+    the openai-responses → openai-chat route (LiteLLM's prefix for a Chat request answered by the
+    Responses API)."""
+    if route == (OPENAI_RESPONSES, OPENAI_CHAT):
+        return f"{prefix}/responses/{model}"
+    return f"{prefix}/{model}"
+
+
+def unserved(route: Route, provider: str) -> str | None:
+    """Why LiteLLM translates no stream of `provider` on `route`, or None (`runner.unserved`)."""
+    prefix = litellm_prefix(provider)
+    if route == (OPENAI_CHAT, OPENAI_RESPONSES) and prefix in NATIVE_RESPONSES_PREFIXES - {"openai"}:
+        return (
+            f"LiteLLM sends a Responses request for a {prefix}/ model to the provider's own Responses API, "
+            f"so it translates no {provider} Chat Completions stream on this route"
+        )
+    return None
 
 
 def _has_native_messages_api(prefix: str, model: str) -> bool:
@@ -224,14 +299,6 @@ async def _failing(error: Exception) -> AsyncIterator[Any]:
     yield  # an async generator that raises at its first read
 
 
-# The issue asks for the Responses-API route once that protocol exists; say so in every report.
-RESPONSES_NOTE = (
-    "Not covered: LiteLLM's Responses-API path (an openai/ model on /v1/messages without "
-    "use_chat_completions_url_for_anthropic_messages goes upstream to /v1/responses); the suite "
-    "has no openai-responses protocol yet, so this run drives the chat-completions adapter only."
-)
-
-
 # LiteLLM's `timeout`, as a deployment would set it; short, because the upstream is the replay
 # server on loopback, which pauses only when the transport check `fault-stall` stalls it.
 UPSTREAM_TIMEOUT = 3.0
@@ -259,8 +326,8 @@ def hosted(spec: str = f"{__name__}:LiteLLM") -> Hosted:
         name=LiteLLM.name,
         version=version,
         routes=ROUTES,
-        notes=LiteLLM.notes,
         upstream_read_timeout=UPSTREAM_TIMEOUT,
+        unserved=unserved,
     )
 
 
@@ -270,7 +337,6 @@ class LiteLLM:
     name = "litellm"
     version: str
     routes: frozenset[Route] = ROUTES
-    notes = (RESPONSES_NOTE,)
     upstream_read_timeout = UPSTREAM_TIMEOUT
 
     def __init__(self) -> None:
@@ -301,18 +367,21 @@ class LiteLLM:
         self._user = UserAPIKeyAuth
         self._processing = ProxyBaseLLMRequestProcessing
         self.version = importlib.metadata.version("litellm")
+        self._messages_lock: asyncio.Lock | None = None  # made on the loop that runs the streams
         # Process-wide LiteLLM settings, as a proxy config would set them.
-        litellm.use_chat_completions_url_for_anthropic_messages = True
         litellm.suppress_debug_info = True
         litellm.telemetry = False
         litellm.num_retries = 0  # a retry would replay the capture twice
 
-    def stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+    def stream(self, exchange: Exchange) -> AsyncIterator[bytes | Abort]:
         if exchange.route not in self.routes:
             raise ValueError(f"{self.name} does not serve route {exchange.route!r}; it serves {sorted(self.routes)}")
+        reason = unserved(exchange.route, exchange.provider or "openai")
+        if reason is not None:
+            raise ValueError(reason)
         return self._stream(exchange)
 
-    async def _stream(self, exchange: Exchange) -> AsyncIterator[bytes]:
+    async def _stream(self, exchange: Exchange) -> AsyncIterator[bytes | Abort]:
         upstream, client = exchange.route
         provider = exchange.provider or ("anthropic" if upstream == ANTHROPIC_MESSAGES else "openai")
         request = dict(exchange.request)
@@ -320,26 +389,28 @@ class LiteLLM:
         request.pop("stream", None)
         request_data = {**exchange.request, "litellm_call_id": str(uuid.uuid4())}
         prefix = route_prefix(provider, exchange.route, requested_model)
+        if client == OPENAI_RESPONSES and upstream == OPENAI_CHAT:
+            self._check_bridged(prefix)
         call: dict[str, Any] = {
             **request,
-            "model": f"{prefix}/{requested_model}",
+            "model": litellm_model(prefix, exchange.route, requested_model),
             "stream": True,
             "api_base": api_base(prefix, exchange.upstream_url),
             "api_key": _DUMMY_KEY,
             "timeout": UPSTREAM_TIMEOUT,
         }
+        if prefix == CHAT_SERVER_PREFIX:
+            call["drop_params"] = True
         if exchange.headers:
             call["extra_headers"] = dict(exchange.headers)
-        if client == OPENAI_CHAT:
-            response = await _opened(self._litellm.acompletion(**call))
-            frames = self._proxy_server.async_data_generator(
-                response=response,
-                user_api_key_dict=self._user(),
-                request_data=request_data,
-                **_accepted(self._proxy_server.async_data_generator, request=None),
-            )
-        else:
-            response = await _opened(self._litellm.anthropic.messages.acreate(**call))
+        if client == ANTHROPIC_MESSAGES:
+            if self._messages_lock is None:
+                self._messages_lock = asyncio.Lock()
+            async with self._messages_lock:
+                # LiteLLM reads the switch once, while it opens the stream: an OpenAI Chat upstream
+                # is this suite's Chat → Messages adapter route, a Responses upstream LiteLLM's default.
+                setattr(self._litellm, _MESSAGES_SWITCH, upstream == OPENAI_CHAT)
+                response = await _opened(self._litellm.anthropic.messages.acreate(**call))
             generator = self._processing.async_sse_data_generator
             frames = generator(
                 response=response,
@@ -348,9 +419,26 @@ class LiteLLM:
                 proxy_logging_obj=self._proxy_server.proxy_logging_obj,
                 **_accepted(generator, request=None, restamp_model=requested_model),
             )
+        else:
+            opening = self._litellm.aresponses if client == OPENAI_RESPONSES else self._litellm.acompletion
+            response = await _opened(opening(**call))
+            frames = self._proxy_server.async_data_generator(
+                response=response,
+                user_api_key_dict=self._user(),
+                request_data=request_data,
+                **_accepted(
+                    self._proxy_server.async_data_generator,
+                    request=None,
+                    responses_stream_errors=client == OPENAI_RESPONSES,
+                ),
+            )
         try:
             async for frame in frames:
                 yield frame.encode("utf-8") if isinstance(frame, str) else bytes(frame)
+        except Exception as error:
+            # What the proxy's server does when the generator of a streaming response raises: the
+            # body breaks off where it was (uvicorn closes the connection mid-body).
+            yield Abort(f"LiteLLM's response generator raised {type(error).__name__}: {error}"[:300])
         finally:
             await frames.aclose()
             # As the proxy's streaming response does once its client has gone: closing the
@@ -358,6 +446,20 @@ class LiteLLM:
             closer = getattr(response, "aclose", None)
             if closer is not None:
                 await closer()
+
+    def _check_bridged(self, prefix: str) -> None:
+        """`NATIVE_RESPONSES_PREFIXES` must be this LiteLLM's: a provider it sends to a Responses API
+        of its own would get a Chat Completions capture where it expects a Responses stream."""
+        from litellm.utils import ProviderConfigManager
+
+        native = ProviderConfigManager.get_provider_responses_api_config(
+            model="", provider=self._litellm.LlmProviders(prefix)
+        )
+        if native is not None:
+            raise ValueError(
+                f"LiteLLM {self.version} has a Responses API of its own for {prefix}/ ({type(native).__name__}), "
+                "so it would not bridge this stream to Chat Completions; add the prefix to NATIVE_RESPONSES_PREFIXES"
+            )
 
     async def aclose(self) -> None:
         """LiteLLM caches its HTTP clients per event loop; nothing else is held."""

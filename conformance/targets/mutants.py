@@ -549,6 +549,18 @@ class _ResponsesCustomToolUnknown(ResponsesPassthrough):
         return super().forward(name, payload, event)
 
 
+class _ResponsesDropsEncryptedReasoning(ResponsesPassthrough):
+    """Re-encodes each output item it streams through an item model with no encrypted_content, as a
+    streaming handler with no case for it: the lifecycle events' response objects pass unchanged."""
+
+    def forward(self, name: str, payload: Any, event: Event) -> list[bytes]:
+        item = payload.get("item")
+        if not isinstance(item, dict) or "encrypted_content" not in item:
+            return super().forward(name, payload, event)
+        kept = {key: value for key, value in item.items() if key != "encrypted_content"}
+        return _responses_event({**payload, "item": kept}, name)
+
+
 MUTANTS: dict[str, Mutant] = {
     mutant.name: mutant
     for mutant in (
@@ -755,6 +767,13 @@ MUTANTS: dict[str, Mutant] = {
             "https://github.com/router-for-me/CLIProxyAPI/issues/5753 (a custom tool call lost in translation)",
             "semantic.tool-calls",
             streams={RESPONSES: _ResponsesCustomToolUnknown},
+        ),
+        _mutant(
+            "responses-encrypted-reasoning-dropped",
+            "The Responses pass-through drops encrypted_content from the reasoning items of response.output_item.added and .done.",
+            "https://github.com/microsoft/agent-framework-go/pull/683 (a Responses streaming handler dropped the completed reasoning item's encrypted_content, breaking replay with store false); https://github.com/zendev-sh/goai/issues/134 (Responses reasoning.encrypted_content dropped, breaking stateless reasoning replay)",
+            "semantic.encrypted-reasoning",
+            streams={RESPONSES: _ResponsesDropsEncryptedReasoning},
         ),
         _mutant(
             "start-input-discarded",
